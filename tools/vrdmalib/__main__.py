@@ -1,0 +1,296 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""vrdma command line: one entry point per node for operators.
+
+Every subcommand has --help; errors are one line naming the problem and
+the fix, with exit status 1 (2 for usage errors)."""
+
+import argparse
+import os
+import shlex
+import sys
+
+from . import check as checkmod
+from . import config as cfgmod
+from . import hugepages, ports, util
+from .node import Node
+from .util import VrdmaError
+
+EPILOG = """examples:
+  tools/vrdma setup                       install packages, build
+  tools/vrdma check                       preflight report
+  tools/vrdma node up --node cn1          bring node cn1's switch up
+  tools/vrdma port add --node cn1 vm1     a vhost-user port for guest vm1
+  tools/vrdma node status --node cn1
+  eval "$(tools/vrdma env --node cn1)"    vsctl/appctl aliases for cn1
+  tools/vrdma node down --node cn1
+"""
+
+
+def add_node_args(parser):
+    parser.add_argument("--node", metavar="NAME",
+                        help="node name (default: from --config, else the "
+                             "host name)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="node config (TOML; default "
+                             f"{cfgmod.DEFAULT_CONFIG_DIR}/NAME.toml if it "
+                             "exists; see configs/node.example.toml)")
+
+
+def load_node(args):
+    return Node(cfgmod.load(args.config, args.node))
+
+
+def cmd_setup(args):
+    util.need_root("setup")
+    from . import setup
+    setup.setup(do_build=not args.no_build)
+    util.progress("setup: done")
+    return 0
+
+
+def cmd_check(args):
+    cfg = cfgmod.load(args.config, args.node) if (args.config or args.node) \
+        else None
+    worst = 0
+    for level, item, detail, fix in checkmod.report(cfg):
+        line = f"{level:<4}  {item:<9} {detail}"
+        if fix:
+            line += f"  (fix: {fix})"
+        print(line)
+        worst = max(worst, {"ok": 0, "warn": 0, "fail": 1}[level])
+    return worst
+
+
+def cmd_node(args):
+    node = load_node(args)
+    if args.action == "up":
+        util.need_root("node up")
+        node.up()
+        print(node.paths.root)
+        return 0
+    if args.action == "down":
+        util.need_root("node down")
+        node.down()
+        return 0
+    if args.action == "restart":
+        util.need_root("node restart")
+        node.restart()
+        return 0
+    return ports.status(node, sys.stdout)
+
+
+def cmd_port(args):
+    node = load_node(args)
+    if args.action == "add":
+        print(ports.add(node, args.guest, args.mode, args.queues, args.mtu))
+    else:
+        ports.delete(node, args.guest)
+    return 0
+
+
+def cmd_passthrough(args):
+    node = load_node(args)
+    node.require_up()
+    rest = args.args[1:] if args.args[:1] == ["--"] else args.args
+    if args.cmd == "vsctl":
+        argv = ["ovs-vsctl", f"--db=unix:{node.paths.db_sock}", *rest]
+    else:
+        target = node.paths.server_ctl if args.target == "ovsdb" \
+            else node.paths.daemon_ctl
+        argv = ["ovs-appctl", "-t", target, *rest]
+    os.execvp(argv[0], argv)
+    return 1
+
+
+def cmd_env(args):
+    node = load_node(args)
+    p = node.paths
+    exports = {
+        "NODENAME": node.name,
+        "VRDMA_NODE": node.name,
+        "VRDMA_STATE_DIR": node.cfg.state_dir,
+        "OVS_DATABASE": p.db,
+        "OVS_SERVER_LOG": p.server_log,
+        "OVS_DAEMON_LOG": p.daemon_log,
+        "OVS_SERVER_PID": p.server_pid,
+        "OVS_DAEMON_PID": p.daemon_pid,
+        "DB_SOCKET": p.db_sock,
+        "OVS_DAEMON_CTL": p.daemon_ctl,
+        "VHOST_SOCK_DIR": p.vhost_dir,
+        "OVS_RUNDIR": p.run,
+    }
+    for key, value in exports.items():
+        print(f"export {key}={shlex.quote(value)}")
+    aliases = {
+        "vrdma-vsctl": f"ovs-vsctl --db=unix:{p.db_sock}",
+        "vrdma-appctl": f"ovs-appctl -t {p.daemon_ctl}",
+        # The 2015 report's names, for those who know them.
+        "mike-ovs-vsctl": f"ovs-vsctl --db=unix:{p.db_sock}",
+        "mike-ovs-appctl": f"ovs-appctl -t {p.daemon_ctl}",
+    }
+    for name, value in aliases.items():
+        print(f"alias {name}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_hugepages(args):
+    for line in hugepages.status_lines():
+        print(line)
+    return 0
+
+
+def cmd_config(args):
+    print(cfgmod.example_toml())
+    return 0
+
+
+def cmd_demo(args):
+    util.need_root("demo")
+    from . import demo
+    return demo.main(args)
+
+
+def cmd_test(args):
+    util.need_root("the test suite (it starts switches)")
+    from . import testrun
+    return testrun.main(args)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="vrdma", description="vrdma: OVS-DPDK switch nodes with "
+        "vhost-user guests and an RDMA fabric port, one command per node.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true",
+                        default=argparse.SUPPRESS,
+                        help="no progress output on stderr")
+    parser._add_action(common._actions[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    real_add = sub.add_parser
+
+    def add_parser(*args, **kwargs):
+        return real_add(*args, parents=[common], **kwargs)
+    sub.add_parser = add_parser
+    sub.required = True
+
+    p = sub.add_parser("setup", help="install Debian packages and build",
+                       description="Install the Debian packages vrdma needs "
+                       "(idempotent; quiet when nothing is missing) and "
+                       "build the C parts into build/.")
+    p.add_argument("--no-build", action="store_true",
+                   help="only install packages")
+    p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("check", help="preflight report",
+                       description="Preflight report: hugepages, isolated "
+                       "cores, IOMMU, RDMA devices, UCX transports, KVM, "
+                       "versions. Each line ok/warn/fail with the fix; exit "
+                       "status 1 if any line fails.")
+    add_node_args(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("node", help="bring a node's switch up or down",
+                       description="up: hugepages, ovsdb-server, "
+                       "ovs-vswitchd-dpdk (--no-pci unless a PCI uplink is "
+                       "configured), PMD cores, the bridge; idempotent. "
+                       "down: stop only this node's processes, release its "
+                       "hugepages, remove its files. restart: restart "
+                       "ovs-vswitchd only (client-mode guests reconnect). "
+                       "status: processes, ports, links, PMD placement.")
+    p.add_argument("action", choices=["up", "down", "restart", "status"])
+    add_node_args(p)
+    p.set_defaults(func=cmd_node)
+
+    p = sub.add_parser("port", help="add or delete a guest's vhost-user port",
+                       description="add: a vhost-user port for GUEST; prints "
+                       "the socket path the guest must use. client mode "
+                       "(default): the guest serves the socket and OVS "
+                       "reconnects after a restart. server mode: OVS serves "
+                       "it (the 2015 original's dpdkvhostuser). del: remove "
+                       "it.")
+    p.add_argument("action", choices=["add", "del"])
+    p.add_argument("guest", help="guest name (also the port name)")
+    add_node_args(p)
+    p.add_argument("--mode", choices=["client", "server"],
+                   help="vhost-user mode (default: the node's [ports] mode)")
+    p.add_argument("--queues", type=int, help="queue pairs (1-16)")
+    p.add_argument("--mtu", type=int, help="MTU (68-9702)")
+    p.set_defaults(func=cmd_port)
+
+    for name, what in (("vsctl", "ovs-vsctl"), ("appctl", "ovs-appctl")):
+        p = sub.add_parser(name, help=f"run {what} against a node",
+                           description=f"Run {what} against the node's own "
+                           "daemons; arguments after -- go to it unchanged.")
+        add_node_args(p)
+        if name == "appctl":
+            p.add_argument("--target", choices=["vswitchd", "ovsdb"],
+                           default="vswitchd", help="which daemon")
+        p.add_argument("args", nargs=argparse.REMAINDER,
+                       help=f"{what} arguments")
+        p.set_defaults(func=cmd_passthrough, cmd=name)
+
+    p = sub.add_parser("env", help="print shell exports and aliases",
+                       description="Print exports (the 2015 report's Table 2 "
+                       "names) and aliases (vrdma-vsctl, vrdma-appctl, and "
+                       "the original mike-* names) for `eval`.")
+    add_node_args(p)
+    p.set_defaults(func=cmd_env)
+
+    p = sub.add_parser("hugepages", help="show hugepage reservations",
+                       description="Hugepages per size and which vrdma "
+                       "owners (nodes, endpoints) reserved them.")
+    p.set_defaults(func=cmd_hugepages)
+
+    p = sub.add_parser("config", help="print the documented example config",
+                       description="Print a node config with every key, its "
+                       "default and its meaning.")
+    p.add_argument("what", choices=["example"])
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("demo", help="the main job: a node, two guests, "
+                       "traffic, results",
+                       description="Single-machine demo: brings a node up, "
+                       "attaches two vhost-user guests (DPDK virtio_user "
+                       "endpoints), sends frames each way through the "
+                       "switch and prints a results table; cleans up unless "
+                       "--keep.")
+    p.add_argument("--seconds", type=float, default=3.0,
+                   help="traffic time per direction (default 3)")
+    p.add_argument("--frame", type=int, default=64,
+                   help="frame length in bytes (default 64)")
+    p.add_argument("--keep", action="store_true",
+                   help="leave the node up afterwards")
+    p.add_argument("--out", metavar="DIR", default="results/demo",
+                   help="results directory (default results/demo)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("test", help="install, build and run every test",
+                       description="Install what is missing, build, and run "
+                       "the test suites (unit, lint, system, and the extra "
+                       "builds: clang, sanitizers, fuzz). Ends with a line "
+                       "'N passed, N failed, N skipped'.")
+    p.add_argument("--suite", action="append",
+                   help="run only these meson suites (repeatable)")
+    p.add_argument("--quick", action="store_true",
+                   help="skip the extra builds (clang, sanitizers, fuzz)")
+    p.set_defaults(func=cmd_test)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    util.QUIET = getattr(args, "quiet", False)
+    try:
+        return args.func(args)
+    except VrdmaError as exc:
+        print(f"vrdma: error: {exc.line()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("vrdma: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,295 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Node configuration: what differs per node, read from a TOML file
+(configs/node.example.toml documents every key). One table below is the
+schema, the defaults and the help text; a typo in a file is an error that
+names the key, the line's section and the closest known key."""
+
+import difflib
+import os
+import re
+import socket
+import tomllib
+
+from .util import VrdmaError, parse_cpu_list
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+PCI_RE = re.compile(r"^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
+
+DEFAULT_STATE_DIR = "/var/lib/vrdma"
+DEFAULT_CONFIG_DIR = "/etc/vrdma"
+
+
+def _name(value):
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise ValueError("expected 1-32 of A-Z a-z 0-9 _ . - "
+                         "starting with a letter or digit")
+    return value
+
+
+def _abspath(value):
+    if not isinstance(value, str) or not os.path.isabs(value):
+        raise ValueError("expected an absolute path")
+    return os.path.normpath(value)
+
+
+def _cores(value):
+    if value == "auto":
+        return value
+    if not isinstance(value, str):
+        raise ValueError('expected "auto" or a CPU list such as "2,3" or "2-5"')
+    try:
+        cpus = parse_cpu_list(value)
+    except ValueError:
+        raise ValueError('expected "auto" or a CPU list such as "2,3" '
+                         'or "2-5"') from None
+    if not cpus:
+        raise ValueError("empty CPU list")
+    return value
+
+
+def _maxsleep(value):
+    if value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or \
+            not 0 <= value <= 10000:
+        raise ValueError('expected "auto" or microseconds 0-10000')
+    return value
+
+
+def _pagesize(value):
+    if value not in ("2M", "1G"):
+        raise ValueError('expected "2M" or "1G"')
+    return value
+
+
+def _int_range(lo, hi):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                not lo <= value <= hi:
+            raise ValueError(f"expected a whole number {lo}-{hi}")
+        return value
+    return check
+
+
+def _pages(value):
+    if value == "auto":
+        return value
+    return _int_range(1, 1 << 20)(value)
+
+
+def _mode(value):
+    if value not in ("client", "server"):
+        raise ValueError('expected "client" or "server"')
+    return value
+
+
+def _devargs(value):
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        raise ValueError("expected DPDK devargs without spaces, e.g. "
+                         '"0000:05:00.0" or "net_af_packet0,iface=eth1"')
+    return value
+
+
+# section -> key -> (default, check, help). The example config and
+# `vrdma node up --help` are written from this table.
+SCHEMA = {
+    "node": {
+        "name": (None, _name,
+                 "node name; names every file, socket and process of the "
+                 "node (default: the host name)"),
+        "state_dir": (DEFAULT_STATE_DIR, _abspath,
+                      "where the node's DB, run dir, logs and sockets live"),
+        "bridge": ("auto", _name,
+                   "the OVS bridge (datapath_type=netdev); auto = br-<node>"),
+    },
+    "cpu": {
+        "pmd_cores": ("auto", _cores,
+                      'PMD thread cores: "auto" (isolated cores first, '
+                      'never core 0 when others exist) or a list "2,3"'),
+        "pmd_maxsleep_us": ("auto", _maxsleep,
+                            "PMD idle sleep cap (other_config:pmd-maxsleep): "
+                            '"auto" = 100 when PMD cores are shared, else 0'),
+    },
+    "memory": {
+        "hugepage_size": ("2M", _pagesize, '"2M" or "1G"'),
+        "socket_mem_mb": (512, _int_range(64, 1 << 20),
+                          "DPDK memory preallocated (dpdk-socket-mem)"),
+        "socket_limit_mb": ("auto", _pages,
+                            "DPDK memory cap (dpdk-socket-limit); auto = "
+                            "socket_mem_mb"),
+        "hugepages": ("auto", _pages,
+                      "hugepages this node reserves; auto = enough for "
+                      "socket_limit_mb"),
+    },
+    "ports": {
+        "mode": ("client", _mode,
+                 'default vhost-user mode: "client" (dpdkvhostuserclient, '
+                 'survives switch restarts) or "server" (dpdkvhostuser)'),
+        "mtu": (1500, _int_range(68, 9702), "default MTU of new ports"),
+        "queues": (1, _int_range(1, 16), "default queue pairs per port"),
+    },
+    "uplink": {
+        "devargs": ("", _devargs,
+                    "raw uplink DPDK port: a PCI address (allow-listed, "
+                    'probed) or a vdev such as "net_af_packet0,iface=eth1"; '
+                    "empty for none. Without a PCI address DPDK runs "
+                    "with --no-pci."),
+    },
+}
+
+
+class NodeConfig:
+    """The effective configuration of one node: defaults + file + --node."""
+
+    def __init__(self, values, source):
+        self.values = values
+        self.source = source
+
+    def __getitem__(self, dotted):
+        section, key = dotted.split(".")
+        return self.values[section][key]
+
+    @property
+    def name(self):
+        return self.values["node"]["name"]
+
+    @property
+    def state_dir(self):
+        return self.values["node"]["state_dir"]
+
+    def as_dict(self):
+        return {s: dict(kv) for s, kv in self.values.items()}
+
+
+def _closest(word, choices):
+    match = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def validate(data, source):
+    values = {}
+    for section, keys in data.items():
+        if section not in SCHEMA:
+            raise VrdmaError(
+                f"{source}: unknown section [{section}]"
+                f"{_closest(section, SCHEMA)}",
+                "see configs/node.example.toml for the known sections")
+        if not isinstance(keys, dict):
+            raise VrdmaError(f"{source}: '{section}' must be a [section]",
+                             "see configs/node.example.toml")
+        for key in keys:
+            if key not in SCHEMA[section]:
+                raise VrdmaError(
+                    f"{source}: unknown key '{key}' in [{section}]"
+                    f"{_closest(key, SCHEMA[section])}",
+                    "see configs/node.example.toml for the known keys")
+    for section, keys in SCHEMA.items():
+        values[section] = {}
+        for key, (default, check, _help) in keys.items():
+            given = data.get(section, {}).get(key)
+            if given is None:
+                values[section][key] = default
+                continue
+            try:
+                values[section][key] = check(given)
+            except ValueError as exc:
+                raise VrdmaError(
+                    f"{source}: [{section}] {key} = {given!r}: {exc}",
+                    f"correct {key} in {source}") from None
+    return values
+
+
+def default_state_dir():
+    return os.environ.get("VRDMA_STATE_DIR", DEFAULT_STATE_DIR)
+
+
+def config_dir():
+    return os.environ.get("VRDMA_CONFIG_DIR", DEFAULT_CONFIG_DIR)
+
+
+def load(path=None, node=None):
+    """Load a node's config.
+
+    With --config, that file. Else <config dir>/<node>.toml if it exists,
+    else the defaults (a node needs no file to run on one machine)."""
+    data = {}
+    source = "defaults"
+    if path is None and node is not None:
+        candidate = os.path.join(config_dir(), f"{node}.toml")
+        if os.path.exists(candidate):
+            path = candidate
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            raise VrdmaError(f"config file {path} not found",
+                             "give an existing file to --config, e.g. a copy "
+                             "of configs/node.example.toml") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise VrdmaError(f"{path}: not valid TOML: {exc}",
+                             f"correct the syntax of {path}") from None
+        source = path
+    values = validate(data, source)
+    file_name = values["node"]["name"]
+    if node is not None:
+        if not NAME_RE.match(node):
+            raise VrdmaError(f"bad node name {node!r}: expected 1-32 of "
+                             "A-Z a-z 0-9 _ . -", "choose another --node")
+        if file_name is not None and file_name != node:
+            raise VrdmaError(f"--node {node} but {source} is for node "
+                             f"'{file_name}'",
+                             "use the matching --node or --config")
+        values["node"]["name"] = node
+    elif file_name is None:
+        host = socket.gethostname().split(".")[0]
+        values["node"]["name"] = host if NAME_RE.match(host) else "node"
+    if "state_dir" not in data.get("node", {}):
+        try:
+            values["node"]["state_dir"] = _abspath(default_state_dir())
+        except ValueError:
+            raise VrdmaError("VRDMA_STATE_DIR must be an absolute path",
+                             "export VRDMA_STATE_DIR=/abs/path") from None
+    mem = values["memory"]
+    if mem["socket_limit_mb"] == "auto":
+        mem["socket_limit_mb"] = mem["socket_mem_mb"]
+    if mem["socket_limit_mb"] < mem["socket_mem_mb"]:
+        raise VrdmaError(f"{source}: socket_limit_mb {mem['socket_limit_mb']}"
+                         f" < socket_mem_mb {mem['socket_mem_mb']}",
+                         "raise socket_limit_mb or lower socket_mem_mb")
+    page_mb = 2 if mem["hugepage_size"] == "2M" else 1024
+    if mem["hugepages"] == "auto":
+        mem["hugepages"] = -(-mem["socket_limit_mb"] // page_mb)
+    if mem["hugepages"] * page_mb < mem["socket_mem_mb"]:
+        raise VrdmaError(f"{source}: {mem['hugepages']} hugepages of "
+                         f"{mem['hugepage_size']} hold less than "
+                         f"socket_mem_mb {mem['socket_mem_mb']}",
+                         'raise hugepages or set it to "auto"')
+    return NodeConfig(values, source)
+
+
+def pci_address(devargs):
+    """The PCI address at the head of devargs, or None for a vdev."""
+    head = devargs.split(",", 1)[0]
+    if PCI_RE.match(head):
+        return head if head.count(":") == 2 else f"0000:{head}"
+    return None
+
+
+def example_toml():
+    """The documented example config, generated from SCHEMA."""
+    lines = ["# vrdma node configuration: what differs per node.",
+             "# Generated by `vrdma config example`; every key is optional.",
+             ""]
+    for section, keys in SCHEMA.items():
+        lines.append(f"[{section}]")
+        for key, (default, _check, text) in keys.items():
+            lines.append(f"# {text}")
+            if default is None:
+                lines.append(f'# {key} = "cn1"')
+            elif isinstance(default, str):
+                lines.append(f'{key} = "{default}"')
+            else:
+                lines.append(f"{key} = {default}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,392 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""One node's switch: its own ovsdb-server and ovs-vswitchd-dpdk, with every
+file, socket, pid and DPDK prefix named after the node (the 2015 report's
+Table 2), so many nodes can share one NFS install and one machine can host
+several. `up` converges to the configured state (twice is the same as
+once), `down` stops only what this node started and removes what it made,
+and a failed `up` of a new node leaves nothing behind."""
+
+import hashlib
+import json
+import os
+import shutil
+
+from . import config as cfgmod
+from . import hugepages
+from .util import (VrdmaError, cpu_mask, isolated_cpus, locked, online_cpus,
+                   parse_cpu_list, pid_alive, progress, read_pidfile, run,
+                   stop_pid, wait_for, warn)
+
+OVS_VSWITCHD = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
+OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+UNIX_PATH_MAX = 107
+
+
+class Paths:
+    """Where everything of node `name` lives under state_dir."""
+
+    def __init__(self, state_dir, name):
+        self.state_dir = state_dir
+        self.name = name
+        self.root = os.path.join(state_dir, name)
+        self.run = os.path.join(self.root, "run")
+        self.log_dir = os.path.join(self.root, "log")
+        self.vhost_dir = os.path.join(self.run, "vhost")
+        self.db = os.path.join(self.root, f"conf-{name}.db")
+        self.record = os.path.join(self.root, "node.json")
+        self.db_sock = os.path.join(self.run, f"ovs-db-{name}.sock")
+        self.server_pid = os.path.join(self.run, f"ovs-server-{name}.pid")
+        self.daemon_pid = os.path.join(self.run, f"ovs-daemon-{name}.pid")
+        self.server_ctl = os.path.join(self.run, f"ovs-server-{name}.ctl")
+        self.daemon_ctl = os.path.join(self.run, f"ovs-daemon-{name}.ctl")
+        self.server_log = os.path.join(self.log_dir, f"ovs-server-{name}.log")
+        self.daemon_log = os.path.join(self.log_dir, f"ovs-daemon-{name}.log")
+        self.dpdk_prefix = f"vrdma-{name}"
+        self.dpdk_runtime = os.path.join("/run/dpdk", self.dpdk_prefix)
+        self.hugepage_owner = f"node:{name}"
+
+    def env(self):
+        """OVS's own directories, so nothing lands in /var/run/openvswitch."""
+        env = dict(os.environ)
+        env.update(OVS_RUNDIR=self.run, OVS_LOGDIR=self.log_dir,
+                   OVS_DBDIR=self.root, OVS_SYSCONFDIR=self.root)
+        return env
+
+    def socket_path(self, port):
+        path = os.path.join(self.vhost_dir, port)
+        if len(path) > UNIX_PATH_MAX:
+            raise VrdmaError(f"socket path {path} is longer than the "
+                             f"{UNIX_PATH_MAX} bytes a unix socket allows",
+                             "use a shorter state_dir, node or guest name")
+        return path
+
+
+def bridge_name(cfg):
+    """The bridge's local port is a kernel tap named after the bridge, so the
+    name must fit IFNAMSIZ and differ between nodes sharing a namespace."""
+    name = cfg["node.bridge"]
+    if name == "auto":
+        name = f"br-{cfg.name}"
+        if len(name) > 15:
+            name = "br-" + hashlib.sha1(cfg.name.encode()).hexdigest()[:8]
+    if len(name) > 15:
+        raise VrdmaError(f"bridge name {name!r} is longer than 15 "
+                         "characters (its kernel tap would not fit)",
+                         "set a shorter [node] bridge")
+    return name
+
+
+class Node:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.name = cfg.name
+        self.paths = Paths(cfg.state_dir, cfg.name)
+        self.bridge = bridge_name(cfg)
+
+    # --- OVS plumbing -----------------------------------------------------
+
+    def vsctl(self, *args, timeout=30, check=True):
+        return run(["ovs-vsctl", f"--db=unix:{self.paths.db_sock}",
+                    f"--timeout={timeout}", *args], check=check,
+                   timeout=timeout + 5)
+
+    def appctl(self, *args, target="daemon", timeout=30, check=True):
+        ctl = self.paths.daemon_ctl if target == "daemon" \
+            else self.paths.server_ctl
+        return run(["ovs-appctl", "-t", ctl, f"--timeout={timeout}", *args],
+                   check=check, timeout=timeout + 5)
+
+    def server_pid(self):
+        return read_pidfile(self.paths.server_pid)
+
+    def daemon_pid(self):
+        return read_pidfile(self.paths.daemon_pid)
+
+    def server_running(self):
+        return pid_alive(self.server_pid())
+
+    def daemon_running(self):
+        return pid_alive(self.daemon_pid())
+
+    def is_up(self):
+        return os.path.exists(self.paths.record)
+
+    def record(self):
+        try:
+            with open(self.paths.record, encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    # --- CPU choice -------------------------------------------------------
+
+    def pmd_plan(self):
+        """(cores, maxsleep_us, warnings) for the PMD threads."""
+        online = online_cpus()
+        isolated = [c for c in isolated_cpus() if c in online]
+        notes = []
+        want = self.cfg["cpu.pmd_cores"]
+        if want == "auto":
+            pool = [c for c in isolated if c != 0] or isolated
+            if pool:
+                cores = pool[:1]
+            else:
+                others = [c for c in online if c != 0]
+                cores = [others[-1]] if others else [online[0]]
+        else:
+            cores = parse_cpu_list(want)
+            absent = [c for c in cores if c not in online]
+            if absent:
+                raise VrdmaError(
+                    f"pmd_cores {want!r} names CPU "
+                    f"{','.join(map(str, absent))}, but this machine has "
+                    f"CPUs {','.join(map(str, online))}",
+                    'set [cpu] pmd_cores to online CPUs or "auto"')
+        shared = [c for c in cores if c not in isolated]
+        if shared:
+            notes.append(f"PMD core(s) {','.join(map(str, shared))} not "
+                         "isolated: PMD threads share them with other work "
+                         "(add isolcpus= and nohz_full= to the kernel "
+                         "command line for real runs)")
+        sleep = self.cfg["cpu.pmd_maxsleep_us"]
+        if sleep == "auto":
+            sleep = 100 if shared else 0
+        return cores, sleep, notes
+
+    def eal_extra(self):
+        args = ["--in-memory", "--file-prefix", self.paths.dpdk_prefix]
+        pci = cfgmod.pci_address(self.cfg["uplink.devargs"])
+        if pci:
+            args += ["-a", pci]
+        else:
+            # Never let DPDK probe the machine's own PCI NICs.
+            args.insert(0, "--no-pci")
+        return " ".join(args)
+
+    # --- bring-up ---------------------------------------------------------
+
+    def up(self):
+        os.makedirs(self.cfg.state_dir, exist_ok=True)
+        with locked(self.cfg.state_dir):
+            rec = self.record()
+            if rec is not None and rec.get("config") != self.cfg.as_dict():
+                raise VrdmaError(
+                    f"node {self.name} is up with a different configuration",
+                    f"run `vrdma node down --node {self.name}` first")
+            fresh = rec is None
+            try:
+                self._converge(fresh)
+            except BaseException:
+                if fresh:
+                    progress(f"node {self.name}: bring-up failed; "
+                             "removing what was started")
+                    self._teardown()
+                raise
+
+    def _converge(self, fresh):
+        p = self.paths
+        cores, sleep, notes = self.pmd_plan()
+        for note in notes:
+            warn(note)
+        if fresh:
+            for path in (p.root, p.run, p.log_dir, p.vhost_dir):
+                os.makedirs(path, exist_ok=True)
+            self._write_record(cores, sleep)
+        mem = self.cfg.values["memory"]
+        hugepages.reserve(p.hugepage_owner, mem["hugepage_size"],
+                          mem["hugepages"])
+        if not self.server_running():
+            self._start_server()
+        self._configure(cores, sleep)
+        if not self.daemon_running():
+            self._start_daemon()
+        self.vsctl("--may-exist", "add-br", self.bridge, "--", "set",
+                   "bridge", self.bridge, "datapath_type=netdev")
+        self._ensure_uplink()
+        if fresh:
+            progress(f"node {self.name}: up (bridge {self.bridge}, PMD "
+                     f"core {','.join(map(str, cores))}, state {p.root})")
+        else:
+            progress(f"node {self.name}: already up; nothing to change")
+
+    def _write_record(self, cores, sleep):
+        rec = {"config": self.cfg.as_dict(), "config_source": self.cfg.source,
+               "bridge": self.bridge, "pmd_cores": cores,
+               "pmd_maxsleep_us": sleep}
+        tmp = self.paths.record + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(rec, f, indent=1, sort_keys=True)
+        os.replace(tmp, self.paths.record)
+
+    def _start_server(self):
+        p = self.paths
+        if not os.path.exists(p.db):
+            run(["ovsdb-tool", "create", p.db, OVS_SCHEMA])
+        progress(f"node {self.name}: starting ovsdb-server")
+        run(["ovsdb-server", p.db, f"--remote=punix:{p.db_sock}",
+             "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
+             f"--pidfile={p.server_pid}", f"--unixctl={p.server_ctl}",
+             f"--log-file={p.server_log}", "--detach", "--no-chdir"],
+            env=p.env())
+        self.vsctl("--no-wait", "init")
+
+    def _configure(self, cores, sleep):
+        mem = self.cfg.values["memory"]
+        settings = {
+            "dpdk-init": "true",
+            "dpdk-extra": self.eal_extra(),
+            "dpdk-socket-mem": str(mem["socket_mem_mb"]),
+            "dpdk-socket-limit": str(mem["socket_limit_mb"]),
+            "pmd-cpu-mask": cpu_mask(cores),
+            "pmd-maxsleep": str(sleep),
+            "vhost-sock-dir": os.path.basename(self.paths.vhost_dir),
+        }
+        self.vsctl("--no-wait", "set", "Open_vSwitch", ".",
+                   *[f'other_config:{k}="{v}"' for k, v in settings.items()],
+                   f"external_ids:system-id={self.name}")
+
+    def _start_daemon(self):
+        p = self.paths
+        progress(f"node {self.name}: starting ovs-vswitchd-dpdk "
+                 "(DPDK init takes a few seconds)")
+        if not os.access(OVS_VSWITCHD, os.X_OK):
+            raise VrdmaError(f"{OVS_VSWITCHD} not found (Debian package "
+                             "openvswitch-switch-dpdk)",
+                             "run: tools/vrdma setup")
+        proc = run([OVS_VSWITCHD, f"unix:{p.db_sock}",
+                    f"--pidfile={p.daemon_pid}", f"--unixctl={p.daemon_ctl}",
+                    f"--log-file={p.daemon_log}", "--detach", "--no-chdir"],
+                   env=p.env(), check=False, timeout=180)
+        if proc.returncode != 0 or not self.daemon_running():
+            raise VrdmaError(f"ovs-vswitchd-dpdk of node {self.name} did not "
+                             f"start: {self._log_reason()}",
+                             f"see {p.daemon_log}")
+
+        def initialized():
+            out = self.vsctl("--no-wait", "get", "Open_vSwitch", ".",
+                             "dpdk_initialized", check=False)
+            return out.stdout.strip() == "true" or not self.daemon_running()
+
+        wait_for(initialized, 60)
+        if not self.daemon_running():
+            raise VrdmaError(f"ovs-vswitchd-dpdk of node {self.name} exited "
+                             f"during DPDK init: {self._log_reason()}",
+                             f"see {p.daemon_log}")
+        if self.vsctl("--no-wait", "get", "Open_vSwitch", ".",
+                      "dpdk_initialized").stdout.strip() != "true":
+            raise VrdmaError(f"DPDK of node {self.name} not initialized "
+                             f"after 60s: {self._log_reason()}",
+                             f"see {p.daemon_log}")
+
+    def _log_reason(self):
+        """The last error or fatal line of the daemon log: the real cause."""
+        try:
+            with open(self.paths.daemon_log, encoding="utf-8",
+                      errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return "no log"
+        bad = [ln for ln in lines if "|ERR|" in ln or "|EMER|" in ln]
+        return (bad or lines or ["empty log"])[-1].split("|")[-1].strip()
+
+    def _ensure_uplink(self):
+        devargs = self.cfg["uplink.devargs"]
+        if not devargs:
+            return
+        self.vsctl("--may-exist", "add-port", self.bridge, "uplink", "--",
+                   "set", "Interface", "uplink", "type=dpdk",
+                   f"options:dpdk-devargs={devargs}",
+                   f"mtu_request={self.cfg['ports.mtu']}")
+        err = self.vsctl("--no-wait", "get", "Interface", "uplink", "error",
+                         check=False).stdout.strip()
+        if err and err != "[]":
+            raise VrdmaError(f"uplink {devargs}: {err.strip(chr(34))}",
+                             "correct [uplink] devargs in the node config")
+
+    # --- restart and teardown ----------------------------------------------
+
+    def restart(self):
+        """Restart ovs-vswitchd only, as after an upgrade or a crash; the DB,
+        ports and hugepages stay, client-mode guests reconnect."""
+        with locked(self.cfg.state_dir):
+            if not self.is_up():
+                raise self.not_up()
+            pid = self.daemon_pid()
+            if pid:
+                progress(f"node {self.name}: stopping ovs-vswitchd "
+                         f"(pid {pid})")
+                stop_pid(pid, self.paths.daemon_pid, "ovs-vswitchd")
+            rec = self.record()
+            if not self.server_running():
+                self._start_server()
+            self._configure(rec["pmd_cores"], rec["pmd_maxsleep_us"])
+            self._start_daemon()
+            progress(f"node {self.name}: ovs-vswitchd restarted "
+                     f"(pid {self.daemon_pid()})")
+
+    def down(self):
+        if not os.path.isdir(self.cfg.state_dir):
+            progress(f"node {self.name}: not up; nothing to do")
+            return
+        with locked(self.cfg.state_dir):
+            if not os.path.exists(self.paths.root):
+                progress(f"node {self.name}: not up; nothing to do")
+            else:
+                self._teardown()
+                progress(f"node {self.name}: down")
+        try:
+            os.rmdir(self.cfg.state_dir)
+        except OSError:
+            pass
+
+    def _teardown(self):
+        """Undo everything, in reverse order of bring-up, and keep going
+        after a failure so that one stuck step does not strand the rest."""
+        p = self.paths
+        errors = []
+        if self.daemon_running():
+            # exit --cleanup deletes the datapath, and with it the bridge's
+            # persistent kernel tap; a plain SIGTERM would leave the tap.
+            self.appctl("exit", "--cleanup", timeout=15, check=False)
+            wait_for(lambda: not self.daemon_running(), 10)
+        self._remove_bridge_tap()
+        for pidfile, name in ((p.daemon_pid, "ovs-vswitchd"),
+                              (p.server_pid, "ovsdb-server")):
+            try:
+                stop_pid(read_pidfile(pidfile), pidfile, name)
+            except OSError as exc:
+                errors.append(f"{name}: {exc}")
+        try:
+            hugepages.release(p.hugepage_owner)
+        except VrdmaError as exc:
+            errors.append(exc.line())
+        shutil.rmtree(p.dpdk_runtime, ignore_errors=True)
+        try:
+            os.rmdir("/run/dpdk")
+        except OSError:
+            pass
+        shutil.rmtree(p.root, ignore_errors=True)
+        if errors:
+            raise VrdmaError(f"node {self.name}: teardown incomplete: "
+                             + "; ".join(errors))
+
+    def _remove_bridge_tap(self):
+        """Remove the bridge's tap if a killed ovs-vswitchd left it: only a
+        tun device with this node's bridge name, which no one else uses."""
+        info = run(["ip", "-d", "link", "show", "dev", self.bridge],
+                   check=False)
+        if info.returncode == 0 and " tun " in info.stdout and \
+                not self.daemon_running():
+            run(["ip", "link", "del", "dev", self.bridge], check=False)
+
+    def not_up(self):
+        return VrdmaError(f"node {self.name} is not up (no state in "
+                          f"{self.paths.root})",
+                          f"start it: vrdma node up --node {self.name}")
+
+    def require_up(self):
+        if not self.is_up():
+            raise self.not_up()
+        if not self.server_running():
+            raise VrdmaError(f"node {self.name}: ovsdb-server is not running",
+                             f"vrdma node up --node {self.name}")

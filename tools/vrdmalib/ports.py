@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""vhost-user ports, one per guest, and the node's status report.
+
+A guest's socket is always <run dir>/vhost/<guest>: in client mode
+(dpdkvhostuserclient, the default) the guest (QEMU, the namespace frontend,
+testpmd's virtio_user) creates and serves it and OVS reconnects to it after
+a restart; in server mode (dpdkvhostuser, the 2015 original's) OVS creates
+it and a switch restart breaks the guest's link until the guest reconnects."""
+
+import json
+
+from .config import NAME_RE
+from .util import VrdmaError, locked, pid_alive, progress
+
+TYPES = {"client": "dpdkvhostuserclient", "server": "dpdkvhostuser"}
+
+
+def _ovsdb_value(value):
+    """Decode OVSDB's JSON encoding into plain Python values."""
+    if isinstance(value, list) and len(value) == 2:
+        kind, body = value
+        if kind == "map":
+            return {k: _ovsdb_value(v) for k, v in body}
+        if kind == "set":
+            return [_ovsdb_value(v) for v in body]
+        if kind in ("uuid", "named-uuid"):
+            return body
+    return value
+
+
+def _single(value):
+    """An optional column is an empty set when unset."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def interfaces(node):
+    out = node.vsctl("--format=json", "list", "Interface").stdout
+    table = json.loads(out)
+    rows = []
+    for data in table["data"]:
+        rows.append({h: _ovsdb_value(v)
+                     for h, v in zip(table["headings"], data)})
+    return rows
+
+
+def find_interface(node, name):
+    for row in interfaces(node):
+        if row["name"] == name:
+            return row
+    return None
+
+
+def describe(row):
+    ext = row.get("external_ids") or {}
+    return (f"mode={ext.get('vrdma-mode', '?')} "
+            f"queues={ext.get('vrdma-queues', '?')} "
+            f"mtu={_single(row.get('mtu_request'))}")
+
+
+def add(node, guest, mode=None, queues=None, mtu=None):
+    node.require_up()
+    mode = mode or node.cfg["ports.mode"]
+    queues = queues or node.cfg["ports.queues"]
+    mtu = mtu or node.cfg["ports.mtu"]
+    if not NAME_RE.match(guest):
+        raise VrdmaError(f"bad guest name {guest!r}: expected 1-32 of "
+                         "A-Z a-z 0-9 _ . - starting with a letter or digit",
+                         "choose another guest name")
+    if mode not in TYPES:
+        raise VrdmaError(f"bad --mode {mode!r}", "use client or server")
+    if not 1 <= queues <= 16:
+        raise VrdmaError(f"--queues {queues} out of range", "use 1-16")
+    if not 68 <= mtu <= 9702:
+        raise VrdmaError(f"--mtu {mtu} out of range", "use 68-9702")
+    sock = node.paths.socket_path(guest)
+    with locked(node.cfg.state_dir):
+        if guest in (node.bridge, "uplink"):
+            raise VrdmaError(f"port name {guest!r} is in use by the node's "
+                             f"{'bridge' if guest == node.bridge else 'uplink'}",
+                             "choose another guest name")
+        row = find_interface(node, guest)
+        if row is not None:
+            ext = row.get("external_ids") or {}
+            same = (row["type"] == TYPES[mode] and
+                    ext.get("vrdma-queues") == str(queues) and
+                    _single(row.get("mtu_request")) == mtu)
+            if not same:
+                raise VrdmaError(
+                    f"port name {guest!r} is already in use on node "
+                    f"{node.name} ({row['type']}, {describe(row)})",
+                    f"remove it first: vrdma port del --node {node.name} "
+                    f"{guest}, or pick another name")
+            progress(f"port {guest}: already present ({describe(row)})")
+            return sock
+        args = ["add-port", node.bridge, guest, "--", "set", "Interface",
+                guest, f"type={TYPES[mode]}", f"mtu_request={mtu}",
+                f"external_ids:vrdma-mode={mode}",
+                f"external_ids:vrdma-queues={queues}"]
+        if mode == "client":
+            args.append(f"options:vhost-server-path={sock}")
+        node.vsctl(*args)
+        row = find_interface(node, guest)
+        err = _single(row.get("error")) if row else "port vanished"
+        if err:
+            node.vsctl("--if-exists", "del-port", node.bridge, guest)
+            raise VrdmaError(f"port {guest}: OVS refused it: {err}",
+                             f"see {node.paths.daemon_log}")
+    role = ("the guest must create and serve it (QEMU: vhostuser "
+            "mode='server')" if mode == "client" else
+            "OVS serves it; the guest connects (QEMU: vhostuser "
+            "mode='client')")
+    progress(f"port {guest}: added ({TYPES[mode]}, queues={queues}, "
+             f"mtu={mtu}); socket {sock}: {role}")
+    return sock
+
+
+def delete(node, guest):
+    node.require_up()
+    with locked(node.cfg.state_dir):
+        row = find_interface(node, guest)
+        if row is None:
+            progress(f"port {guest}: not present on node {node.name}; "
+                     "nothing to do")
+            return False
+        if guest in (node.bridge, "uplink") or \
+                row["type"] not in TYPES.values():
+            raise VrdmaError(f"{guest!r} is not a guest port "
+                             f"({row['type']})",
+                             "name a port made by `vrdma port add`")
+        node.vsctl("del-port", node.bridge, guest)
+    progress(f"port {guest}: removed from node {node.name}")
+    return True
+
+
+def status(node, out):
+    """Print processes, ports, link states, PMD cores and rxq placement.
+    Returns 0 when both daemons run, 1 otherwise."""
+    rec = node.record()
+    if rec is None:
+        raise node.not_up()
+    p = node.paths
+    healthy = True
+    print(f"node {node.name}: state {p.root}", file=out)
+    for label, pid in (("ovsdb-server", node.server_pid()),
+                       ("ovs-vswitchd", node.daemon_pid())):
+        alive = pid_alive(pid)
+        healthy &= alive
+        print(f"  {label:<13} pid {pid or '-':<8} "
+              f"{'running' if alive else 'NOT RUNNING'}", file=out)
+    mem = rec["config"]["memory"]
+    print(f"  hugepages     {mem['hugepages']} x {mem['hugepage_size']}, "
+          f"socket-mem {mem['socket_mem_mb']} MB, "
+          f"limit {mem['socket_limit_mb']} MB", file=out)
+    print(f"  pmd cores     {','.join(map(str, rec['pmd_cores']))} "
+          f"(pmd-maxsleep {rec['pmd_maxsleep_us']} us)", file=out)
+    if not node.server_running():
+        print("  (ovsdb-server down: no port information)", file=out)
+        return 1
+    print(f"  bridge        {rec['bridge']} (datapath_type=netdev)",
+          file=out)
+    rows = [r for r in interfaces(node) if r["name"] != rec["bridge"]]
+    print(f"  {'PORT':<16} {'TYPE':<20} {'LINK':<5} {'MTU':<5} "
+          "SOCKET / DEVARGS", file=out)
+    for row in sorted(rows, key=lambda r: r["name"]):
+        opts = row.get("options") or {}
+        where = opts.get("vhost-server-path") or opts.get("dpdk-devargs") \
+            or (p.socket_path(row["name"])
+                if row["type"] == TYPES["server"] else "")
+        err = _single(row.get("error"))
+        print(f"  {row['name']:<16} {row['type']:<20} "
+              f"{_single(row.get('link_state')) or '-':<5} "
+              f"{_single(row.get('mtu')) or '-':<5} {where}"
+              f"{'  ERROR: ' + err if err else ''}", file=out)
+    if node.daemon_running():
+        pmd = node.appctl("dpif-netdev/pmd-rxq-show", check=False)
+        print("  rx queue placement:", file=out)
+        for line in (pmd.stdout.strip() or "(none)").splitlines():
+            print(f"    {line}", file=out)
+    return 0 if healthy else 1

@@ -1,0 +1,202 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Small helpers shared by every vrdma subcommand: errors that name the fix,
+running programs with bounded time, progress on stderr, pid ownership checks
+and file locks. Nothing here knows about OVS or DPDK."""
+
+import contextlib
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+
+class VrdmaError(Exception):
+    """An error the operator can act on: what went wrong, and the fix."""
+
+    def __init__(self, what, fix=None):
+        super().__init__(what)
+        self.what = what
+        self.fix = fix
+
+    def line(self):
+        if self.fix:
+            return f"{self.what}; fix: {self.fix}"
+        return self.what
+
+
+QUIET = False
+
+
+def progress(msg):
+    """Progress and diagnostics go to stderr; stdout carries results."""
+    if not QUIET:
+        print(f"vrdma: {msg}", file=sys.stderr, flush=True)
+
+
+def warn(msg):
+    print(f"vrdma: warning: {msg}", file=sys.stderr, flush=True)
+
+
+def need_root(what):
+    if os.geteuid() != 0:
+        raise VrdmaError(f"{what} needs root", "run it as root (sudo)")
+
+
+def need_program(path, package):
+    found = path if os.path.isabs(path) else shutil.which(path)
+    if not found or not os.access(found, os.X_OK):
+        raise VrdmaError(f"{path} not found (Debian package {package})",
+                         "run: tools/vrdma setup")
+    return found
+
+
+def run(cmd, check=True, timeout=60, env=None, input=None):
+    """Run a command to completion and capture its output.
+
+    A failure raises VrdmaError carrying the command's last stderr line, so
+    the operator sees the program's own reason rather than a traceback."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True,
+                              timeout=timeout, env=env, input=input)
+    except FileNotFoundError as exc:
+        raise VrdmaError(f"{cmd[0]}: not found",
+                         "run: tools/vrdma setup") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise VrdmaError(f"{' '.join(cmd[:3])} ...: no answer in {timeout}s",
+                         "see the node's logs (vrdma node status)") from exc
+    if check and proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or
+                proc.stdout.strip().splitlines() or ["(no output)"])[-1]
+        raise VrdmaError(f"{os.path.basename(cmd[0])} failed "
+                         f"(exit {proc.returncode}): {last}")
+    return proc
+
+
+def pid_alive(pid):
+    if pid is None or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); it is not running anything.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except OSError:
+        return False
+
+
+def pid_cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace")
+                    for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def read_pidfile(path):
+    try:
+        with open(path, encoding="ascii") as f:
+            return int(f.read().strip() or "0") or None
+    except (OSError, ValueError):
+        return None
+
+
+def stop_pid(pid, owned_marker, name, timeout=10.0):
+    """Stop pid only if its command line carries owned_marker (a path only
+    this node uses), so a recycled pid is never signalled. SIGTERM first,
+    SIGKILL after timeout. Returns True if a process was stopped."""
+    if not pid_alive(pid):
+        return False
+    if not any(owned_marker in arg for arg in pid_cmdline(pid)):
+        warn(f"pid {pid} is not this node's {name} any more; left alone")
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    warn(f"{name} (pid {pid}) ignored SIGTERM for {timeout:.0f}s; killing")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True
+
+
+def wait_for(predicate, timeout, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+@contextlib.contextmanager
+def locked(directory):
+    """An exclusive lock on a directory of ours, so two vrdma commands never
+    change one node (or the machine's hugepage ledger) at the same time.
+    Locking the directory itself leaves no lock file behind."""
+    os.makedirs(directory, exist_ok=True)
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def parse_cpu_list(text):
+    """'0-3,6' -> [0, 1, 2, 3, 6]; raises ValueError on garbage."""
+    cpus = set()
+    text = text.strip()
+    if not text:
+        return []
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            lo, hi = int(lo), int(hi)
+            if lo > hi or lo < 0:
+                raise ValueError(part)
+            cpus.update(range(lo, hi + 1))
+        else:
+            cpu = int(part)
+            if cpu < 0:
+                raise ValueError(part)
+            cpus.add(cpu)
+    return sorted(cpus)
+
+
+def read_text(path, default=""):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def online_cpus():
+    return parse_cpu_list(read_text("/sys/devices/system/cpu/online", "0"))
+
+
+def isolated_cpus():
+    return parse_cpu_list(read_text("/sys/devices/system/cpu/isolated"))
+
+
+def cpu_mask(cpus):
+    mask = 0
+    for cpu in cpus:
+        mask |= 1 << cpu
+    return hex(mask)

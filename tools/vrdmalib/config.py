@@ -26,6 +26,12 @@ def _name(value):
     return value
 
 
+def _netns(value):
+    if value == "":
+        return value
+    return _name(value)
+
+
 def _abspath(value):
     if not isinstance(value, str) or not os.path.isabs(value):
         raise ValueError("expected an absolute path")
@@ -99,6 +105,11 @@ SCHEMA = {
                  "node (default: the host name)"),
         "state_dir": (DEFAULT_STATE_DIR, _abspath,
                       "where the node's DB, run dir, logs and sockets live"),
+        "netns": ("", _netns,
+                  "network namespace the node's switch runs in (created "
+                  "if missing, removed at down if vrdma created it); empty "
+                  "for the host's. Two nodes on one machine need two: "
+                  "OVS's netdev datapath owns a tap named ovs-netdev"),
         "bridge": ("auto", _name,
                    "the OVS bridge (datapath_type=netdev); auto = br-<node>"),
     },

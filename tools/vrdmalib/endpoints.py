@@ -35,13 +35,11 @@ class Testpmd:
     dpdkvhostuserclient port); server=False connects to OVS's socket (for a
     dpdkvhostuser port)."""
 
-    def __init__(self, name, socket, server, workdir, main_lcore=0,
-                 mem_mb=128, mac=None):
+    def __init__(self, name, socket, server, workdir, mem_mb=128, mac=None):
         self.name = name
         self.socket = socket
         self.server = server
         self.workdir = workdir
-        self.main_lcore = main_lcore
         self.mem_mb = mem_mb
         self.mac = mac
         self.prefix = f"vrdma-ep-{name}"
@@ -55,11 +53,18 @@ class Testpmd:
             vdev += ",server=1"
         if self.mac:
             vdev += f",mac={self.mac}"
-        lcores = "0,1" if len(os.sched_getaffinity(0)) > 1 else "0"
+        # Three lcores: 0 (main, the prompt), 1 on CPU 0 and 2 on CPU 1;
+        # `set corelist` then moves forwarding between CPUs at run time:
+        # receivers on CPU 0, senders on CPU 1 beside OVS's PMD, so that a
+        # sender's busy loop cannot starve the receiver on a 2-CPU machine.
+        cpus = sorted(os.sched_getaffinity(0))
+        lo, hi = cpus[0], cpus[-1]
+        lcores = f"0@{lo},1@{lo},2@{hi}"
         # --single-file-segments: virtio_user can share only a few memory
         # regions with the vhost backend ("Too many memory regions").
         # Line-buffered: the prompt and statistics are read back from a file.
-        return ["stdbuf", "-oL", TESTPMD, "-l", lcores, "--main-lcore", str(self.main_lcore),
+        return ["stdbuf", "-oL", TESTPMD, "--lcores", lcores,
+                "--main-lcore", "0",
                 "--no-pci", "--in-memory", "--single-file-segments",
                 "-m", str(self.mem_mb), "--file-prefix", self.prefix,
                 "--log-level", "lib.eal:notice", "--vdev", vdev, "--",
@@ -134,6 +139,7 @@ class Testpmd:
         """Transmit frames (testpmd txonly) for a bounded time."""
         self.cmd("stop")
         self.cmd(f"set txpkts {frame_len}")
+        self.cmd("set corelist 2")
         self.cmd("set fwd txonly")
         self.cmd("start")
         time.sleep(seconds)
@@ -142,6 +148,7 @@ class Testpmd:
 
     def receive(self):
         """Count frames (testpmd rxonly) until the next stop."""
+        self.cmd("set corelist 1")
         self.cmd("set fwd rxonly")
         self.cmd("start")
 

@@ -82,6 +82,12 @@ class Node:
         self.name = cfg.name
         self.paths = Paths(cfg.state_dir, cfg.name)
         self.bridge = bridge_name(cfg)
+        self.netns = cfg["node.netns"]
+
+    def in_netns(self, argv):
+        """argv run inside the node's network namespace, if it has one."""
+        return ["ip", "netns", "exec", self.netns, *argv] if self.netns \
+            else list(argv)
 
     # --- OVS plumbing -----------------------------------------------------
 
@@ -192,6 +198,7 @@ class Node:
             for path in (p.root, p.run, p.log_dir, p.vhost_dir):
                 os.makedirs(path, exist_ok=True)
             self._write_record(cores, sleep)
+        self._ensure_netns(self.record())
         mem = self.cfg.values["memory"]
         hugepages.reserve(p.hugepage_owner, mem["hugepage_size"],
                           mem["hugepages"])
@@ -202,6 +209,7 @@ class Node:
             self._start_daemon()
         self.vsctl("--may-exist", "add-br", self.bridge, "--", "set",
                    "bridge", self.bridge, "datapath_type=netdev")
+        self._check_bridge()
         self._ensure_uplink()
         if fresh:
             progress(f"node {self.name}: up (bridge {self.bridge}, PMD "
@@ -213,6 +221,10 @@ class Node:
         rec = {"config": self.cfg.as_dict(), "config_source": self.cfg.source,
                "bridge": self.bridge, "pmd_cores": cores,
                "pmd_maxsleep_us": sleep}
+        self._save_record(rec)
+        return rec
+
+    def _save_record(self, rec):
         tmp = self.paths.record + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(rec, f, indent=1, sort_keys=True)
@@ -223,10 +235,11 @@ class Node:
         if not os.path.exists(p.db):
             run(["ovsdb-tool", "create", p.db, OVS_SCHEMA])
         progress(f"node {self.name}: starting ovsdb-server")
-        run(["ovsdb-server", p.db, f"--remote=punix:{p.db_sock}",
+        run(self.in_netns(
+            ["ovsdb-server", p.db, f"--remote=punix:{p.db_sock}",
              "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
              f"--pidfile={p.server_pid}", f"--unixctl={p.server_ctl}",
-             f"--log-file={p.server_log}", "--detach", "--no-chdir"],
+             f"--log-file={p.server_log}", "--detach", "--no-chdir"]),
             env=p.env())
         self.vsctl("--no-wait", "init")
 
@@ -253,10 +266,11 @@ class Node:
             raise VrdmaError(f"{OVS_VSWITCHD} not found (Debian package "
                              "openvswitch-switch-dpdk)",
                              "run: tools/vrdma setup")
-        proc = run([OVS_VSWITCHD, f"unix:{p.db_sock}",
-                    f"--pidfile={p.daemon_pid}", f"--unixctl={p.daemon_ctl}",
-                    f"--log-file={p.daemon_log}", "--detach", "--no-chdir"],
-                   env=p.env(), check=False, timeout=180)
+        proc = run(self.in_netns(
+            [OVS_VSWITCHD, f"unix:{p.db_sock}", f"--pidfile={p.daemon_pid}",
+             f"--unixctl={p.daemon_ctl}", f"--log-file={p.daemon_log}",
+             "--detach", "--no-chdir"]),
+            env=p.env(), check=False, timeout=180)
         if proc.returncode != 0 or not self.daemon_running():
             raise VrdmaError(f"ovs-vswitchd-dpdk of node {self.name} did not "
                              f"start: {self._log_reason()}",
@@ -288,6 +302,28 @@ class Node:
             return "no log"
         bad = [ln for ln in lines if "|ERR|" in ln or "|EMER|" in ln]
         return (bad or lines or ["empty log"])[-1].split("|")[-1].strip()
+
+    def _check_bridge(self):
+        """OVS accepts a bridge in the DB even when it cannot create its
+        datapath; the local port's ofport tells whether it did."""
+        ofport = self.vsctl("get", "Interface", self.bridge, "ofport",
+                            check=False).stdout.strip()
+        if ofport == "65534":
+            return
+        reason = self._log_reason()
+        fix = "see " + self.paths.daemon_log
+        try:
+            with open(self.paths.daemon_log, encoding="utf-8",
+                      errors="replace") as f:
+                tap_taken = "ovs-netdev: creating tap device failed" in f.read()
+        except OSError:
+            tap_taken = False
+        if tap_taken:
+            fix = ("another OVS netdev datapath already runs in this "
+                   "network namespace (its tap ovs-netdev is taken): give "
+                   "this node its own with [node] netns = \"NAME\"")
+        raise VrdmaError(f"node {self.name}: bridge {self.bridge} could not "
+                         f"be created: {reason}", fix)
 
     def _ensure_uplink(self):
         devargs = self.cfg["uplink.devargs"]
@@ -360,6 +396,11 @@ class Node:
             hugepages.release(p.hugepage_owner)
         except VrdmaError as exc:
             errors.append(exc.line())
+        rec = self.record() or {}
+        if rec.get("created_netns") and self._netns_exists():
+            proc = run(["ip", "netns", "del", self.netns], check=False)
+            if proc.returncode != 0:
+                errors.append(f"netns {self.netns}: {proc.stderr.strip()}")
         shutil.rmtree(p.dpdk_runtime, ignore_errors=True)
         try:
             os.rmdir("/run/dpdk")
@@ -373,11 +414,31 @@ class Node:
     def _remove_bridge_tap(self):
         """Remove the bridge's tap if a killed ovs-vswitchd left it: only a
         tun device with this node's bridge name, which no one else uses."""
-        info = run(["ip", "-d", "link", "show", "dev", self.bridge],
-                   check=False)
-        if info.returncode == 0 and " tun " in info.stdout and \
-                not self.daemon_running():
-            run(["ip", "link", "del", "dev", self.bridge], check=False)
+        if self.netns and not self._netns_exists():
+            return
+        for tap in (self.bridge, "ovs-netdev"):
+            if tap == "ovs-netdev" and not self.netns:
+                continue  # in the host namespace it may be someone else's
+            info = run(self.in_netns(["ip", "-d", "link", "show", "dev",
+                                      tap]), check=False)
+            if info.returncode == 0 and " tun " in info.stdout and \
+                    not self.daemon_running():
+                run(self.in_netns(["ip", "link", "del", "dev", tap]),
+                    check=False)
+
+    def _netns_exists(self):
+        return os.path.exists(os.path.join("/run/netns", self.netns))
+
+    def _ensure_netns(self, rec):
+        if not self.netns or self._netns_exists():
+            return
+        progress(f"node {self.name}: creating network namespace "
+                 f"{self.netns}")
+        rec["created_netns"] = True
+        self._save_record(rec)
+        run(["ip", "netns", "add", self.netns])
+        run(["ip", "netns", "exec", self.netns, "ip", "link", "set", "lo",
+             "up"])
 
     def not_up(self):
         return VrdmaError(f"node {self.name} is not up (no state in "

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Writes the seed corpus of fuzz_wire_decode: valid net_vrdma wire messages.
+
+An independent encoder of the format in pmd/vrdma_wire.h (little-endian,
+20-byte message header, 12-byte per-frame header in batches), so the seeds
+also cross-check the C encoder's layout. Each file is the fuzz input layout:
+one byte with the AM header length (20), the header, then the payload.
+Run it from anywhere; it rewrites tests/fuzz/corpus/wire_decode/.
+"""
+
+import argparse
+import os
+import struct
+import sys
+
+MAGIC = 0x5256
+VERSION = 1
+HDR_LEN = 20
+
+TSO, TCP_CKSUM, UDP_CKSUM, IP_CKSUM, IPV4, IPV6 = (1 << b for b in range(6))
+BATCH = 1 << 15
+
+
+def frame_bytes(length, seed):
+    """A frame of length bytes: unicast dst, unicast src, then filler."""
+    dst = bytes([0x02, 0, 0, 0, 0, seed & 0xFF])
+    src = bytes([0x02, 0, 0, 0, 1, seed & 0xFF])
+    body = bytes((seed + i) & 0xFF for i in range(length - 12))
+    return (dst + src + body)[:length]
+
+
+def msg_hdr(flags, count, payload_len, segsz=0, l3=0, l2=0, l4=0):
+    return struct.pack('<HBBHHIHHBBH', MAGIC, VERSION, HDR_LEN, flags, count,
+                       payload_len, segsz, l3, l2, l4, 0)
+
+
+def plain(length, flags=0, segsz=0, l2=0, l3=0, l4=0, seed=0):
+    return (msg_hdr(flags, 1, length, segsz, l3, l2, l4),
+            frame_bytes(length, seed))
+
+
+def batch(frames):
+    """frames: list of (length, flags, segsz, l2, l3, l4)."""
+    payload = b''
+    for i, (length, flags, segsz, l2, l3, l4) in enumerate(frames):
+        payload += struct.pack('<IHHHBB', length, flags, segsz, l3, l2, l4)
+        payload += frame_bytes(length, i)
+    return msg_hdr(BATCH, len(frames), len(payload)), payload
+
+
+SEEDS = {
+    'plain_min': plain(14),
+    'plain_arp': plain(60, seed=1),
+    'plain_tso_ipv4': plain(2000, TSO | TCP_CKSUM | IP_CKSUM | IPV4,
+                            segsz=1448, l2=14, l3=20, l4=32, seed=2),
+    'plain_udp_ipv6': plain(200, UDP_CKSUM | IPV6, l2=18, l3=40, l4=8,
+                            seed=3),
+    'plain_tcp_cksum_ipv4': plain(100, TCP_CKSUM | IPV4, l2=14, l3=20,
+                                  seed=4),
+    'batch_mixed': batch([
+        (60, 0, 0, 0, 0, 0),
+        (120, TCP_CKSUM | IP_CKSUM | IPV4, 0, 14, 20, 20),
+        (90, UDP_CKSUM | IPV6, 0, 14, 40, 8),
+    ]),
+    'batch_one': batch([(14, 0, 0, 0, 0, 0)]),
+    'batch_full': batch([(14 + i % 7, 0, 0, 0, 0, 0) for i in range(64)]),
+    'batch_tso': batch([
+        (300, TSO | IPV6, 100, 14, 40, 20),
+        (64, 0, 0, 0, 0, 0),
+    ]),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        '--out',
+        default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             'corpus', 'wire_decode'),
+        help='directory to write the seeds into (default: %(default)s)')
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    for name, (hdr, payload) in sorted(SEEDS.items()):
+        with open(os.path.join(args.out, name + '.bin'), 'wb') as f:
+            f.write(bytes([len(hdr)]) + hdr + payload)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Shared pieces of the system tests: run the real `tools/vrdma` CLI against
+a scratch state directory with random node names, snapshot what a node may
+leave on the machine, and start testpmd endpoints. Cleanups are registered
+right after each create and run in reverse order."""
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+VRDMA = os.path.join(TOP, "tools", "vrdma")
+sys.path.insert(0, os.path.join(TOP, "tools"))
+
+from vrdmalib import hugepages  # noqa: E402
+from vrdmalib.endpoints import Testpmd  # noqa: E402
+
+SKIP = 77  # meson's "skipped" exit status
+
+
+def require_root():
+    if os.geteuid() != 0:
+        print("SKIPPED: system tests start OVS-DPDK and reserve hugepages; "
+              "they need root", file=sys.stderr, flush=True)
+        sys.exit(SKIP)
+
+
+def rand_name(prefix):
+    return f"{prefix}{secrets.token_hex(3)}"
+
+
+def snapshot():
+    """What a node could leave behind on this machine."""
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True,
+                           text=True, check=True).stdout
+    files = {}
+    for point in hugepages.mounts():
+        try:
+            files[point] = sorted(os.listdir(point))
+        except OSError:
+            files[point] = []
+    return {
+        "nr_hugepages": {s: hugepages.counts(s)[0] for s in ("2M", "1G")
+                         if os.path.exists("/sys/kernel/mm/hugepages/"
+                                           f"hugepages-{hugepages.SIZES_KB[s]}"
+                                           "kB")},
+        "hugetlbfs": sorted(hugepages.mounts().items()),
+        "hugepage_files": files,
+        "links": sorted(ln.split(":")[1].strip().split("@")[0]
+                        for ln in links.splitlines()),
+        "run_dpdk": sorted(os.listdir("/run/dpdk"))
+        if os.path.isdir("/run/dpdk") else None,
+        "run_vrdma": os.path.exists("/run/vrdma"),
+    }
+
+
+def read(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def processes_mentioning(text):
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if text.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+class Case(unittest.TestCase):
+    """A test with its own state dir; every node it starts is taken down."""
+
+    maxDiff = None
+
+    def setUp(self):
+        self.state = tempfile.mkdtemp(prefix="vrdma-test-")
+        self.addCleanup(shutil.rmtree, self.state, ignore_errors=True)
+        self.env = dict(os.environ, VRDMA_STATE_DIR=self.state,
+                        VRDMA_CONFIG_DIR=os.path.join(self.state, "etc"))
+
+    def vrdma(self, *args, ok=True, timeout=240):
+        proc = subprocess.run([VRDMA, *args], capture_output=True,
+                              text=True, env=self.env, timeout=timeout)
+        if ok and proc.returncode != 0:
+            self.fail(f"vrdma {' '.join(args)} exited {proc.returncode}:\n"
+                      f"{proc.stderr}{proc.stdout}")
+        return proc
+
+    def node_up(self, name, *extra):
+        self.addCleanup(self.node_down_and_report, name, *extra)
+        return self.vrdma("node", "up", "--node", name, *extra)
+
+    def node_down_and_report(self, name, *extra):
+        """Cleanup: print the node's log when the test failed, then down."""
+        log = os.path.join(self.state, name, "log",
+                           f"ovs-daemon-{name}.log")
+        try:
+            if os.path.exists(log) and not self._outcome_ok():
+                tail = read(log).splitlines()[-40:]
+                print(f"--- {log} (last 40 lines) ---", *tail, sep="\n",
+                      file=sys.stderr)
+        finally:
+            down = self.vrdma("node", "down", "--node", name, *extra,
+                              ok=False)
+            if down.returncode != 0:
+                print(f"cleanup: node down {name} failed: {down.stderr}",
+                      file=sys.stderr)
+
+    def _outcome_ok(self):
+        outcome = getattr(self, "_outcome", None)
+        result = getattr(outcome, "result", None)
+        if result is None:
+            return True
+        return not any(test is self
+                       for test, _ in result.failures + result.errors)
+
+    def write_config(self, name, text):
+        path = os.path.join(self.state, f"{name}.toml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    def endpoint(self, name, socket, server):
+        ep = Testpmd(rand_name(name), socket, server, self.state)
+        self.addCleanup(ep.stop)
+        ep.start()
+        return ep
+
+    def pmd_received(self, node):
+        """Frames the node's PMD threads took off all rx queues, live
+        (per-port counters of a server-mode vhost port are not readable,
+        and the DB's statistics column lags by 5 s)."""
+        out = self.vrdma("appctl", "--node", node, "--",
+                         "dpif-netdev/pmd-stats-show").stdout
+        return sum(int(n) for n in re.findall(r"packets received: (\d+)",
+                                              out))
+
+    def wait_running(self, node, ports, timeout=30, endpoints=()):
+        """Wait until OVS reports every vhost-user port's link up.
+
+        DPDK's virtio_user in server mode accepts a returning vhost backend
+        only when its link state is polled (virtio_dev_link_update), so the
+        endpoints are asked for their link state, as a guest driver would."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for ep in endpoints:
+                ep.link_up()
+            states = [self.vrdma("vsctl", "--node", node, "--", "get",
+                                 "Interface", p, "link_state").stdout.strip()
+                      for p in ports]
+            if all(s == "up" for s in states):
+                return True
+            time.sleep(0.2)
+        return False
+
+    def assert_no_errors_in_log(self, node, allowed=()):
+        """Unexpected ERR/EMER lines in a node's log fail the test."""
+        log = os.path.join(self.state, node, "log", f"ovs-daemon-{node}.log")
+        with open(log, encoding="utf-8", errors="replace") as f:
+            bad = [ln for ln in f if ("|ERR|" in ln or "|EMER|" in ln)
+                   and not any(a in ln for a in allowed)]
+        self.assertEqual(bad, [], f"errors in {log}")
+
+
+def main():
+    require_root()
+    unittest.main(verbosity=2)

@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""The vrdma command line without root: --help everywhere, the example
+config round-trips through the schema, config errors name the key."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+VRDMA = os.path.join(TOP, "tools", "vrdma")
+sys.path.insert(0, os.path.join(TOP, "tools"))
+
+from vrdmalib import config  # noqa: E402
+from vrdmalib.util import VrdmaError, parse_cpu_list  # noqa: E402
+
+SUBCOMMANDS = ["setup", "check", "node", "port", "vsctl", "appctl", "env",
+               "hugepages", "config", "demo", "test"]
+
+
+def vrdma(*args):
+    return subprocess.run([VRDMA, *args], capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+class Cli(unittest.TestCase):
+    def test_help_everywhere(self):
+        top = vrdma("--help")
+        self.assertEqual(top.returncode, 0, top.stderr)
+        for sub in SUBCOMMANDS:
+            self.assertIn(sub, top.stdout)
+            out = vrdma(sub, "--help")
+            self.assertEqual(out.returncode, 0, f"{sub}: {out.stderr}")
+            self.assertIn(f"usage: vrdma {sub}", out.stdout)
+
+    def test_unknown_subcommand_is_usage_error(self):
+        out = vrdma("frobnicate")
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("invalid choice", out.stderr)
+
+    def test_example_config_round_trips(self):
+        text = vrdma("config", "example").stdout
+        with tempfile.NamedTemporaryFile("w", suffix=".toml",
+                                         delete=False) as f:
+            f.write(text)
+        self.addCleanup(os.unlink, f.name)
+        cfg = config.load(f.name, "cn1")
+        self.assertEqual(cfg.name, "cn1")
+        self.assertEqual(cfg["memory.hugepages"], 256)
+        self.assertEqual(cfg["ports.mode"], "client")
+        with open(os.path.join(TOP, "configs", "node.example.toml"),
+                  encoding="utf-8") as f:
+            self.assertEqual(f.read().strip(), text.strip(),
+                             "configs/node.example.toml is stale: "
+                             "tools/vrdma config example > it")
+
+    def bad(self, data):
+        with self.assertRaises(VrdmaError) as ctx:
+            config.validate(data, "t.toml")
+        return ctx.exception.line()
+
+    def test_config_errors_name_the_key(self):
+        self.assertIn("did you mean 'pmd_cores'",
+                      self.bad({"cpu": {"pmd_core": "1"}}))
+        self.assertIn("[memry]", self.bad({"memry": {}}))
+        self.assertIn("hugepage_size", self.bad(
+            {"memory": {"hugepage_size": "4M"}}))
+        self.assertIn("mtu", self.bad({"ports": {"mtu": 100000}}))
+        self.assertIn("mode", self.bad({"ports": {"mode": "both"}}))
+        self.assertIn("pmd_cores", self.bad({"cpu": {"pmd_cores": "x-y"}}))
+        self.assertIn("devargs", self.bad({"uplink": {"devargs": "a b"}}))
+
+    def test_pci_uplink_is_allow_listed(self):
+        self.assertEqual(config.pci_address("0000:05:00.0"), "0000:05:00.0")
+        self.assertEqual(config.pci_address("05:00.0,x=1"), "0000:05:00.0")
+        self.assertIsNone(config.pci_address("net_af_packet0,iface=eth1"))
+
+    def test_cpu_list(self):
+        self.assertEqual(parse_cpu_list("0-2,5"), [0, 1, 2, 5])
+        with self.assertRaises(ValueError):
+            parse_cpu_list("3-1")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

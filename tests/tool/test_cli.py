@@ -78,6 +78,29 @@ class Cli(unittest.TestCase):
         self.assertEqual(config.pci_address("05:00.0,x=1"), "0000:05:00.0")
         self.assertIsNone(config.pci_address("net_af_packet0,iface=eth1"))
 
+    def test_check_report(self):
+        out = vrdma("check")
+        lines = out.stdout.strip().splitlines()
+        items = {ln.split()[1] for ln in lines}
+        for item in ("program", "versions", "cpu", "iommu", "rdma", "ucx",
+                     "kvm"):
+            self.assertIn(item, items, out.stdout)
+        for line in lines:
+            self.assertRegex(line, r"^(ok|warn|fail)\s")
+            if not line.startswith("ok"):
+                self.assertIn("(fix: ", line)
+        fails = [ln for ln in lines if ln.startswith("fail")]
+        self.assertEqual(out.returncode, 1 if fails else 0)
+
+    def test_check_flags_absent_pmd_cores(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".toml",
+                                         delete=False) as f:
+            f.write('[cpu]\npmd_cores = "0,63"\n')
+        self.addCleanup(os.unlink, f.name)
+        out = vrdma("check", "--config", f.name)
+        self.assertEqual(out.returncode, 1)
+        self.assertRegex(out.stdout, r"(?m)^fail\s+cpu\s.*63")
+
     def test_cpu_list(self):
         self.assertEqual(parse_cpu_list("0-2,5"), [0, 1, 2, 5])
         with self.assertRaises(ValueError):

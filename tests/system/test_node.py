@@ -97,6 +97,27 @@ class NodeLifecycle(Case):
         self.assertRegex(status, r"ovs-vswitchd\s+pid \d+\s+running")
 
 
+    def test_raw_uplink_from_config(self):
+        """[uplink] devargs becomes a dpdk port; a vdev keeps --no-pci."""
+        name = rand_name("l")
+        conf = self.write_config(name, '[uplink]\ndevargs = "net_null0"\n'
+                                 "[ports]\nmtu = 9000\n")
+        self.node_up(name, "--config", conf)
+        status = self.vrdma("node", "status", "--node", name, "--config",
+                            conf).stdout
+        self.assertRegex(status, r"uplink\s+dpdk\s+up\s+9000\s+net_null0")
+        extra = self.vrdma("vsctl", "--node", name, "--", "get",
+                           "Open_vSwitch", ".", "other_config:dpdk-extra")
+        self.assertIn("--no-pci", extra.stdout)
+        bad = self.write_config("bad", '[uplink]\ndevargs = "net_nosuch0"\n'
+                                f'[node]\nnetns = "{rand_name("vrdma-ns-")}"\n')
+        proc = self.vrdma("node", "up", "--node", "bad", "--config", bad,
+                          ok=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("uplink net_nosuch0", proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.state, "bad")))
+
+
 class TwoNodes(Case):
     def test_side_by_side(self):
         """Two nodes on one machine: the second in its own namespace (OVS's

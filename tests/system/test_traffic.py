@@ -60,7 +60,8 @@ class VhostTraffic(Case):
         node, a, b = self.pair("client")
         self.one_way(node, a, b, seconds=1.0)
         apid, bpid = a.pid, b.pid
-        self.vrdma("node", "restart", "--node", node)
+        restart = self.vrdma("node", "restart", "--node", node)
+        print(restart.stderr.strip())
         self.assertTrue(self.wait_running(node, ("ga", "gb"), timeout=30,
                                           endpoints=(a, b)),
                         "OVS reconnected to both endpoints")

@@ -109,8 +109,8 @@ class Case(unittest.TestCase):
                            f"ovs-daemon-{name}.log")
         try:
             if os.path.exists(log) and not self._outcome_ok():
-                tail = read(log).splitlines()[-40:]
-                print(f"--- {log} (last 40 lines) ---", *tail, sep="\n",
+                tail = read(log).splitlines()[-int(os.environ.get("VRDMA_TEST_LOG_LINES", "40")):]
+                print(f"--- {log} (tail) ---", *tail, sep="\n",
                       file=sys.stderr)
         finally:
             down = self.vrdma("node", "down", "--node", name, *extra,

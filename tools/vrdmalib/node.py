@@ -205,12 +205,16 @@ class Node:
         if not self.server_running():
             self._start_server()
         self._configure(cores, sleep)
+        restarted = False
         if not self.daemon_running():
             self._start_daemon()
+            restarted = not fresh
         self.vsctl("--may-exist", "add-br", self.bridge, "--", "set",
                    "bridge", self.bridge, "datapath_type=netdev")
         self._check_bridge()
         self._ensure_uplink()
+        if restarted:
+            self._kick_stuck_vhost_ports()
         if fresh:
             progress(f"node {self.name}: up (bridge {self.bridge}, PMD "
                      f"core {','.join(map(str, cores))}, state {p.root})")
@@ -325,6 +329,37 @@ class Node:
         raise VrdmaError(f"node {self.name}: bridge {self.bridge} could not "
                          f"be created: {reason}", fix)
 
+    def _kick_stuck_vhost_ports(self, settle=5.0):
+        """Work around an OVS 3.1 race: when a guest's socket is already
+        listening as ovs-vswitchd starts, the vhost-user connection can come
+        up while the port is still being constructed, and the reconfigure
+        it requests is lost: the port stays link down and drops everything.
+        A client port that is down although its guest's socket exists gets
+        one reconfigure (tx-retries-max toggled), which picks up the live
+        connection."""
+        def stuck():
+            rows = self.vsctl("--format=csv", "--data=bare", "--no-headings",
+                              "--columns=name,link_state,options", "find",
+                              "Interface", "type=dpdkvhostuserclient",
+                              check=False).stdout.splitlines()
+            found = []
+            for row in rows:
+                name, state, opts = (row.split(",", 2) + ["", ""])[:3]
+                sock = opts.split("vhost-server-path=", 1)[-1].split()[0] \
+                    if "vhost-server-path=" in opts else ""
+                if state != "up" and sock and os.path.exists(sock):
+                    found.append(name)
+            return found
+
+        wait_for(lambda: not stuck(), settle)
+        for port in stuck():
+            progress(f"node {self.name}: port {port} is down although its "
+                     "guest listens; reconfiguring it (OVS 3.1 race)")
+            self.vsctl("set", "Interface", port,
+                       "options:tx-retries-max=7")
+            self.vsctl("remove", "Interface", port, "options",
+                       "tx-retries-max")
+
     def _ensure_uplink(self):
         devargs = self.cfg["uplink.devargs"]
         if not devargs:
@@ -357,6 +392,7 @@ class Node:
                 self._start_server()
             self._configure(rec["pmd_cores"], rec["pmd_maxsleep_us"])
             self._start_daemon()
+            self._kick_stuck_vhost_ports()
             progress(f"node {self.name}: ovs-vswitchd restarted "
                      f"(pid {self.daemon_pid()})")
 

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 from . import hugepages
-from .util import isolated_cpus, online_cpus, read_text
+from .util import isolated_cpus, online_cpus, parse_cpu_list, read_text
 
 KVM_GET_API_VERSION = 0xAE00
 KVM_CREATE_VM = 0xAE01
@@ -95,7 +95,6 @@ def report(node_cfg=None):
     nohz = read_text("/sys/devices/system/cpu/nohz_full")
     want = None
     if node_cfg is not None and node_cfg["cpu.pmd_cores"] != "auto":
-        from .util import parse_cpu_list
         want = parse_cpu_list(node_cfg["cpu.pmd_cores"])
     if want:
         absent = [c for c in want if c not in online]

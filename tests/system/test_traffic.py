@@ -5,10 +5,8 @@ endpoints (testpmd) on two vhost-user ports of one node, in both port
 modes; and an ovs-vswitchd restart under client-mode ports, after which
 traffic flows again without restarting the endpoints."""
 
-import time
-
 import vrdmatest
-from vrdmatest import Case, rand_name
+from vrdmatest import Case, rand_name, traffic
 
 
 class VhostTraffic(Case):
@@ -20,26 +18,19 @@ class VhostTraffic(Case):
         server = mode == "client"  # a client port's guest serves the socket
         a = self.endpoint("a", socks[0], server)
         b = self.endpoint("b", socks[1], server)
-        self.assertTrue(self.wait_running(node, ("ga", "gb")),
+        self.assertTrue(traffic.wait_links(self.node_obj(node), ("ga", "gb")),
                         "both vhost-user links came up")
         return node, a, b
 
     def one_way(self, node, a, b, seconds=2.0):
         """a sends, b counts; the switch's counters must agree with both."""
-        b.clear()
-        a.clear()
-        self.vrdma("appctl", "--node", node, "--",
-                   "dpif-netdev/pmd-stats-clear")
-        b.receive()
-        a.send(seconds)
-        time.sleep(0.5)
-        sent = a.stats()["tx_packets"]
-        got = b.stats()["rx_packets"]
-        switched = self.pmd_received(node)
+        r = traffic.one_way(self.node_obj(node), a, b, seconds)
+        sent, got = r["sent"], r["received"]
         self.assertGreater(sent, 1000, "the sender put frames on the ring")
         self.assertGreater(got, 0, "frames crossed the switch")
         self.assertLessEqual(got, sent)
-        self.assertEqual(switched, sent, "OVS took every frame off a's ring")
+        self.assertEqual(r["switched"], sent,
+                         "OVS took every frame off a's ring")
         return sent, got
 
     def test_client_mode(self):
@@ -62,8 +53,8 @@ class VhostTraffic(Case):
         apid, bpid = a.pid, b.pid
         restart = self.vrdma("node", "restart", "--node", node)
         print(restart.stderr.strip())
-        self.assertTrue(self.wait_running(node, ("ga", "gb"), timeout=30,
-                                          endpoints=(a, b)),
+        self.assertTrue(traffic.wait_links(self.node_obj(node), ("ga", "gb"),
+                                           endpoints=(a, b), timeout=30),
                         "OVS reconnected to both endpoints")
         self.assertTrue(a.running() and b.running())
         self.assertEqual((a.pid, b.pid), (apid, bpid),

@@ -5,13 +5,11 @@ leave on the machine, and start testpmd endpoints. Cleanups are registered
 right after each create and run in reverse order."""
 
 import os
-import re
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -19,7 +17,9 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(
 VRDMA = os.path.join(TOP, "tools", "vrdma")
 sys.path.insert(0, os.path.join(TOP, "tools"))
 
-from vrdmalib import hugepages  # noqa: E402
+from vrdmalib import config as cfgmod  # noqa: E402
+from vrdmalib import hugepages, traffic  # noqa: E402,F401 (traffic: for tests)
+from vrdmalib.node import Node  # noqa: E402
 from vrdmalib.endpoints import Testpmd  # noqa: E402
 
 SKIP = 77  # meson's "skipped" exit status
@@ -88,8 +88,20 @@ class Case(unittest.TestCase):
     def setUp(self):
         self.state = tempfile.mkdtemp(prefix="vrdma-test-")
         self.addCleanup(shutil.rmtree, self.state, ignore_errors=True)
-        self.env = dict(os.environ, VRDMA_STATE_DIR=self.state,
-                        VRDMA_CONFIG_DIR=os.path.join(self.state, "etc"))
+        # Both the CLI subprocesses and vrdmalib in this process use them.
+        for key, value in (("VRDMA_STATE_DIR", self.state),
+                           ("VRDMA_CONFIG_DIR",
+                            os.path.join(self.state, "etc"))):
+            self.addCleanup(self._restore_env, key, os.environ.get(key))
+            os.environ[key] = value
+        self.env = dict(os.environ)
+
+    @staticmethod
+    def _restore_env(key, value):
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
     def vrdma(self, *args, ok=True, timeout=240):
         proc = subprocess.run([VRDMA, *args], capture_output=True,
@@ -139,32 +151,9 @@ class Case(unittest.TestCase):
         ep.start()
         return ep
 
-    def pmd_received(self, node):
-        """Frames the node's PMD threads took off all rx queues, live
-        (per-port counters of a server-mode vhost port are not readable,
-        and the DB's statistics column lags by 5 s)."""
-        out = self.vrdma("appctl", "--node", node, "--",
-                         "dpif-netdev/pmd-stats-show").stdout
-        return sum(int(n) for n in re.findall(r"packets received: (\d+)",
-                                              out))
-
-    def wait_running(self, node, ports, timeout=30, endpoints=()):
-        """Wait until OVS reports every vhost-user port's link up.
-
-        DPDK's virtio_user in server mode accepts a returning vhost backend
-        only when its link state is polled (virtio_dev_link_update), so the
-        endpoints are asked for their link state, as a guest driver would."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for ep in endpoints:
-                ep.link_up()
-            states = [self.vrdma("vsctl", "--node", node, "--", "get",
-                                 "Interface", p, "link_state").stdout.strip()
-                      for p in ports]
-            if all(s == "up" for s in states):
-                return True
-            time.sleep(0.2)
-        return False
+    def node_obj(self, name, config=None):
+        """The node as vrdmalib sees it, for measurements (traffic.py)."""
+        return Node(cfgmod.load(config, name))
 
     def assert_no_errors_in_log(self, node, allowed=()):
         """Unexpected ERR/EMER lines in a node's log fail the test."""

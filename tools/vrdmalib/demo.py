@@ -6,53 +6,18 @@ results table on stdout (progress on stderr, raw outputs in --out)."""
 
 import json
 import os
-import re
 import shutil
 import sys
-import time
 
 from . import config as cfgmod
 from . import ports
 from . import setup as setupmod
 from .endpoints import Testpmd
 from .node import Node
+from .traffic import one_way, wait_links
 from .util import VrdmaError, progress
 
 NODE = "demo"
-
-
-def pmd_received(node):
-    out = node.appctl("dpif-netdev/pmd-stats-show").stdout
-    return sum(int(n) for n in re.findall(r"packets received: (\d+)", out))
-
-
-def wait_links(node, names, endpoints, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for ep in endpoints:
-            ep.link_up()
-        states = [node.vsctl("get", "Interface", n,
-                             "link_state").stdout.strip() for n in names]
-        if all(s == "up" for s in states):
-            return
-        time.sleep(0.2)
-    raise VrdmaError(f"vhost-user links {names} not up after {timeout}s",
-                     f"see {node.paths.daemon_log}")
-
-
-def one_way(node, src, dst, seconds, frame):
-    src.clear()
-    dst.clear()
-    node.appctl("dpif-netdev/pmd-stats-clear")
-    dst.receive()
-    src.send(seconds, frame)
-    time.sleep(0.5)
-    sent = src.stats()["tx_packets"]
-    got = dst.stats()["rx_packets"]
-    return {"sent": sent, "received": got, "switched": pmd_received(node),
-            "seconds": seconds, "frame": frame,
-            "mpps": round(got / seconds / 1e6, 3),
-            "gbits": round(got * frame * 8 / seconds / 1e9, 3)}
 
 
 def main(args):
@@ -71,7 +36,9 @@ def main(args):
             ep = Testpmd(f"demo-{guest}", sock, True, out)
             endpoints.append(ep)
             ep.start()
-        wait_links(node, ["vm1", "vm2"], endpoints)
+        if not wait_links(node, ["vm1", "vm2"], endpoints):
+            raise VrdmaError("vhost-user links of vm1/vm2 not up after 30s",
+                             f"see {node.paths.daemon_log}")
         for (a, an), (b, bn) in (((endpoints[0], "vm1"), (endpoints[1], "vm2")),
                                  ((endpoints[1], "vm2"), (endpoints[0], "vm1"))):
             progress(f"demo: {an} -> {bn}: {args.frame} B frames for "

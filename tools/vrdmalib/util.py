@@ -53,14 +53,15 @@ def need_program(path, package):
     return found
 
 
-def run(cmd, check=True, timeout=60, env=None, input=None):
+def run(cmd, check=True, timeout=60, env=None, input=None, cwd=None):
     """Run a command to completion and capture its output.
 
     A failure raises VrdmaError carrying the command's last stderr line, so
     the operator sees the program's own reason rather than a traceback."""
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True,
-                              timeout=timeout, env=env, input=input)
+                              timeout=timeout, env=env, input=input,
+                              cwd=cwd)
     except FileNotFoundError as exc:
         raise VrdmaError(f"{cmd[0]}: not found",
                          "run: tools/vrdma setup") from exc

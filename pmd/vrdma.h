@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * net_vrdma internals shared by the driver's files: the port, its peers and
+ * its queues. vrdma_ethdev.c owns the port's life (probe, configure, start,
+ * stop, close, stats); vrdma_fabric.c owns the UCX side (context, worker,
+ * listener, one endpoint per peer, reconnects, the active-message receive
+ * handler); vrdma_rxtx.c holds the burst functions only. The pure-C core
+ * they build on (wire format, devargs, learning table) is vrdma_core.
+ *
+ * Threading: an rx queue is polled by one thread, tx queues may be shared
+ * by several (OVS with fewer tx queues than PMD threads). Everything that
+ * touches UCX, the peers or the learning table runs under port->lock: the
+ * UCX worker is created in UCS_THREAD_MODE_SINGLE and this lock is what
+ * makes that true. Received frames reach an rx queue through its ring
+ * (multi-producer, single-consumer), so the rx burst of one queue can
+ * collect what another thread's progress call received for it.
+ */
+
+#ifndef VRDMA_H
+#define VRDMA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_dev.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_spinlock.h>
+#include <ucp/api/ucp.h>
+
+#include "vrdma_devargs.h"
+#include "vrdma_peers.h"
+#include "vrdma_wire.h"
+
+extern int vrdma_logtype;
+#define VRDMA_LOG(level, fmt, ...)                                      \
+	rte_log(RTE_LOG_##level, vrdma_logtype, "net_vrdma: " fmt "\n", \
+		##__VA_ARGS__)
+
+#define VRDMA_AM_ID	     0x76 /* UCX active message id of frames */
+#define VRDMA_MAX_RXQ	     1
+#define VRDMA_MAX_TXQ	     16
+#define VRDMA_RING_SIZE	     4096 /* frames waiting per rx queue */
+#define VRDMA_TX_SLOTS	     1024 /* sends in flight per port */
+#define VRDMA_RX_SLOTS	     64	  /* rendezvous receives in flight */
+#define VRDMA_MAX_SEGS	     64	  /* mbuf segments per frame */
+#define VRDMA_LEARN_SLOTS    4096 /* learning table capacity */
+#define VRDMA_LEARN_AGE_S    300  /* a MAC not heard from is forgotten */
+#define VRDMA_BACKOFF_MIN_MS 100
+#define VRDMA_BACKOFF_MAX_MS 5000
+
+/* Per-peer counters, exposed as xstats "peer<i>_<name>". */
+#define VRDMA_PEER_STATS(X)                                  \
+	X(tx_frames, "frames sent to the peer")              \
+	X(tx_bytes, "bytes sent to the peer")                \
+	X(rx_frames, "frames received from the peer")        \
+	X(rx_bytes, "bytes received from the peer")          \
+	X(drops, "frames to the peer dropped (send failed)") \
+	X(reconnects, "connections (re)established")         \
+	X(rndv_sends, "frames sent by rendezvous (large)")   \
+	X(bad_headers, "messages refused by the wire decoder")
+
+struct vrdma_peer_stats {
+#define X(name, help) uint64_t name;
+	VRDMA_PEER_STATS(X)
+#undef X
+};
+
+struct vrdma_port;
+
+/* One remote fabric port. All fields under port->lock. */
+struct vrdma_peer {
+	struct vrdma_port *port;
+	int index;
+	char name[64];	   /* "a.b.c.d:port" for logs */
+	ucp_ep_h out_ep;   /* our connection to its listener, or NULL */
+	ucp_ep_h in_ep;	   /* its connection to our listener, or NULL */
+	bool connected;	   /* out_ep is wired up: frames can go */
+	bool connecting;   /* out_ep created, wire-up flush pending */
+	bool out_failed;   /* out_ep reported an error: close and retry */
+	bool in_failed;	   /* in_ep reported an error: close it */
+	uint64_t next_try; /* tsc of the next connection attempt */
+	uint64_t backoff;  /* tsc; doubles up to VRDMA_BACKOFF_MAX_MS */
+	struct vrdma_peer_stats stats;
+};
+
+struct vrdma_queue_stats {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t errors; /* rx: mbuf allocation failed; tx: dropped */
+};
+
+struct vrdma_rxq {
+	struct vrdma_port *port;
+	struct rte_mempool *mp;
+	struct rte_ring *ring; /* received frames, produced under port->lock */
+	uint16_t id;
+	struct vrdma_queue_stats stats; /* written by the polling thread */
+	uint64_t missed;		/* ring full; under port->lock */
+};
+
+struct vrdma_txq {
+	struct vrdma_port *port;
+	uint16_t id;
+	struct vrdma_queue_stats stats; /* under port->lock */
+};
+
+/* One send in flight: what to free when UCX is done with it. */
+struct vrdma_tx_slot {
+	struct vrdma_port *port;
+	struct rte_mbuf *m;
+	uint8_t hdr[VRDMA_WIRE_HDR_LEN]; /* the AM header, alive until done */
+	ucp_dt_iov_t iov[VRDMA_MAX_SEGS];
+	int next_free;
+};
+
+/* One rendezvous receive in flight. */
+struct vrdma_rx_slot {
+	struct vrdma_port *port;
+	struct rte_mbuf *m;
+	struct vrdma_wire_frame frame;
+	int peer;
+	ucp_dt_iov_t iov[VRDMA_MAX_SEGS];
+	int next_free;
+};
+
+struct vrdma_port {
+	uint16_t port_id;
+	char name[RTE_DEV_NAME_MAX_LEN];
+	struct vrdma_devargs da;
+	struct rte_ether_addr mac;
+	rte_spinlock_t lock;
+
+	/* UCX, acquired by dev_start, released by dev_stop. */
+	ucp_context_h ctx;
+	ucp_worker_h worker;
+	ucp_listener_h listener;
+	bool started;
+
+	struct vrdma_peer peers[VRDMA_MAX_PEERS];
+	unsigned int n_peers;
+	struct vrdma_peers learn;
+	uint64_t rejected;  /* connections from unlisted addresses */
+	uint64_t tx_failed; /* sends UCX completed with an error */
+	uint64_t bad_headers;
+	uint64_t bad_reason[VRDMA_WIRE_REASON_MAX];
+
+	struct vrdma_rxq *rxqs[VRDMA_MAX_RXQ];
+	struct vrdma_txq *txqs[VRDMA_MAX_TXQ];
+	uint16_t n_rxq;
+	uint16_t n_txq;
+
+	struct vrdma_tx_slot *tx_slots; /* VRDMA_TX_SLOTS */
+	int tx_free;			/* head of the free list, -1 empty */
+	struct vrdma_rx_slot *rx_slots; /* VRDMA_RX_SLOTS */
+	int rx_free;
+};
+
+/* vrdma_fabric.c: all under port->lock except start/stop, which the
+ * ethdev calls with no burst running. */
+int vrdma_fabric_start(struct vrdma_port *port);
+void vrdma_fabric_stop(struct vrdma_port *port);
+void vrdma_fabric_progress(struct vrdma_port *port);
+uint64_t vrdma_fabric_connected_mask(const struct vrdma_port *port);
+
+/* vrdma_rxtx.c */
+uint16_t vrdma_rx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n);
+uint16_t vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n);
+ucs_status_t vrdma_am_recv(void *arg, const void *header, size_t header_len,
+			   void *data, size_t len,
+			   const ucp_am_recv_param_t *param);
+void vrdma_tx_slots_drain(struct vrdma_port *port);
+
+#endif /* VRDMA_H */

@@ -1,0 +1,562 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * net_vrdma ethdev: the fabric port as DPDK sees it. Probe checks the
+ * devargs (vrdma_devargs.c) and takes nothing else; configure and queue
+ * setup record; dev_start acquires UCX and the transfer slots
+ * (vrdma_fabric.c); dev_stop releases them; dev_close frees the rest. Link
+ * is up while at least one peer is connected. The burst functions live in
+ * vrdma_rxtx.c. Loaded into testpmd or ovs-vswitchd-dpdk with "-d".
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bus_vdev_driver.h>
+#include <ethdev_driver.h>
+#include <ethdev_vdev.h>
+#include <rte_cycles.h>
+#include <rte_kvargs.h>
+#include <rte_malloc.h>
+
+#include "vrdma.h"
+
+RTE_LOG_REGISTER(vrdma_logtype, pmd.net.vrdma, NOTICE);
+
+#define VRDMA_TX_OFFLOADS                                              \
+	(RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_TCP_TSO |  \
+	 RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM | \
+	 RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
+
+static int
+vrdma_dev_configure(struct rte_eth_dev *dev)
+{
+	struct vrdma_port *port = dev->data->dev_private;
+
+	if (dev->data->nb_rx_queues > VRDMA_MAX_RXQ ||
+	    dev->data->nb_tx_queues > VRDMA_MAX_TXQ) {
+		VRDMA_LOG(ERR,
+			  "%s: %u rx / %u tx queues asked, %d / %d "
+			  "supported",
+			  port->name, dev->data->nb_rx_queues,
+			  dev->data->nb_tx_queues, VRDMA_MAX_RXQ,
+			  VRDMA_MAX_TXQ);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+vrdma_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
+{
+	RTE_SET_USED(dev);
+	info->max_mac_addrs = 1;
+	info->max_rx_pktlen = VRDMA_MAX_FRAME_LEN;
+	info->min_mtu = RTE_ETHER_MIN_MTU;
+	info->max_mtu = UINT16_MAX; /* TSO frames are not bound by it */
+	info->max_rx_queues = VRDMA_MAX_RXQ;
+	info->max_tx_queues = VRDMA_MAX_TXQ;
+	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER;
+	info->tx_offload_capa = VRDMA_TX_OFFLOADS;
+	info->tx_desc_lim.nb_max = VRDMA_TX_SLOTS;
+	info->tx_desc_lim.nb_min = 1;
+	info->rx_desc_lim.nb_max = VRDMA_RING_SIZE;
+	info->rx_desc_lim.nb_min = 1;
+	info->speed_capa = RTE_ETH_LINK_SPEED_100G;
+	return 0;
+}
+
+static void
+rxq_free(struct vrdma_rxq *rxq)
+{
+	struct rte_mbuf *m;
+
+	if (rxq == NULL)
+		return;
+	while (rxq->ring != NULL &&
+	       rte_ring_dequeue(rxq->ring, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	rte_ring_free(rxq->ring);
+	rte_free(rxq);
+}
+
+static int
+vrdma_rx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc,
+		     unsigned int socket, const struct rte_eth_rxconf *conf,
+		     struct rte_mempool *mp)
+{
+	struct vrdma_port *port = dev->data->dev_private;
+	char name[RTE_RING_NAMESIZE];
+	struct vrdma_rxq *rxq;
+
+	RTE_SET_USED(nb_desc);
+	RTE_SET_USED(conf);
+	rxq = rte_zmalloc_socket("vrdma_rxq", sizeof(*rxq), 0, (int)socket);
+	if (rxq == NULL)
+		return -ENOMEM;
+	snprintf(name, sizeof(name), "vrdma_rx_%u_%u", port->port_id, qid);
+	rxq->ring = rte_ring_create(name, VRDMA_RING_SIZE, (int)socket,
+				    RING_F_SC_DEQ);
+	if (rxq->ring == NULL) {
+		rte_free(rxq);
+		return -rte_errno;
+	}
+	rxq->port = port;
+	rxq->mp = mp;
+	rxq->id = qid;
+	rte_spinlock_lock(&port->lock);
+	rxq_free(port->rxqs[qid]);
+	port->rxqs[qid] = rxq;
+	rte_spinlock_unlock(&port->lock);
+	dev->data->rx_queues[qid] = rxq;
+	return 0;
+}
+
+static void
+vrdma_rx_queue_release(struct rte_eth_dev *dev, uint16_t qid)
+{
+	struct vrdma_port *port = dev->data->dev_private;
+
+	rte_spinlock_lock(&port->lock);
+	rxq_free(port->rxqs[qid]);
+	port->rxqs[qid] = NULL;
+	rte_spinlock_unlock(&port->lock);
+	dev->data->rx_queues[qid] = NULL;
+}
+
+static int
+vrdma_tx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc,
+		     unsigned int socket, const struct rte_eth_txconf *conf)
+{
+	struct vrdma_port *port = dev->data->dev_private;
+	struct vrdma_txq *txq;
+
+	RTE_SET_USED(nb_desc);
+	RTE_SET_USED(conf);
+	txq = rte_zmalloc_socket("vrdma_txq", sizeof(*txq), 0, (int)socket);
+	if (txq == NULL)
+		return -ENOMEM;
+	txq->port = port;
+	txq->id = qid;
+	rte_free(port->txqs[qid]);
+	port->txqs[qid] = txq;
+	dev->data->tx_queues[qid] = txq;
+	return 0;
+}
+
+static void
+vrdma_tx_queue_release(struct rte_eth_dev *dev, uint16_t qid)
+{
+	struct vrdma_port *port = dev->data->dev_private;
+
+	rte_free(port->txqs[qid]);
+	port->txqs[qid] = NULL;
+	dev->data->tx_queues[qid] = NULL;
+}
+
+static void
+set_link(struct rte_eth_dev *dev, bool up)
+{
+	struct rte_eth_link link = {
+		.link_speed =
+			up ? RTE_ETH_SPEED_NUM_100G : RTE_ETH_SPEED_NUM_NONE,
+		.link_duplex = RTE_ETH_LINK_FULL_DUPLEX,
+		.link_autoneg = RTE_ETH_LINK_FIXED,
+		.link_status = up ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN,
+	};
+
+	rte_eth_linkstatus_set(dev, &link);
+}
+
+static int
+vrdma_dev_start(struct rte_eth_dev *dev)
+{
+	struct vrdma_port *port = dev->data->dev_private;
+	uint16_t i;
+	int ret;
+
+	port->tx_slots = rte_zmalloc(
+		"vrdma_tx_slots", sizeof(*port->tx_slots) * VRDMA_TX_SLOTS, 0);
+	if (port->tx_slots == NULL) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	port->rx_slots = rte_zmalloc(
+		"vrdma_rx_slots", sizeof(*port->rx_slots) * VRDMA_RX_SLOTS, 0);
+	if (port->rx_slots == NULL) {
+		ret = -ENOMEM;
+		goto err_free_tx_slots;
+	}
+	for (i = 0; i < VRDMA_TX_SLOTS; i++)
+		port->tx_slots[i].next_free =
+			i + 1 < VRDMA_TX_SLOTS ? i + 1 : -1;
+	port->tx_free = 0;
+	for (i = 0; i < VRDMA_RX_SLOTS; i++)
+		port->rx_slots[i].next_free =
+			i + 1 < VRDMA_RX_SLOTS ? i + 1 : -1;
+	port->rx_free = 0;
+	ret = vrdma_fabric_start(port);
+	if (ret != 0)
+		goto err_free_rx_slots;
+	rte_spinlock_lock(&port->lock);
+	port->started = true;
+	vrdma_fabric_progress(port);
+	rte_spinlock_unlock(&port->lock);
+	for (i = 0; i < dev->data->nb_rx_queues; i++)
+		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+	for (i = 0; i < dev->data->nb_tx_queues; i++)
+		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+	return 0;
+
+err_free_rx_slots:
+	rte_free(port->rx_slots);
+	port->rx_slots = NULL;
+err_free_tx_slots:
+	rte_free(port->tx_slots);
+	port->tx_slots = NULL;
+err:
+	return ret;
+}
+
+static int
+vrdma_dev_stop(struct rte_eth_dev *dev)
+{
+	struct vrdma_port *port = dev->data->dev_private;
+	uint16_t i;
+
+	rte_spinlock_lock(&port->lock);
+	if (port->started) {
+		port->started = false;
+		vrdma_fabric_stop(port);
+	}
+	rte_spinlock_unlock(&port->lock);
+	rte_free(port->tx_slots);
+	port->tx_slots = NULL;
+	rte_free(port->rx_slots);
+	port->rx_slots = NULL;
+	set_link(dev, false);
+	for (i = 0; i < dev->data->nb_rx_queues; i++)
+		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+	for (i = 0; i < dev->data->nb_tx_queues; i++)
+		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+	return 0;
+}
+
+static int
+vrdma_dev_close(struct rte_eth_dev *dev)
+{
+	struct vrdma_port *port = dev->data->dev_private;
+	uint16_t i;
+
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return 0;
+	vrdma_dev_stop(dev);
+	for (i = 0; i < dev->data->nb_rx_queues; i++)
+		vrdma_rx_queue_release(dev, i);
+	for (i = 0; i < dev->data->nb_tx_queues; i++)
+		vrdma_tx_queue_release(dev, i);
+	vrdma_peers_free(&port->learn);
+	/* mac_addrs points into dev_private: not for ethdev to free. */
+	dev->data->mac_addrs = NULL;
+	return 0;
+}
+
+static int
+vrdma_link_update(struct rte_eth_dev *dev, int wait)
+{
+	struct vrdma_port *port = dev->data->dev_private;
+	bool up = false;
+
+	RTE_SET_USED(wait);
+	rte_spinlock_lock(&port->lock);
+	if (port->started) {
+		/* OVS and testpmd poll the link of an idle port: that is
+		 * when connections get made. */
+		vrdma_fabric_progress(port);
+		up = vrdma_fabric_connected_mask(port) != 0;
+	}
+	rte_spinlock_unlock(&port->lock);
+	set_link(dev, up);
+	return 0;
+}
+
+static int
+vrdma_stats_get(struct rte_eth_dev *dev, struct rte_eth_stats *stats)
+{
+	struct vrdma_port *port = dev->data->dev_private;
+	uint16_t i;
+
+	for (i = 0; i < VRDMA_MAX_RXQ; i++) {
+		const struct vrdma_rxq *q = port->rxqs[i];
+
+		if (q == NULL)
+			continue;
+		stats->ipackets += q->stats.packets;
+		stats->ibytes += q->stats.bytes;
+		stats->imissed += q->missed;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			stats->q_ipackets[i] = q->stats.packets;
+			stats->q_ibytes[i] = q->stats.bytes;
+		}
+	}
+	for (i = 0; i < VRDMA_MAX_TXQ; i++) {
+		const struct vrdma_txq *q = port->txqs[i];
+
+		if (q == NULL)
+			continue;
+		stats->opackets += q->stats.packets;
+		stats->obytes += q->stats.bytes;
+		stats->oerrors += q->stats.errors;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			stats->q_opackets[i] = q->stats.packets;
+			stats->q_obytes[i] = q->stats.bytes;
+		}
+	}
+	stats->oerrors += port->tx_failed;
+	stats->ierrors = port->bad_headers;
+	return 0;
+}
+
+static int
+vrdma_stats_reset(struct rte_eth_dev *dev)
+{
+	struct vrdma_port *port = dev->data->dev_private;
+	unsigned int i;
+
+	rte_spinlock_lock(&port->lock);
+	for (i = 0; i < VRDMA_MAX_RXQ; i++)
+		if (port->rxqs[i] != NULL) {
+			memset(&port->rxqs[i]->stats, 0,
+			       sizeof(port->rxqs[i]->stats));
+			port->rxqs[i]->missed = 0;
+		}
+	for (i = 0; i < VRDMA_MAX_TXQ; i++)
+		if (port->txqs[i] != NULL)
+			memset(&port->txqs[i]->stats, 0,
+			       sizeof(port->txqs[i]->stats));
+	for (i = 0; i < port->n_peers; i++)
+		memset(&port->peers[i].stats, 0, sizeof(port->peers[i].stats));
+	port->rejected = 0;
+	port->tx_failed = 0;
+	port->bad_headers = 0;
+	memset(port->bad_reason, 0, sizeof(port->bad_reason));
+	rte_spinlock_unlock(&port->lock);
+	return 0;
+}
+
+/* xstats: port-wide counters, one per decoder reason, then per peer. */
+#define VRDMA_PORT_XSTATS(X)              \
+	X(rejected_connections, rejected) \
+	X(tx_failed, tx_failed)           \
+	X(bad_headers, bad_headers)
+
+enum {
+#define X(name, field) VRDMA_XSTAT_##name,
+	VRDMA_PORT_XSTATS(X)
+#undef X
+		VRDMA_N_PORT_XSTATS
+};
+
+enum {
+#define X(name, help) VRDMA_PEER_XSTAT_##name,
+	VRDMA_PEER_STATS(X)
+#undef X
+		VRDMA_N_PEER_XSTATS
+};
+
+static unsigned int
+xstats_count(const struct vrdma_port *port)
+{
+	return VRDMA_N_PORT_XSTATS + VRDMA_WIRE_REASON_MAX - 1 +
+	       port->n_peers * VRDMA_N_PEER_XSTATS;
+}
+
+static int
+vrdma_xstats_get_names(struct rte_eth_dev *dev,
+		       struct rte_eth_xstat_name *names, unsigned int size)
+{
+	static const char *const port_names[] = {
+#define X(name, field) #name,
+		VRDMA_PORT_XSTATS(X)
+#undef X
+	};
+	static const char *const peer_names[] = {
+#define X(name, help) #name,
+		VRDMA_PEER_STATS(X)
+#undef X
+	};
+	struct vrdma_port *port = dev->data->dev_private;
+	unsigned int n = xstats_count(port), i, j, k = 0;
+
+	if (names == NULL || size < n)
+		return (int)n;
+	for (i = 0; i < VRDMA_N_PORT_XSTATS; i++)
+		snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "%s",
+			 port_names[i]);
+	for (i = 1; i < VRDMA_WIRE_REASON_MAX; i++)
+		snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE,
+			 "bad_header_%s", vrdma_wire_reason_name(i));
+	for (j = 0; j < port->n_peers; j++)
+		for (i = 0; i < VRDMA_N_PEER_XSTATS; i++)
+			snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE,
+				 "peer%u_%s", j, peer_names[i]);
+	return (int)n;
+}
+
+static int
+vrdma_xstats_get(struct rte_eth_dev *dev, struct rte_eth_xstat *xstats,
+		 unsigned int size)
+{
+	struct vrdma_port *port = dev->data->dev_private;
+	unsigned int n = xstats_count(port), i, j, k = 0;
+
+	if (xstats == NULL || size < n)
+		return (int)n;
+	rte_spinlock_lock(&port->lock);
+#define X(name, field) xstats[k].id = k, xstats[k].value = port->field, k++;
+	VRDMA_PORT_XSTATS(X)
+#undef X
+	for (i = 1; i < VRDMA_WIRE_REASON_MAX; i++, k++) {
+		xstats[k].id = k;
+		xstats[k].value = port->bad_reason[i];
+	}
+	for (j = 0; j < port->n_peers; j++) {
+		const struct vrdma_peer_stats *s = &port->peers[j].stats;
+
+#define X(name, help) xstats[k].id = k, xstats[k].value = s->name, k++;
+		VRDMA_PEER_STATS(X)
+#undef X
+	}
+	rte_spinlock_unlock(&port->lock);
+	return (int)n;
+}
+
+static int
+vrdma_noop(struct rte_eth_dev *dev)
+{
+	RTE_SET_USED(dev);
+	return 0;
+}
+
+static int
+vrdma_mtu_set(struct rte_eth_dev *dev, uint16_t mtu)
+{
+	/* Any MTU: a frame travels whole, however large (up to 64 KiB). */
+	RTE_SET_USED(dev);
+	RTE_SET_USED(mtu);
+	return 0;
+}
+
+static int
+vrdma_mac_addr_set(struct rte_eth_dev *dev, struct rte_ether_addr *addr)
+{
+	struct vrdma_port *port = dev->data->dev_private;
+
+	rte_ether_addr_copy(addr, &port->mac);
+	return 0;
+}
+
+static const struct eth_dev_ops vrdma_dev_ops = {
+	.dev_configure = vrdma_dev_configure,
+	.dev_infos_get = vrdma_dev_infos_get,
+	.dev_start = vrdma_dev_start,
+	.dev_stop = vrdma_dev_stop,
+	.dev_close = vrdma_dev_close,
+	.link_update = vrdma_link_update,
+	.rx_queue_setup = vrdma_rx_queue_setup,
+	.rx_queue_release = vrdma_rx_queue_release,
+	.tx_queue_setup = vrdma_tx_queue_setup,
+	.tx_queue_release = vrdma_tx_queue_release,
+	.stats_get = vrdma_stats_get,
+	.stats_reset = vrdma_stats_reset,
+	.xstats_get = vrdma_xstats_get,
+	.xstats_get_names = vrdma_xstats_get_names,
+	.xstats_reset = vrdma_stats_reset,
+	.promiscuous_enable = vrdma_noop,
+	.promiscuous_disable = vrdma_noop,
+	.allmulticast_enable = vrdma_noop,
+	.allmulticast_disable = vrdma_noop,
+	.mtu_set = vrdma_mtu_set,
+	.mac_addr_set = vrdma_mac_addr_set,
+};
+
+static int
+vrdma_probe(struct rte_vdev_device *vdev)
+{
+	const char *name = rte_vdev_device_name(vdev);
+	struct vrdma_devargs da;
+	struct vrdma_port *port;
+	struct rte_eth_dev *dev;
+	char err[256];
+	unsigned int i;
+	int ret;
+
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
+		VRDMA_LOG(ERR, "%s: secondary processes are not supported",
+			  name);
+		return -ENOTSUP;
+	}
+	ret = vrdma_devargs_parse(rte_vdev_device_args(vdev), &da, err,
+				  sizeof(err));
+	if (ret != 0) {
+		VRDMA_LOG(ERR, "%s: bad devargs: %s", name, err);
+		return ret;
+	}
+	dev = rte_eth_vdev_allocate(vdev, sizeof(*port));
+	if (dev == NULL)
+		return -ENOMEM;
+	port = dev->data->dev_private;
+	port->port_id = dev->data->port_id;
+	snprintf(port->name, sizeof(port->name), "%s", name);
+	port->da = da;
+	rte_spinlock_init(&port->lock);
+	memcpy(port->mac.addr_bytes, da.mac, RTE_ETHER_ADDR_LEN);
+	port->n_peers = da.n_peers;
+	for (i = 0; i < da.n_peers; i++) {
+		struct vrdma_peer *peer = &port->peers[i];
+
+		peer->port = port;
+		peer->index = (int)i;
+		vrdma_devargs_format_addr(&da.peers[i], peer->name,
+					  sizeof(peer->name));
+	}
+	ret = vrdma_peers_init(&port->learn, VRDMA_LEARN_SLOTS,
+			       rte_get_timer_hz() * VRDMA_LEARN_AGE_S,
+			       rte_get_timer_cycles());
+	if (ret != 0)
+		goto err_release;
+	dev->dev_ops = &vrdma_dev_ops;
+	dev->rx_pkt_burst = vrdma_rx_burst;
+	dev->tx_pkt_burst = vrdma_tx_burst;
+	dev->data->mac_addrs = &port->mac;
+	dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS;
+	rte_eth_dev_probing_finish(dev);
+	VRDMA_LOG(INFO, "%s: port %u, %u peer(s)", name, port->port_id,
+		  da.n_peers);
+	return 0;
+
+err_release:
+	dev->data->mac_addrs = NULL;
+	rte_eth_dev_release_port(dev);
+	return ret;
+}
+
+static int
+vrdma_remove(struct rte_vdev_device *vdev)
+{
+	struct rte_eth_dev *dev;
+
+	dev = rte_eth_dev_allocated(rte_vdev_device_name(vdev));
+	if (dev == NULL)
+		return 0;
+	vrdma_dev_close(dev);
+	return rte_eth_dev_release_port(dev);
+}
+
+static struct rte_vdev_driver vrdma_vdev_driver = {
+	.probe = vrdma_probe,
+	.remove = vrdma_remove,
+};
+
+RTE_PMD_REGISTER_VDEV(net_vrdma, vrdma_vdev_driver);
+RTE_PMD_REGISTER_PARAM_STRING(net_vrdma, VRDMA_DEVARGS_PARAM_STRING);

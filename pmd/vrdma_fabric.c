@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * net_vrdma fabric: the UCX side of a fabric port. One UCX context and
+ * worker per port, a listener on the listen address that accepts only the
+ * listed peers, and per peer one outgoing endpoint that carries our frames
+ * (its incoming endpoint only carries the peer's). Endpoints are created
+ * without blocking; a flush tells when one is wired up, an error handler
+ * when it is gone, and the progress call (from the bursts) retries lost
+ * peers with exponential backoff, so connection setup never stalls the data
+ * path. Everything here runs under port->lock (see vrdma.h).
+ */
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+
+#include "vrdma.h"
+
+static int
+ucs_to_errno(ucs_status_t status)
+{
+	switch (status) {
+	case UCS_OK:
+		return 0;
+	case UCS_ERR_NO_MEMORY:
+		return -ENOMEM;
+	case UCS_ERR_INVALID_PARAM:
+		return -EINVAL;
+	case UCS_ERR_BUSY:
+		return -EADDRINUSE;
+	case UCS_ERR_UNREACHABLE:
+	case UCS_ERR_CONNECTION_RESET:
+	case UCS_ERR_ENDPOINT_TIMEOUT:
+		return -ECONNRESET;
+	case UCS_ERR_UNSUPPORTED:
+		return -ENOTSUP;
+	default:
+		return -EIO;
+	}
+}
+
+static uint64_t
+ms_to_tsc(uint64_t ms)
+{
+	return rte_get_timer_hz() / 1000 * ms;
+}
+
+uint64_t
+vrdma_fabric_connected_mask(const struct vrdma_port *port)
+{
+	uint64_t mask = 0;
+	unsigned int i;
+
+	for (i = 0; i < port->n_peers; i++)
+		if (port->peers[i].connected)
+			mask |= UINT64_C(1) << i;
+	return mask;
+}
+
+static void
+peer_retry_later(struct vrdma_peer *peer)
+{
+	uint64_t max = ms_to_tsc(VRDMA_BACKOFF_MAX_MS);
+
+	peer->next_try = rte_get_timer_cycles() + peer->backoff;
+	peer->backoff = RTE_MIN(peer->backoff * 2, max);
+}
+
+/* Closing an endpoint from inside a UCX callback is not allowed; the error
+ * handlers only mark it, and this closes it from the progress call. */
+static void
+ep_close(struct vrdma_port *port, ucp_ep_h ep)
+{
+	ucp_request_param_t param = {
+		.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+		.flags = UCP_EP_CLOSE_FLAG_FORCE,
+	};
+	ucs_status_ptr_t req = ucp_ep_close_nbx(ep, &param);
+	unsigned int spins = 0;
+
+	if (req == NULL || UCS_PTR_IS_ERR(req))
+		return;
+	/* A forced close completes locally; bound the wait anyway. */
+	while (ucp_request_check_status(req) == UCS_INPROGRESS &&
+	       spins++ < 100000)
+		ucp_worker_progress(port->worker);
+	ucp_request_free(req);
+}
+
+static void
+out_ep_error(void *arg, ucp_ep_h ep, ucs_status_t status)
+{
+	struct vrdma_peer *peer = arg;
+
+	RTE_SET_USED(ep);
+	if (peer->connected)
+		VRDMA_LOG(NOTICE, "%s: peer %s lost (%s)", peer->port->name,
+			  peer->name, ucs_status_string(status));
+	peer->connected = false;
+	peer->connecting = false;
+	peer->out_failed = true;
+}
+
+static void
+in_ep_error(void *arg, ucp_ep_h ep, ucs_status_t status)
+{
+	struct vrdma_peer *peer = arg;
+
+	RTE_SET_USED(ep);
+	RTE_SET_USED(status);
+	peer->in_failed = true;
+}
+
+static void
+wireup_result(struct vrdma_peer *peer, ucs_status_t status)
+{
+	if (peer->out_ep == NULL || !peer->connecting)
+		return; /* closed meanwhile */
+	peer->connecting = false;
+	if (status != UCS_OK) {
+		peer->out_failed = true;
+		return;
+	}
+	peer->connected = true;
+	peer->backoff = ms_to_tsc(VRDMA_BACKOFF_MIN_MS);
+	peer->stats.reconnects++;
+	VRDMA_LOG(NOTICE, "%s: peer %s connected", peer->port->name,
+		  peer->name);
+}
+
+static void
+wireup_done(void *request, ucs_status_t status, void *user_data)
+{
+	wireup_result(user_data, status);
+	ucp_request_free(request);
+}
+
+static void
+peer_connect(struct vrdma_port *port, struct vrdma_peer *peer)
+{
+	const struct sockaddr_storage *ss = &port->da.peers[peer->index];
+	ucp_ep_params_t params = {
+		.field_mask = UCP_EP_PARAM_FIELD_FLAGS |
+			      UCP_EP_PARAM_FIELD_SOCK_ADDR |
+			      UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+			      UCP_EP_PARAM_FIELD_ERR_HANDLER,
+		.flags = UCP_EP_PARAMS_FLAGS_CLIENT_SERVER,
+		.sockaddr =
+			{
+				.addr = (const struct sockaddr *)ss,
+				.addrlen = ss->ss_family == AF_INET6
+						   ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in),
+			},
+		.err_mode = UCP_ERR_HANDLING_MODE_PEER,
+		.err_handler = {.cb = out_ep_error, .arg = peer},
+	};
+	ucp_request_param_t flush = {
+		.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK |
+				UCP_OP_ATTR_FIELD_USER_DATA,
+		.cb.send = wireup_done,
+		.user_data = peer,
+	};
+	ucs_status_ptr_t req;
+	ucs_status_t status;
+
+	status = ucp_ep_create(port->worker, &params, &peer->out_ep);
+	if (status != UCS_OK) {
+		peer->out_ep = NULL;
+		VRDMA_LOG(DEBUG, "%s: connect to %s: %s", port->name,
+			  peer->name, ucs_status_string(status));
+		peer_retry_later(peer);
+		return;
+	}
+	peer->connecting = true;
+	/* The flush completes once the endpoint is wired up to the peer. */
+	req = ucp_ep_flush_nbx(peer->out_ep, &flush);
+	if (req == NULL)
+		wireup_result(peer, UCS_OK);
+	else if (UCS_PTR_IS_ERR(req))
+		wireup_result(peer, UCS_PTR_STATUS(req));
+}
+
+static void
+conn_request(ucp_conn_request_h req, void *arg)
+{
+	struct vrdma_port *port = arg;
+	ucp_conn_request_attr_t attr = {
+		.field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR,
+	};
+	struct vrdma_peer *peer;
+	ucp_ep_params_t params;
+	char who[64] = "?";
+	int idx;
+
+	if (ucp_conn_request_query(req, &attr) != UCS_OK) {
+		port->rejected++;
+		ucp_listener_reject(port->listener, req);
+		return;
+	}
+	vrdma_devargs_format_addr(&attr.client_address, who, sizeof(who));
+	idx = vrdma_devargs_find_peer(&port->da,
+				      (struct sockaddr *)&attr.client_address);
+	if (idx < 0) {
+		port->rejected++;
+		VRDMA_LOG(WARNING,
+			  "%s: connection from %s rejected: not a "
+			  "listed peer",
+			  port->name, who);
+		ucp_listener_reject(port->listener, req);
+		return;
+	}
+	peer = &port->peers[idx];
+	if (peer->in_ep != NULL) {
+		/* The peer restarted: its old connection is dead. */
+		ep_close(port, peer->in_ep);
+		peer->in_ep = NULL;
+	}
+	memset(&params, 0, sizeof(params));
+	params.field_mask = UCP_EP_PARAM_FIELD_CONN_REQUEST |
+			    UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+			    UCP_EP_PARAM_FIELD_ERR_HANDLER;
+	params.conn_request = req;
+	params.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+	params.err_handler.cb = in_ep_error;
+	params.err_handler.arg = peer;
+	if (ucp_ep_create(port->worker, &params, &peer->in_ep) != UCS_OK) {
+		peer->in_ep = NULL;
+		return;
+	}
+	/* A peer that connects to us is up again: try it now. */
+	if (!peer->connected && !peer->connecting) {
+		peer->next_try = 0;
+		peer->backoff = ms_to_tsc(VRDMA_BACKOFF_MIN_MS);
+	}
+}
+
+void
+vrdma_fabric_progress(struct vrdma_port *port)
+{
+	uint64_t now = rte_get_timer_cycles();
+	unsigned int i, n;
+
+	for (n = 0; n < 16 && ucp_worker_progress(port->worker); n++)
+		;
+	for (i = 0; i < port->n_peers; i++) {
+		struct vrdma_peer *peer = &port->peers[i];
+
+		if (peer->in_failed) {
+			peer->in_failed = false;
+			if (peer->in_ep != NULL)
+				ep_close(port, peer->in_ep);
+			peer->in_ep = NULL;
+		}
+		if (peer->out_failed) {
+			peer->out_failed = false;
+			peer->connected = false;
+			peer->connecting = false;
+			if (peer->out_ep != NULL)
+				ep_close(port, peer->out_ep);
+			peer->out_ep = NULL;
+			vrdma_peers_forget_peer(&port->learn, peer->index);
+			peer_retry_later(peer);
+		}
+		if (peer->out_ep == NULL && now >= peer->next_try)
+			peer_connect(port, peer);
+	}
+}
+
+int
+vrdma_fabric_start(struct vrdma_port *port)
+{
+	ucp_params_t params = {
+		.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_NAME,
+		.features = UCP_FEATURE_AM,
+		.name = port->name,
+	};
+	ucp_worker_params_t wparams = {
+		.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
+		.thread_mode = UCS_THREAD_MODE_SINGLE,
+	};
+	ucp_am_handler_param_t am = {
+		.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID |
+			      UCP_AM_HANDLER_PARAM_FIELD_CB |
+			      UCP_AM_HANDLER_PARAM_FIELD_ARG,
+		.id = VRDMA_AM_ID,
+		.cb = vrdma_am_recv,
+		.arg = port,
+	};
+	ucp_listener_params_t lparams = {
+		.field_mask = UCP_LISTENER_PARAM_FIELD_SOCK_ADDR |
+			      UCP_LISTENER_PARAM_FIELD_CONN_HANDLER,
+		.sockaddr =
+			{
+				.addr = (const struct sockaddr *)&port->da
+						.listen,
+				.addrlen = port->da.listen.ss_family == AF_INET6
+						   ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in),
+			},
+		.conn_handler = {.cb = conn_request, .arg = port},
+	};
+	ucp_config_t *config;
+	ucs_status_t status;
+	char where[64] = "?";
+	unsigned int i;
+	int ret;
+
+	status = ucp_config_read(NULL, NULL, &config);
+	if (status != UCS_OK) {
+		ret = ucs_to_errno(status);
+		goto err;
+	}
+	if (port->da.transports[0] != '\0') {
+		status = ucp_config_modify(config, "TLS", port->da.transports);
+		if (status != UCS_OK) {
+			VRDMA_LOG(ERR, "%s: transports=%s: UCX refused it (%s)",
+				  port->name, port->da.transports,
+				  ucs_status_string(status));
+			ucp_config_release(config);
+			ret = -EINVAL;
+			goto err;
+		}
+	}
+	status = ucp_init(&params, config, &port->ctx);
+	ucp_config_release(config);
+	if (status != UCS_OK) {
+		VRDMA_LOG(ERR, "%s: UCX init failed: %s", port->name,
+			  ucs_status_string(status));
+		ret = ucs_to_errno(status);
+		goto err;
+	}
+	status = ucp_worker_create(port->ctx, &wparams, &port->worker);
+	if (status != UCS_OK) {
+		ret = ucs_to_errno(status);
+		goto err_cleanup_ctx;
+	}
+	status = ucp_worker_set_am_recv_handler(port->worker, &am);
+	if (status != UCS_OK) {
+		ret = ucs_to_errno(status);
+		goto err_destroy_worker;
+	}
+	status = ucp_listener_create(port->worker, &lparams, &port->listener);
+	if (status != UCS_OK) {
+		vrdma_devargs_format_addr(&port->da.listen, where,
+					  sizeof(where));
+		VRDMA_LOG(ERR, "%s: cannot listen on %s: %s", port->name, where,
+			  ucs_status_string(status));
+		ret = ucs_to_errno(status);
+		goto err_destroy_worker;
+	}
+	for (i = 0; i < port->n_peers; i++) {
+		struct vrdma_peer *peer = &port->peers[i];
+
+		peer->next_try = 0;
+		peer->backoff = ms_to_tsc(VRDMA_BACKOFF_MIN_MS);
+	}
+	return 0;
+
+err_destroy_worker:
+	ucp_worker_destroy(port->worker);
+	port->worker = NULL;
+err_cleanup_ctx:
+	ucp_cleanup(port->ctx);
+	port->ctx = NULL;
+err:
+	return ret;
+}
+
+void
+vrdma_fabric_stop(struct vrdma_port *port)
+{
+	unsigned int i;
+
+	if (port->worker == NULL)
+		return;
+	for (i = 0; i < port->n_peers; i++) {
+		struct vrdma_peer *peer = &port->peers[i];
+
+		if (peer->out_ep != NULL)
+			ep_close(port, peer->out_ep);
+		if (peer->in_ep != NULL)
+			ep_close(port, peer->in_ep);
+		peer->out_ep = NULL;
+		peer->in_ep = NULL;
+		peer->connected = false;
+		peer->connecting = false;
+		peer->out_failed = false;
+		peer->in_failed = false;
+	}
+	/* Sends still in flight complete (with an error) while we progress;
+	 * their mbufs go back to their pools. */
+	vrdma_tx_slots_drain(port);
+	if (port->listener != NULL)
+		ucp_listener_destroy(port->listener);
+	port->listener = NULL;
+	ucp_worker_destroy(port->worker);
+	port->worker = NULL;
+	ucp_cleanup(port->ctx);
+	port->ctx = NULL;
+}

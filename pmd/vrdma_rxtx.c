@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * net_vrdma data path: the rx and tx bursts and the active-message receive
+ * handler. A frame leaves as one UCX active message whose header is the
+ * wire header (vrdma_wire.h) and whose data is the frame, straight from the
+ * mbuf (an iov for a chained mbuf); frames of VRDMA_RNDV_MIN bytes or more
+ * go by rendezvous, which UCX moves zero-copy where the transport can. On
+ * receive the header is checked before anything else, the frame lands in
+ * mbufs of the rx queue's pool (chained when larger than one) and its
+ * offload request is restored as transmit flags, so the switch treats it
+ * like a guest's frame. Nothing here blocks, logs above DEBUG or allocates
+ * from the heap: sends and rendezvous receives in flight use fixed slots.
+ */
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include "vrdma.h"
+
+#define VRDMA_RNDV_MIN 16384
+
+/* --- slots ---------------------------------------------------------------- */
+
+static struct vrdma_tx_slot *
+tx_slot_get(struct vrdma_port *port)
+{
+	struct vrdma_tx_slot *slot;
+
+	if (port->tx_free < 0)
+		return NULL;
+	slot = &port->tx_slots[port->tx_free];
+	port->tx_free = slot->next_free;
+	return slot;
+}
+
+static void
+tx_slot_put(struct vrdma_port *port, struct vrdma_tx_slot *slot)
+{
+	rte_pktmbuf_free(slot->m);
+	slot->m = NULL;
+	slot->next_free = (int)(slot - port->tx_slots);
+	RTE_SWAP(slot->next_free, port->tx_free);
+}
+
+static struct vrdma_rx_slot *
+rx_slot_get(struct vrdma_port *port)
+{
+	struct vrdma_rx_slot *slot;
+
+	if (port->rx_free < 0)
+		return NULL;
+	slot = &port->rx_slots[port->rx_free];
+	port->rx_free = slot->next_free;
+	return slot;
+}
+
+static void
+rx_slot_put(struct vrdma_port *port, struct vrdma_rx_slot *slot)
+{
+	slot->m = NULL;
+	slot->next_free = (int)(slot - port->rx_slots);
+	RTE_SWAP(slot->next_free, port->rx_free);
+}
+
+/* --- offload flags <-> wire -------------------------------------------- */
+
+static uint32_t
+wire_flags_of(uint64_t ol)
+{
+	uint32_t f = 0;
+
+	if (ol & RTE_MBUF_F_TX_TCP_SEG)
+		f |= VRDMA_WIRE_F_TSO;
+	if ((ol & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM)
+		f |= VRDMA_WIRE_F_TCP_CKSUM;
+	if ((ol & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_UDP_CKSUM)
+		f |= VRDMA_WIRE_F_UDP_CKSUM;
+	if (ol & RTE_MBUF_F_TX_IP_CKSUM)
+		f |= VRDMA_WIRE_F_IP_CKSUM;
+	if (ol & RTE_MBUF_F_TX_IPV4)
+		f |= VRDMA_WIRE_F_IPV4;
+	if (ol & RTE_MBUF_F_TX_IPV6)
+		f |= VRDMA_WIRE_F_IPV6;
+	return f;
+}
+
+static void
+set_offloads(struct rte_mbuf *m, const struct vrdma_wire_frame *f)
+{
+	uint64_t ol = 0;
+
+	if (f->flags & VRDMA_WIRE_F_TSO)
+		ol |= RTE_MBUF_F_TX_TCP_SEG;
+	if (f->flags & VRDMA_WIRE_F_TCP_CKSUM)
+		ol |= RTE_MBUF_F_TX_TCP_CKSUM;
+	if (f->flags & VRDMA_WIRE_F_UDP_CKSUM)
+		ol |= RTE_MBUF_F_TX_UDP_CKSUM;
+	if (f->flags & VRDMA_WIRE_F_IP_CKSUM)
+		ol |= RTE_MBUF_F_TX_IP_CKSUM;
+	if (f->flags & VRDMA_WIRE_F_IPV4)
+		ol |= RTE_MBUF_F_TX_IPV4;
+	if (f->flags & VRDMA_WIRE_F_IPV6)
+		ol |= RTE_MBUF_F_TX_IPV6;
+	m->ol_flags |= ol;
+	m->tso_segsz = f->tso_segsz;
+	m->l2_len = f->l2_len;
+	m->l3_len = f->l3_len;
+	m->l4_len = f->l4_len;
+}
+
+/* --- receive ------------------------------------------------------------ */
+
+/* An mbuf chain for len bytes; iov (if not NULL) gets one entry per
+ * segment. NULL if the pool runs dry or len needs too many segments. */
+static struct rte_mbuf *
+alloc_chain(struct rte_mempool *mp, uint32_t len, ucp_dt_iov_t *iov, int *nseg)
+{
+	struct rte_mbuf *head = NULL, *tail = NULL, *m;
+	uint32_t left = len;
+	int n = 0;
+
+	do {
+		uint16_t room;
+
+		if (n == VRDMA_MAX_SEGS)
+			goto err_free;
+		m = rte_pktmbuf_alloc(mp);
+		if (m == NULL)
+			goto err_free;
+		room = rte_pktmbuf_tailroom(m);
+		m->data_len = RTE_MIN(left, (uint32_t)room);
+		if (iov != NULL) {
+			iov[n].buffer = rte_pktmbuf_mtod(m, void *);
+			iov[n].length = m->data_len;
+		}
+		left -= m->data_len;
+		if (head == NULL) {
+			head = m;
+		} else {
+			tail->next = m;
+			head->nb_segs++;
+		}
+		tail = m;
+		n++;
+	} while (left > 0);
+	head->pkt_len = len;
+	*nseg = n;
+	return head;
+
+err_free:
+	rte_pktmbuf_free(head);
+	return NULL;
+}
+
+static int
+peer_of_ep(const struct vrdma_port *port, ucp_ep_h ep)
+{
+	unsigned int i;
+
+	for (i = 0; ep != NULL && i < port->n_peers; i++)
+		if (port->peers[i].in_ep == ep || port->peers[i].out_ep == ep)
+			return (int)i;
+	return -1;
+}
+
+/* Hand a complete frame to the rx queue: offloads, learning, counters. */
+static void
+rx_deliver(struct vrdma_port *port, struct vrdma_rxq *rxq, struct rte_mbuf *m,
+	   const struct vrdma_wire_frame *f, int peer)
+{
+	const struct rte_ether_hdr *eth =
+		rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+
+	set_offloads(m, f);
+	if (peer >= 0) {
+		vrdma_peers_learn(&port->learn, eth->src_addr.addr_bytes, peer,
+				  rte_get_timer_cycles());
+		port->peers[peer].stats.rx_frames++;
+		port->peers[peer].stats.rx_bytes += m->pkt_len;
+	}
+	if (rte_ring_mp_enqueue(rxq->ring, m) != 0) {
+		rxq->missed++;
+		rte_pktmbuf_free(m);
+	}
+}
+
+static void
+rx_copy(struct vrdma_port *port, struct vrdma_rxq *rxq,
+	const struct vrdma_wire_frame *f, int peer)
+{
+	const uint8_t *src = f->data;
+	struct rte_mbuf *m, *seg;
+	int nseg;
+
+	m = alloc_chain(rxq->mp, f->len, NULL, &nseg);
+	if (m == NULL) {
+		rxq->missed++;
+		return;
+	}
+	for (seg = m; seg != NULL; seg = seg->next) {
+		memcpy(rte_pktmbuf_mtod(seg, void *), src, seg->data_len);
+		src += seg->data_len;
+	}
+	rx_deliver(port, rxq, m, f, peer);
+}
+
+static void
+rndv_done(void *request, ucs_status_t status, size_t length, void *user_data)
+{
+	struct vrdma_rx_slot *slot = user_data;
+	struct vrdma_port *port = slot->port;
+
+	RTE_SET_USED(length);
+	if (status == UCS_OK && port->rxqs[0] != NULL)
+		rx_deliver(port, port->rxqs[0], slot->m, &slot->frame,
+			   slot->peer);
+	else
+		rte_pktmbuf_free(slot->m);
+	rx_slot_put(port, slot);
+	if (request != NULL)
+		ucp_request_free(request);
+}
+
+static void
+bad_header(struct vrdma_port *port, int peer, enum vrdma_wire_reason reason)
+{
+	port->bad_headers++;
+	if (reason < VRDMA_WIRE_REASON_MAX)
+		port->bad_reason[reason]++;
+	if (peer >= 0)
+		port->peers[peer].stats.bad_headers++;
+}
+
+static void
+rx_rndv(struct vrdma_port *port, struct vrdma_rxq *rxq, void *desc,
+	const struct vrdma_wire_msg *msg, int peer)
+{
+	ucp_request_param_t param = {
+		.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK |
+				UCP_OP_ATTR_FIELD_USER_DATA |
+				UCP_OP_ATTR_FIELD_DATATYPE,
+		.cb.recv_am = rndv_done,
+		.datatype = ucp_dt_make_iov(),
+	};
+	struct vrdma_rx_slot *slot = rx_slot_get(port);
+	ucs_status_ptr_t req;
+	int nseg;
+
+	if (slot == NULL)
+		goto err_drop;
+	slot->m = alloc_chain(rxq->mp, msg->frame.len, slot->iov, &nseg);
+	if (slot->m == NULL)
+		goto err_put_slot;
+	slot->frame = msg->frame;
+	slot->peer = peer;
+	slot->port = port;
+	param.user_data = slot;
+	req = ucp_am_recv_data_nbx(port->worker, desc, slot->iov, nseg, &param);
+	if (req == NULL)
+		rndv_done(NULL, UCS_OK, msg->frame.len, slot);
+	else if (UCS_PTR_IS_ERR(req))
+		rndv_done(NULL, UCS_PTR_STATUS(req), 0, slot);
+	return;
+
+err_put_slot:
+	rx_slot_put(port, slot);
+err_drop:
+	rxq->missed++;
+	ucp_am_data_release(port->worker, desc);
+}
+
+ucs_status_t
+vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
+	      size_t len, const ucp_am_recv_param_t *param)
+{
+	struct vrdma_port *port = arg;
+	struct vrdma_rxq *rxq = port->rxqs[0];
+	enum vrdma_wire_reason reason;
+	struct vrdma_wire_frame f;
+	struct vrdma_wire_msg msg;
+	bool rndv = param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV;
+	int peer = -1;
+
+	if (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP)
+		peer = peer_of_ep(port, param->reply_ep);
+	if (vrdma_wire_decode_hdr(&msg, header, header_len, len, &reason) !=
+	    0) {
+		bad_header(port, peer, reason);
+		goto out_release;
+	}
+	if (rxq == NULL)
+		goto out_release;
+	if (rndv) {
+		if (msg.flags & VRDMA_WIRE_F_BATCH) {
+			/* Batches are small by construction: never rndv. */
+			bad_header(port, peer, VRDMA_WIRE_BAD_FLAGS);
+			goto out_release;
+		}
+		rx_rndv(port, rxq, data, &msg, peer);
+		return UCS_OK;
+	}
+	if (vrdma_wire_decode_payload(&msg, data, &reason) != 0) {
+		bad_header(port, peer, reason);
+		return UCS_OK;
+	}
+	while (vrdma_wire_next_frame(&msg, &f) == 1)
+		rx_copy(port, rxq, &f, peer);
+	return UCS_OK;
+
+out_release:
+	if (rndv)
+		ucp_am_data_release(port->worker, data);
+	return UCS_OK;
+}
+
+uint16_t
+vrdma_rx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
+{
+	struct vrdma_rxq *rxq = queue;
+	struct vrdma_port *port = rxq->port;
+	unsigned int got, i;
+
+	/* Whoever holds the lock is progressing UCX for us already. */
+	if (rte_spinlock_trylock(&port->lock)) {
+		if (port->started)
+			vrdma_fabric_progress(port);
+		rte_spinlock_unlock(&port->lock);
+	}
+	got = rte_ring_sc_dequeue_burst(rxq->ring, (void **)bufs, n, NULL);
+	for (i = 0; i < got; i++) {
+		bufs[i]->port = port->port_id;
+		rxq->stats.bytes += bufs[i]->pkt_len;
+	}
+	rxq->stats.packets += got;
+	return (uint16_t)got;
+}
+
+/* --- transmit ----------------------------------------------------------- */
+
+static void
+tx_done(void *request, ucs_status_t status, void *user_data)
+{
+	struct vrdma_tx_slot *slot = user_data;
+
+	if (status != UCS_OK)
+		slot->port->tx_failed++;
+	tx_slot_put(slot->port, slot);
+	ucp_request_free(request);
+}
+
+/* Send one reference of m to peer; consumes that reference. */
+static void
+tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
+       struct rte_mbuf *m, const uint8_t *hdr)
+{
+	ucp_request_param_t param = {
+		.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK |
+				UCP_OP_ATTR_FIELD_USER_DATA |
+				UCP_OP_ATTR_FIELD_FLAGS |
+				UCP_OP_ATTR_FIELD_DATATYPE,
+		.cb.send = tx_done,
+		/* REPLY: the receiver learns which peer a frame came from. */
+		.flags = UCP_AM_SEND_FLAG_REPLY,
+	};
+	struct vrdma_tx_slot *slot = tx_slot_get(port);
+	struct rte_mbuf *seg;
+	ucs_status_ptr_t req;
+	const void *buf;
+	size_t count;
+
+	if (slot == NULL || m->nb_segs > VRDMA_MAX_SEGS) {
+		if (slot != NULL) {
+			slot->m = m;
+			tx_slot_put(port, slot);
+		} else {
+			rte_pktmbuf_free(m);
+		}
+		peer->stats.drops++;
+		txq->stats.errors++;
+		return;
+	}
+	slot->port = port;
+	slot->m = m;
+	/* The header must live until the send completes: it sits in the
+	 * slot, not in the mbuf, whose buffer may be shared. */
+	memcpy(slot->hdr, hdr, VRDMA_WIRE_HDR_LEN);
+	if (m->nb_segs == 1) {
+		param.datatype = ucp_dt_make_contig(1);
+		buf = rte_pktmbuf_mtod(m, const void *);
+		count = m->data_len;
+	} else {
+		int i = 0;
+
+		for (seg = m; seg != NULL; seg = seg->next, i++) {
+			slot->iov[i].buffer = rte_pktmbuf_mtod(seg, void *);
+			slot->iov[i].length = seg->data_len;
+		}
+		param.datatype = ucp_dt_make_iov();
+		buf = slot->iov;
+		count = (size_t)i;
+	}
+	if (m->pkt_len >= VRDMA_RNDV_MIN) {
+		param.flags |= UCP_AM_SEND_FLAG_RNDV;
+		peer->stats.rndv_sends++;
+	}
+	param.user_data = slot;
+	req = ucp_am_send_nbx(peer->out_ep, VRDMA_AM_ID, slot->hdr,
+			      VRDMA_WIRE_HDR_LEN, buf, count, &param);
+	if (UCS_PTR_IS_ERR(req)) {
+		peer->stats.drops++;
+		txq->stats.errors++;
+		tx_slot_put(port, slot);
+		return;
+	}
+	peer->stats.tx_frames++;
+	peer->stats.tx_bytes += m->pkt_len;
+	if (req == NULL)
+		tx_slot_put(port, slot);
+}
+
+uint16_t
+vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
+{
+	struct vrdma_txq *txq = queue;
+	struct vrdma_port *port = txq->port;
+	uint8_t hdr[VRDMA_WIRE_HDR_LEN];
+	struct vrdma_wire_frame f;
+	uint64_t now = rte_get_timer_cycles();
+	uint64_t connected, dests;
+	uint16_t i;
+
+	rte_spinlock_lock(&port->lock);
+	if (!port->started) {
+		rte_spinlock_unlock(&port->lock);
+		return 0;
+	}
+	connected = vrdma_fabric_connected_mask(port);
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = bufs[i];
+		const struct rte_ether_hdr *eth;
+		unsigned int nb, peer;
+
+		if (m->data_len < RTE_ETHER_HDR_LEN ||
+		    vrdma_wire_frame_init(&f, m->pkt_len,
+					  wire_flags_of(m->ol_flags),
+					  m->tso_segsz, m->l2_len, m->l3_len,
+					  m->l4_len, NULL) != 0 ||
+		    vrdma_wire_encode(hdr, sizeof(hdr), &f) < 0)
+			goto drop;
+		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+		dests = vrdma_peers_flood_set(&port->learn,
+					      eth->dst_addr.addr_bytes,
+					      connected, -1, now);
+		if (dests == 0)
+			goto drop;
+		nb = (unsigned int)__builtin_popcountll(dests);
+		if (nb > 1)
+			rte_mbuf_refcnt_update(m, (int16_t)(nb - 1));
+		txq->stats.packets++;
+		txq->stats.bytes += m->pkt_len;
+		for (peer = 0; dests != 0; peer++, dests >>= 1)
+			if (dests & 1)
+				tx_one(port, txq, &port->peers[peer], m, hdr);
+		continue;
+	drop:
+		txq->stats.errors++;
+		rte_pktmbuf_free(m);
+	}
+	vrdma_fabric_progress(port);
+	rte_spinlock_unlock(&port->lock);
+	return n;
+}
+
+void
+vrdma_tx_slots_drain(struct vrdma_port *port)
+{
+	unsigned int spins = 0;
+	int i, used;
+
+	do {
+		ucp_worker_progress(port->worker);
+		for (used = 0, i = 0; i < VRDMA_TX_SLOTS; i++)
+			used += port->tx_slots[i].m != NULL;
+		for (i = 0; i < VRDMA_RX_SLOTS; i++)
+			used += port->rx_slots[i].m != NULL;
+	} while (used > 0 && ++spins < 100000);
+	if (used > 0)
+		VRDMA_LOG(WARNING, "%s: %d transfers still in flight at stop",
+			  port->name, used);
+}

@@ -43,7 +43,7 @@ extern int vrdma_logtype;
 #define VRDMA_MAX_TXQ	     16
 #define VRDMA_RING_SIZE	     4096 /* frames waiting per rx queue */
 #define VRDMA_TX_SLOTS	     1024 /* sends in flight per port */
-#define VRDMA_RX_SLOTS	     64	  /* rendezvous receives in flight */
+#define VRDMA_RX_SLOTS	     1024 /* rendezvous receives in flight */
 #define VRDMA_MAX_SEGS	     64	  /* mbuf segments per frame */
 #define VRDMA_LEARN_SLOTS    4096 /* learning table capacity */
 #define VRDMA_LEARN_AGE_S    300  /* a MAC not heard from is forgotten */
@@ -97,7 +97,8 @@ struct vrdma_rxq {
 	struct rte_ring *ring; /* received frames, produced under port->lock */
 	uint16_t id;
 	struct vrdma_queue_stats stats; /* written by the polling thread */
-	uint64_t missed;		/* ring full; under port->lock */
+	uint64_t missed; /* ring full or no rndv slot; under port->lock */
+	uint64_t nombuf; /* mbuf pool empty; under port->lock */
 };
 
 struct vrdma_txq {

@@ -294,6 +294,7 @@ vrdma_stats_get(struct rte_eth_dev *dev, struct rte_eth_stats *stats)
 		stats->ipackets += q->stats.packets;
 		stats->ibytes += q->stats.bytes;
 		stats->imissed += q->missed;
+		stats->rx_nombuf += q->nombuf;
 		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
 			stats->q_ipackets[i] = q->stats.packets;
 			stats->q_ibytes[i] = q->stats.bytes;
@@ -329,6 +330,7 @@ vrdma_stats_reset(struct rte_eth_dev *dev)
 			memset(&port->rxqs[i]->stats, 0,
 			       sizeof(port->rxqs[i]->stats));
 			port->rxqs[i]->missed = 0;
+			port->rxqs[i]->nombuf = 0;
 		}
 	for (i = 0; i < VRDMA_MAX_TXQ; i++)
 		if (port->txqs[i] != NULL)

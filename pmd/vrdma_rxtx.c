@@ -198,7 +198,7 @@ rx_copy(struct vrdma_port *port, struct vrdma_rxq *rxq,
 
 	m = alloc_chain(rxq->mp, f->len, NULL, &nseg);
 	if (m == NULL) {
-		rxq->missed++;
+		rxq->nombuf++;
 		return;
 	}
 	for (seg = m; seg != NULL; seg = seg->next) {
@@ -253,8 +253,10 @@ rx_rndv(struct vrdma_port *port, struct vrdma_rxq *rxq, void *desc,
 	if (slot == NULL)
 		goto err_drop;
 	slot->m = alloc_chain(rxq->mp, msg->frame.len, slot->iov, &nseg);
-	if (slot->m == NULL)
+	if (slot->m == NULL) {
+		rxq->nombuf++;
 		goto err_put_slot;
+	}
 	slot->frame = msg->frame;
 	slot->peer = peer;
 	slot->port = port;
@@ -267,10 +269,12 @@ rx_rndv(struct vrdma_port *port, struct vrdma_rxq *rxq, void *desc,
 	return;
 
 err_put_slot:
+	/* Returning from the handler without receiving drops the message;
+	 * releasing desc here as well would free it twice. */
 	rx_slot_put(port, slot);
+	return;
 err_drop:
 	rxq->missed++;
-	ucp_am_data_release(port->worker, desc);
 }
 
 ucs_status_t
@@ -287,20 +291,21 @@ vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
 
 	if (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP)
 		peer = peer_of_ep(port, param->reply_ep);
+	/* A rendezvous message that is not received here is dropped by
+	 * returning UCS_OK: UCX then tells the sender it is done. */
 	if (vrdma_wire_decode_hdr(&msg, header, header_len, len, &reason) !=
 	    0) {
 		bad_header(port, peer, reason);
-		goto out_release;
+		return UCS_OK;
 	}
 	if (rxq == NULL)
-		goto out_release;
+		return UCS_OK;
 	if (rndv) {
-		if (msg.flags & VRDMA_WIRE_F_BATCH) {
+		if (msg.flags & VRDMA_WIRE_F_BATCH)
 			/* Batches are small by construction: never rndv. */
 			bad_header(port, peer, VRDMA_WIRE_BAD_FLAGS);
-			goto out_release;
-		}
-		rx_rndv(port, rxq, data, &msg, peer);
+		else
+			rx_rndv(port, rxq, data, &msg, peer);
 		return UCS_OK;
 	}
 	if (vrdma_wire_decode_payload(&msg, data, &reason) != 0) {
@@ -309,11 +314,6 @@ vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
 	}
 	while (vrdma_wire_next_frame(&msg, &f) == 1)
 		rx_copy(port, rxq, &f, peer);
-	return UCS_OK;
-
-out_release:
-	if (rndv)
-		ucp_am_data_release(port->worker, data);
 	return UCS_OK;
 }
 

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * fabric_peer: one end of a net_vrdma system test. A DPDK application with
+ * one port (the net_vrdma vdev, loaded with -d and --vdev in the EAL
+ * arguments) that either sends numbered frames of the given sizes, each
+ * filled with a pattern derived from its size and sequence number, or
+ * receives them and checks length, header and every payload byte across
+ * all segments. It prints one line per size and exits 0 only if every
+ * frame arrived intact (receiver) or was accepted by the port (sender).
+ *
+ *   fabric_peer EAL-ARGS -- --send|--recv --sizes 64,1500,9000,65536
+ *               [--count N] [--timeout S] [--dst MAC]
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#define ETHERTYPE_TEST 0x88b5 /* IEEE local experimental */
+#define MAX_SIZES      8
+#define HDR_BYTES      (RTE_ETHER_HDR_LEN + 8) /* + size, sequence */
+
+struct opts {
+	bool send;
+	uint32_t sizes[MAX_SIZES];
+	unsigned int n_sizes;
+	unsigned int count;
+	unsigned int timeout_s;
+	struct rte_ether_addr dst;
+};
+
+static uint8_t
+pattern(uint32_t size, uint32_t seq, uint32_t off)
+{
+	return (uint8_t)(size * 7 + seq * 13 + off);
+}
+
+static int
+parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{"send", no_argument, NULL, 's'},
+		{"recv", no_argument, NULL, 'r'},
+		{"sizes", required_argument, NULL, 'z'},
+		{"count", required_argument, NULL, 'c'},
+		{"timeout", required_argument, NULL, 't'},
+		{"dst", required_argument, NULL, 'd'},
+		{NULL, 0, NULL, 0},
+	};
+	char *tok, *save = NULL;
+	int c;
+
+	o->count = 100;
+	o->timeout_s = 30;
+	memset(&o->dst, 0xff, sizeof(o->dst));
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->send = true;
+			break;
+		case 'r':
+			o->send = false;
+			break;
+		case 'z':
+			for (tok = strtok_r(optarg, ",", &save); tok != NULL;
+			     tok = strtok_r(NULL, ",", &save)) {
+				if (o->n_sizes == MAX_SIZES)
+					return -EINVAL;
+				o->sizes[o->n_sizes] = (uint32_t)atoi(tok);
+				if (o->sizes[o->n_sizes] < HDR_BYTES ||
+				    o->sizes[o->n_sizes] > 65536 + 14)
+					return -EINVAL;
+				o->n_sizes++;
+			}
+			break;
+		case 'c':
+			o->count = (unsigned int)atoi(optarg);
+			break;
+		case 't':
+			o->timeout_s = (unsigned int)atoi(optarg);
+			break;
+		case 'd':
+			if (rte_ether_unformat_addr(optarg, &o->dst) != 0)
+				return -EINVAL;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return o->n_sizes > 0 && o->count > 0 ? 0 : -EINVAL;
+}
+
+static struct rte_mbuf *
+make_frame(struct rte_mempool *mp, uint16_t port, const struct opts *o,
+	   uint32_t size, uint32_t seq)
+{
+	struct rte_mbuf *head = NULL, *tail = NULL, *m;
+	uint32_t off = 0;
+
+	while (off < size) {
+		uint16_t n;
+		uint8_t *p;
+		uint32_t i;
+
+		m = rte_pktmbuf_alloc(mp);
+		if (m == NULL) {
+			rte_pktmbuf_free(head);
+			return NULL;
+		}
+		n = (uint16_t)RTE_MIN(size - off,
+				      (uint32_t)rte_pktmbuf_tailroom(m));
+		p = (uint8_t *)rte_pktmbuf_append(m, n);
+		for (i = 0; i < n; i++)
+			p[i] = pattern(size, seq, off + i);
+		if (head == NULL) {
+			struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+
+			rte_ether_addr_copy(&o->dst, &eth->dst_addr);
+			rte_eth_macaddr_get(port, &eth->src_addr);
+			eth->ether_type = rte_cpu_to_be_16(ETHERTYPE_TEST);
+			memcpy(p + RTE_ETHER_HDR_LEN, &size, 4);
+			memcpy(p + RTE_ETHER_HDR_LEN + 4, &seq, 4);
+			head = m;
+		} else {
+			tail->next = m;
+			head->nb_segs++;
+			head->pkt_len += n;
+		}
+		tail = m;
+		off += n;
+	}
+	return head;
+}
+
+/* 0 if m is an intact frame of ours; its size in *size. */
+static int
+check_frame(const struct rte_mbuf *m, uint32_t *size)
+{
+	uint8_t copy[HDR_BYTES];
+	const struct rte_mbuf *seg;
+	uint32_t seq, off = 0, i;
+	const uint8_t *hdr;
+
+	/* Points into the mbuf, or at copy if the header spans segments. */
+	hdr = m->pkt_len < HDR_BYTES ? NULL
+				     : rte_pktmbuf_read(m, 0, HDR_BYTES, copy);
+	if (hdr == NULL)
+		return -1;
+	if (((const struct rte_ether_hdr *)hdr)->ether_type !=
+	    rte_cpu_to_be_16(ETHERTYPE_TEST))
+		return -2;
+	memcpy(size, hdr + RTE_ETHER_HDR_LEN, 4);
+	memcpy(&seq, hdr + RTE_ETHER_HDR_LEN + 4, 4);
+	if (*size != m->pkt_len)
+		return -3;
+	for (seg = m; seg != NULL; seg = seg->next) {
+		const uint8_t *p = rte_pktmbuf_mtod(seg, const uint8_t *);
+
+		for (i = 0; i < seg->data_len; i++, off++)
+			if (off >= HDR_BYTES &&
+			    p[i] != pattern(*size, seq, off))
+				return -4;
+	}
+	return off == m->pkt_len ? 0 : -5;
+}
+
+static bool
+wait_link(uint16_t port, uint64_t deadline)
+{
+	struct rte_eth_link link;
+
+	while (rte_get_timer_cycles() < deadline) {
+		if (rte_eth_link_get_nowait(port, &link) == 0 &&
+		    link.link_status == RTE_ETH_LINK_UP)
+			return true;
+		rte_delay_ms(10);
+	}
+	return false;
+}
+
+static int
+run_send(uint16_t port, struct rte_mempool *mp, const struct opts *o,
+	 uint64_t deadline)
+{
+	unsigned int s, seq;
+	int fails = 0;
+
+	for (s = 0; s < o->n_sizes; s++) {
+		unsigned int sent = 0;
+
+		for (seq = 0; seq < o->count; seq++) {
+			struct rte_mbuf *m =
+				make_frame(mp, port, o, o->sizes[s], seq);
+
+			while (m != NULL &&
+			       rte_eth_tx_burst(port, 0, &m, 1) == 0)
+				if (rte_get_timer_cycles() > deadline)
+					break;
+			sent += m != NULL;
+			/* Pace to ~100 MB/s: below what the receiver checks
+			 * byte by byte, so no frame is lost to its pool. */
+			if (seq % 16 == 15)
+				rte_delay_us(o->sizes[s] * 16 / 100 + 10);
+		}
+		printf("tx size=%u frames=%u\n", o->sizes[s], sent);
+		fails += sent != o->count;
+	}
+	/* Let the last sends complete before the port stops. */
+	for (seq = 0; seq < 200; seq++) {
+		struct rte_mbuf *none[1];
+
+		rte_eth_tx_burst(port, 0, none, 0);
+		rte_delay_ms(5);
+	}
+	return fails ? 1 : 0;
+}
+
+static int
+run_recv(uint16_t port, const struct opts *o, uint64_t deadline)
+{
+	unsigned int got[MAX_SIZES] = {0}, bad = 0, total = 0, s;
+	const unsigned int want = o->count * o->n_sizes;
+	struct rte_mbuf *bufs[32];
+	int fails = 0;
+
+	while (total < want && rte_get_timer_cycles() < deadline) {
+		uint16_t n = rte_eth_rx_burst(port, 0, bufs, 32), i;
+
+		for (i = 0; i < n; i++) {
+			uint32_t size = 0;
+
+			int why = check_frame(bufs[i], &size);
+
+			if (why != 0) {
+				if (bad++ == 0)
+					printf("rx first bad frame: check %d, "
+					       "%u bytes, %u segments\n",
+					       why, bufs[i]->pkt_len,
+					       bufs[i]->nb_segs);
+
+			} else {
+				for (s = 0; s < o->n_sizes; s++)
+					if (o->sizes[s] == size)
+						break;
+				if (s < o->n_sizes) {
+					got[s]++;
+					total++;
+				} else {
+					bad++;
+				}
+			}
+			rte_pktmbuf_free(bufs[i]);
+		}
+	}
+	for (s = 0; s < o->n_sizes; s++) {
+		printf("rx size=%u frames=%u/%u\n", o->sizes[s], got[s],
+		       o->count);
+		fails += got[s] != o->count;
+	}
+	printf("rx bad=%u\n", bad);
+	return fails || bad ? 1 : 0;
+}
+
+/* Non-zero extended counters, "xstat NAME=VALUE", for the test to read. */
+static void
+print_xstats(uint16_t port)
+{
+	struct rte_eth_xstat_name *names;
+	struct rte_eth_xstat *vals;
+	int n = rte_eth_xstats_get_names(port, NULL, 0);
+
+	if (n <= 0)
+		return;
+	names = calloc((size_t)n, sizeof(*names));
+	vals = calloc((size_t)n, sizeof(*vals));
+	if (names != NULL && vals != NULL &&
+	    rte_eth_xstats_get_names(port, names, (unsigned int)n) == n &&
+	    rte_eth_xstats_get(port, vals, (unsigned int)n) == n)
+		for (int i = 0; i < n; i++)
+			if (vals[i].value != 0)
+				printf("xstat %s=%" PRIu64 "\n",
+				       names[vals[i].id].name, vals[i].value);
+	free(names);
+	free(vals);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct rte_eth_conf conf = {
+		.txmode.offloads = RTE_ETH_TX_OFFLOAD_MULTI_SEGS,
+	};
+	struct rte_mempool *mp;
+	struct opts o = {0};
+	uint64_t deadline;
+	uint16_t port = 0;
+	int ret;
+
+	ret = rte_eal_init(argc, argv);
+	if (ret < 0) {
+		fprintf(stderr, "fabric_peer: EAL init failed\n");
+		return 2;
+	}
+	if (parse(argc - ret, argv + ret, &o) != 0) {
+		fprintf(stderr, "fabric_peer: usage: EAL-ARGS -- --send|--recv "
+				"--sizes 64,1500 [--count N] [--timeout S] "
+				"[--dst MAC]\n");
+		return 2;
+	}
+	if (rte_eth_dev_count_avail() != 1) {
+		fprintf(stderr,
+			"fabric_peer: want exactly one port, have %u "
+			"(was the net_vrdma vdev probed?)\n",
+			rte_eth_dev_count_avail());
+		return 2;
+	}
+	mp = rte_pktmbuf_pool_create("fabric_peer", 16383, 256, 0,
+				     RTE_MBUF_DEFAULT_BUF_SIZE,
+				     (int)rte_socket_id());
+	if (mp == NULL || rte_eth_dev_configure(port, 1, 1, &conf) != 0 ||
+	    rte_eth_rx_queue_setup(port, 0, 1024, rte_socket_id(), NULL, mp) !=
+		    0 ||
+	    rte_eth_tx_queue_setup(port, 0, 1024, rte_socket_id(), NULL) != 0 ||
+	    rte_eth_dev_start(port) != 0) {
+		fprintf(stderr, "fabric_peer: port setup failed\n");
+		return 2;
+	}
+	deadline = rte_get_timer_cycles() + rte_get_timer_hz() * o.timeout_s;
+	if (!wait_link(port, deadline)) {
+		fprintf(stderr, "fabric_peer: link did not come up in %us\n",
+			o.timeout_s);
+		ret = 1;
+	} else {
+		printf("link up\n");
+		fflush(stdout);
+		ret = o.send ? run_send(port, mp, &o, deadline)
+			     : run_recv(port, &o, deadline);
+	}
+	print_xstats(port);
+	rte_eth_dev_stop(port);
+	rte_eth_dev_close(port);
+	rte_eal_cleanup();
+	return ret;
+}

@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""net_vrdma between two processes (fabric_peer, loading the driver with
+-d): over UCX tcp on loopback, over tcp across a veth pair between two
+network namespaces, and with UCX's own transport choice (shared memory
+between processes on one machine). Frames of 64 B, 1500 B, 9000 B and
+64 KiB (chained mbufs) are sent, counted and checked byte by byte at the
+far side. A connection from an unlisted address is rejected and counted."""
+
+import os
+import re
+import secrets
+import subprocess
+import time
+
+import vrdmatest
+from vrdmatest import Case, hugepages, rand_name
+
+PMD = os.environ.get("VRDMA_PMD", os.path.join(
+    vrdmatest.TOP, "build", "pmd", "librte_net_vrdma.so"))
+PEER = os.environ.get("FABRIC_PEER", os.path.join(
+    vrdmatest.TOP, "build", "tests", "system", "fabric_peer"))
+SIZES = "64,1500,9000,65536"
+
+
+class Fabric(Case):
+    def setUp(self):
+        super().setUp()
+        for path in (PMD, PEER):
+            self.assertTrue(os.path.exists(path),
+                            f"{path} missing: build first (meson)")
+        owner = f"test:{rand_name('fab')}"
+        hugepages.reserve(owner, "2M", 200)
+        self.addCleanup(hugepages.release, owner)
+        # A fresh port pair per test: a closed listener's port may still
+        # be taken for a while (UCX binds without SO_REUSEADDR).
+        self.port = 20000 + secrets.randbelow(20000) * 2
+
+    def netns(self):
+        """Two namespaces joined by a veth pair, MTU 9000: 198.18.0.1/.2."""
+        a, b = rand_name("vrdma-fa-"), rand_name("vrdma-fb-")
+        for ns in (a, b):
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+            self.addCleanup(subprocess.run, ["ip", "netns", "del", ns],
+                            check=False)
+            subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"],
+                           check=True)
+        va, vb = rand_name("vfa"), rand_name("vfb")
+        subprocess.run(["ip", "link", "add", va, "mtu", "9000", "netns", a,
+                        "type", "veth", "peer", "name", vb, "mtu", "9000",
+                        "netns", b], check=True)
+        for ns, dev, addr in ((a, va, "198.18.0.1/24"),
+                              (b, vb, "198.18.0.2/24")):
+            subprocess.run(["ip", "-n", ns, "addr", "add", addr, "dev",
+                            dev], check=True)
+            subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"],
+                           check=True)
+        # UCX lists network devices once, at init, and only those that
+        # are up: start the peers only when both ends are.
+        deadline = time.monotonic() + 10
+        for ns, dev in ((a, va), (b, vb)):
+            while "state UP" not in subprocess.run(
+                    ["ip", "-n", ns, "link", "show", "dev", dev],
+                    capture_output=True, text=True).stdout:
+                self.assertLess(time.monotonic(), deadline,
+                                f"{dev} in {ns} did not come up")
+                time.sleep(0.05)
+        return a, b
+
+    def start(self, role, listen, peers, ns=None, transports="tcp",
+              extra=(), count=200):
+        name = rand_name(role)
+        devargs = f"net_vrdma0,listen={listen}" + "".join(
+            f",peer={p}" for p in peers)
+        if transports:
+            devargs += f",transports={transports}"
+        argv = [PEER, "--no-pci", "--in-memory", "-m", "128",
+                "--file-prefix", f"vrdma-{name}",
+                # The receiver alone on CPU 1, the sender on CPU 0.
+                "--lcores", "0@1" if role == "recv" else "0@0",
+                "--log-level", "pmd.net.vrdma:info", "-d", PMD,
+                "--vdev", devargs, "--", f"--{role}", "--sizes", SIZES,
+                "--count", str(count), "--timeout", "60", *extra]
+        if ns:
+            argv = ["ip", "netns", "exec", ns, *argv]
+        log = open(os.path.join(self.state, f"{name}.log"), "w+",
+                   encoding="utf-8")
+        self.addCleanup(log.close)
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                text=True)
+        self.addCleanup(self.reap, proc, name)
+        proc.log = log
+        return proc
+
+    @staticmethod
+    def reap(proc, name):
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        subprocess.run(["rm", "-rf", f"/run/dpdk/vrdma-{name}"],
+                       check=False)
+
+    def finish(self, proc, timeout=120):
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.log.seek(0)
+        return proc.returncode, proc.log.read()
+
+    def assert_all_arrived(self, recv_out, count=200):
+        for size in SIZES.split(","):
+            self.assertIn(f"rx size={size} frames={count}/{count}",
+                          recv_out)
+        self.assertIn("rx bad=0", recv_out)
+
+    def pair(self, listen_a, listen_b, ns=(None, None), transports="tcp"):
+        recv = self.start("recv", listen_a, [listen_b], ns[0], transports)
+        time.sleep(0.5)
+        send = self.start("send", listen_b, [listen_a], ns[1], transports)
+        rc_s, out_s = self.finish(send)
+        rc_r, out_r = self.finish(recv)
+        print(out_s, out_r, sep="\n")
+        self.assertEqual(rc_s, 0, out_s)
+        self.assertEqual(rc_r, 0, out_r)
+        self.assert_all_arrived(out_r)
+        # Frames of 16 KiB and more go by rendezvous.
+        self.assertRegex(out_s, r"xstat peer0_rndv_sends=200\b")
+        self.assertRegex(out_r, r"xstat peer0_rx_frames=800\b")
+        return out_s, out_r
+
+    def test_loopback_tcp(self):
+        self.pair(f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 1}")
+
+    def test_loopback_ucx_default_transports(self):
+        """Shared memory between the processes where UCX finds it."""
+        self.pair(f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 1}",
+                  transports="")
+
+    def test_veth_between_namespaces_tcp(self):
+        a, b = self.netns()
+        self.pair(f"198.18.0.1:{self.port}", f"198.18.0.2:{self.port}",
+                  ns=(a, b))
+
+    def test_unlisted_peer_rejected(self):
+        a, b = self.netns()
+        recv = self.start("recv", f"198.18.0.1:{self.port}",
+                          [f"198.18.0.2:{self.port}"], a, count=1)
+        time.sleep(0.5)
+        # Connects from 198.18.0.1 itself, which recv does not list.
+        rogue = self.start("send", f"198.18.0.1:{self.port + 1}",
+                           [f"198.18.0.1:{self.port}"], a, count=1,
+                           extra=("--timeout", "3"))
+        rc_rogue, out_rogue = self.finish(rogue)
+        self.assertNotEqual(rc_rogue, 0, "the rogue's link must stay down")
+        self.assertIn("link did not come up", out_rogue)
+        send = self.start("send", f"198.18.0.2:{self.port}",
+                          [f"198.18.0.1:{self.port}"], b, count=1)
+        rc_s, out_s = self.finish(send)
+        rc_r, out_r = self.finish(recv)
+        self.assertEqual((rc_s, rc_r), (0, 0), out_s + out_r)
+        self.assertRegex(out_r, r"xstat rejected_connections=[1-9]")
+        self.assertIn("rejected: not a listed peer", out_r)
+        self.assertTrue(re.search(r"rx size=64 frames=1/1", out_r))
+
+
+if __name__ == "__main__":
+    vrdmatest.main()

@@ -19,7 +19,8 @@ PACKAGES = {
                "util-linux"],
     "fabric": ["libucx-dev", "ucx-utils", "ibverbs-utils"],
     "build": ["meson", "ninja-build", "pkg-config", "gcc", "libc6-dev",
-              "libdpdk-dev", "libcmocka-dev"],
+              "libdpdk-dev", "libcmocka-dev",
+              "dpkg-dev"],  # apt-get source, for the driver headers
     "test": ["dpdk-dev", "clang", "libclang-rt-14-dev", "clang-format",
              "cppcheck", "shellcheck"],
 }

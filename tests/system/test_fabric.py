@@ -15,6 +15,7 @@ import time
 
 import vrdmatest
 from vrdmatest import Case, hugepages, rand_name
+from vrdmalib import plugin
 
 PMD = os.environ.get("VRDMA_PMD", os.path.join(
     vrdmatest.TOP, "build", "pmd", "librte_net_vrdma.so"))
@@ -29,6 +30,8 @@ class Fabric(Case):
         for path in (PMD, PEER):
             self.assertTrue(os.path.exists(path),
                             f"{path} missing: build first (meson)")
+        self.pmd, created = plugin.plugin_path(PMD)
+        self.addCleanup(plugin.remove, created)
         owner = f"test:{rand_name('fab')}"
         hugepages.reserve(owner, "2M", 200)
         self.addCleanup(hugepages.release, owner)
@@ -78,7 +81,7 @@ class Fabric(Case):
                 "--file-prefix", f"vrdma-{name}",
                 # The receiver alone on CPU 1, the sender on CPU 0.
                 "--lcores", "0@1" if role == "recv" else "0@0",
-                "--log-level", "pmd.net.vrdma:info", "-d", PMD,
+                "--log-level", "pmd.net.vrdma:info", "-d", self.pmd,
                 "--vdev", devargs, "--", f"--{role}", "--sizes", SIZES,
                 "--count", str(count), "--timeout", "60", *extra]
         if ns:

@@ -137,6 +137,7 @@ struct vrdma_port {
 	ucp_context_h ctx;
 	ucp_worker_h worker;
 	ucp_listener_h listener;
+	uint64_t listen_retry; /* tsc of the next listen attempt, 0: none */
 	bool started;
 
 	struct vrdma_peer peers[VRDMA_MAX_PEERS];

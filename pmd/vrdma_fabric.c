@@ -238,6 +238,54 @@ conn_request(ucp_conn_request_h req, void *arg)
 	}
 }
 
+/*
+ * Listen on the port's address. A restarted port may find it still taken
+ * by its old connections (TIME_WAIT, up to a minute): the port then starts
+ * anyway, connects out, and the progress call retries listening each
+ * second. Returns 0, -EADDRINUSE (retry pending) or another -errno.
+ */
+static int
+listen_start(struct vrdma_port *port)
+{
+	ucp_listener_params_t lparams = {
+		.field_mask = UCP_LISTENER_PARAM_FIELD_SOCK_ADDR |
+			      UCP_LISTENER_PARAM_FIELD_CONN_HANDLER,
+		.sockaddr =
+			{
+				.addr = (const struct sockaddr *)&port->da
+						.listen,
+				.addrlen = port->da.listen.ss_family == AF_INET6
+						   ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in),
+			},
+		.conn_handler = {.cb = conn_request, .arg = port},
+	};
+	ucs_status_t status;
+	char where[64] = "?";
+
+	status = ucp_listener_create(port->worker, &lparams, &port->listener);
+	if (status == UCS_OK) {
+		if (port->listen_retry != 0)
+			VRDMA_LOG(NOTICE, "%s: listening again", port->name);
+		port->listen_retry = 0;
+		return 0;
+	}
+	port->listener = NULL;
+	vrdma_devargs_format_addr(&port->da.listen, where, sizeof(where));
+	if (status == UCS_ERR_BUSY) {
+		if (port->listen_retry == 0)
+			VRDMA_LOG(WARNING,
+				  "%s: %s busy (old connections in "
+				  "TIME_WAIT?); retrying each second",
+				  port->name, where);
+		port->listen_retry = rte_get_timer_cycles() + ms_to_tsc(1000);
+		return -EADDRINUSE;
+	}
+	VRDMA_LOG(ERR, "%s: cannot listen on %s: %s", port->name, where,
+		  ucs_status_string(status));
+	return ucs_to_errno(status);
+}
+
 void
 vrdma_fabric_progress(struct vrdma_port *port)
 {
@@ -246,6 +294,9 @@ vrdma_fabric_progress(struct vrdma_port *port)
 
 	for (n = 0; n < 16 && ucp_worker_progress(port->worker); n++)
 		;
+	if (port->listener == NULL && port->listen_retry != 0 &&
+	    now >= port->listen_retry)
+		listen_start(port);
 	for (i = 0; i < port->n_peers; i++) {
 		struct vrdma_peer *peer = &port->peers[i];
 
@@ -290,22 +341,8 @@ vrdma_fabric_start(struct vrdma_port *port)
 		.cb = vrdma_am_recv,
 		.arg = port,
 	};
-	ucp_listener_params_t lparams = {
-		.field_mask = UCP_LISTENER_PARAM_FIELD_SOCK_ADDR |
-			      UCP_LISTENER_PARAM_FIELD_CONN_HANDLER,
-		.sockaddr =
-			{
-				.addr = (const struct sockaddr *)&port->da
-						.listen,
-				.addrlen = port->da.listen.ss_family == AF_INET6
-						   ? sizeof(struct sockaddr_in6)
-						   : sizeof(struct sockaddr_in),
-			},
-		.conn_handler = {.cb = conn_request, .arg = port},
-	};
 	ucp_config_t *config;
 	ucs_status_t status;
-	char where[64] = "?";
 	unsigned int i;
 	int ret;
 
@@ -343,15 +380,9 @@ vrdma_fabric_start(struct vrdma_port *port)
 		ret = ucs_to_errno(status);
 		goto err_destroy_worker;
 	}
-	status = ucp_listener_create(port->worker, &lparams, &port->listener);
-	if (status != UCS_OK) {
-		vrdma_devargs_format_addr(&port->da.listen, where,
-					  sizeof(where));
-		VRDMA_LOG(ERR, "%s: cannot listen on %s: %s", port->name, where,
-			  ucs_status_string(status));
-		ret = ucs_to_errno(status);
+	ret = listen_start(port);
+	if (ret != 0 && ret != -EADDRINUSE)
 		goto err_destroy_worker;
-	}
 	for (i = 0; i < port->n_peers; i++) {
 		struct vrdma_peer *peer = &port->peers[i];
 
@@ -397,6 +428,7 @@ vrdma_fabric_stop(struct vrdma_port *port)
 	if (port->listener != NULL)
 		ucp_listener_destroy(port->listener);
 	port->listener = NULL;
+	port->listen_retry = 0;
 	ucp_worker_destroy(port->worker);
 	port->worker = NULL;
 	ucp_cleanup(port->ctx);

@@ -58,10 +58,14 @@ vrdma_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	info->max_tx_queues = VRDMA_MAX_TXQ;
 	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER;
 	info->tx_offload_capa = VRDMA_TX_OFFLOADS;
-	info->tx_desc_lim.nb_max = VRDMA_TX_SLOTS;
+	/* No descriptor rings: any count is fine (sends in flight are
+	 * bounded by VRDMA_TX_SLOTS, received frames by VRDMA_RING_SIZE). */
+	info->tx_desc_lim.nb_max = UINT16_MAX;
 	info->tx_desc_lim.nb_min = 1;
-	info->rx_desc_lim.nb_max = VRDMA_RING_SIZE;
+	info->tx_desc_lim.nb_align = 1;
+	info->rx_desc_lim.nb_max = UINT16_MAX;
 	info->rx_desc_lim.nb_min = 1;
+	info->rx_desc_lim.nb_align = 1;
 	info->speed_capa = RTE_ETH_LINK_SPEED_100G;
 	return 0;
 }

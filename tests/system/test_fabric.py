@@ -39,37 +39,6 @@ class Fabric(Case):
         # be taken for a while (UCX binds without SO_REUSEADDR).
         self.port = 20000 + secrets.randbelow(20000) * 2
 
-    def netns(self):
-        """Two namespaces joined by a veth pair, MTU 9000: 198.18.0.1/.2."""
-        a, b = rand_name("vrdma-fa-"), rand_name("vrdma-fb-")
-        for ns in (a, b):
-            subprocess.run(["ip", "netns", "add", ns], check=True)
-            self.addCleanup(subprocess.run, ["ip", "netns", "del", ns],
-                            check=False)
-            subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"],
-                           check=True)
-        va, vb = rand_name("vfa"), rand_name("vfb")
-        subprocess.run(["ip", "link", "add", va, "mtu", "9000", "netns", a,
-                        "type", "veth", "peer", "name", vb, "mtu", "9000",
-                        "netns", b], check=True)
-        for ns, dev, addr in ((a, va, "198.18.0.1/24"),
-                              (b, vb, "198.18.0.2/24")):
-            subprocess.run(["ip", "-n", ns, "addr", "add", addr, "dev",
-                            dev], check=True)
-            subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"],
-                           check=True)
-        # UCX lists network devices once, at init, and only those that
-        # are up: start the peers only when both ends are.
-        deadline = time.monotonic() + 10
-        for ns, dev in ((a, va), (b, vb)):
-            while "state UP" not in subprocess.run(
-                    ["ip", "-n", ns, "link", "show", "dev", dev],
-                    capture_output=True, text=True).stdout:
-                self.assertLess(time.monotonic(), deadline,
-                                f"{dev} in {ns} did not come up")
-                time.sleep(0.05)
-        return a, b
-
     def start(self, role, listen, peers, ns=None, transports="tcp",
               extra=(), count=200):
         name = rand_name(role)
@@ -142,7 +111,7 @@ class Fabric(Case):
                   transports="")
 
     def test_veth_between_namespaces_tcp(self):
-        a, b = self.netns()
+        a, b = self.veth_namespaces()
         self.pair(f"198.18.0.1:{self.port}", f"198.18.0.2:{self.port}",
                   ns=(a, b))
 
@@ -164,7 +133,7 @@ class Fabric(Case):
         self.assertRegex(out_r, r"peer 127\.0\.0\.1:\d+ lost")
 
     def test_unlisted_peer_rejected(self):
-        a, b = self.netns()
+        a, b = self.veth_namespaces()
         recv = self.start("recv", f"198.18.0.1:{self.port}",
                           [f"198.18.0.2:{self.port}"], a, count=1)
         time.sleep(0.5)

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -150,6 +151,37 @@ class Case(unittest.TestCase):
         self.addCleanup(ep.stop)
         ep.start()
         return ep
+
+    def veth_namespaces(self):
+        """Two namespaces joined by a veth pair, MTU 9000: 198.18.0.1/.2."""
+        a, b = rand_name("vrdma-fa-"), rand_name("vrdma-fb-")
+        for ns in (a, b):
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+            self.addCleanup(subprocess.run, ["ip", "netns", "del", ns],
+                            check=False)
+            subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"],
+                           check=True)
+        va, vb = rand_name("vfa"), rand_name("vfb")
+        subprocess.run(["ip", "link", "add", va, "mtu", "9000", "netns", a,
+                        "type", "veth", "peer", "name", vb, "mtu", "9000",
+                        "netns", b], check=True)
+        for ns, dev, addr in ((a, va, "198.18.0.1/24"),
+                              (b, vb, "198.18.0.2/24")):
+            subprocess.run(["ip", "-n", ns, "addr", "add", addr, "dev",
+                            dev], check=True)
+            subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"],
+                           check=True)
+        # UCX lists network devices once, at init, and only those that
+        # are up: start the peers only when both ends are.
+        deadline = time.monotonic() + 10
+        for ns, dev in ((a, va), (b, vb)):
+            while "state UP" not in subprocess.run(
+                    ["ip", "-n", ns, "link", "show", "dev", dev],
+                    capture_output=True, text=True).stdout:
+                self.assertLess(time.monotonic(), deadline,
+                                f"{dev} in {ns} did not come up")
+                time.sleep(0.05)
+        return a, b
 
     def node_obj(self, name, config=None):
         """The node as vrdmalib sees it, for measurements (traffic.py)."""

@@ -96,6 +96,44 @@ def _devargs(value):
     return value
 
 
+HOSTPORT_RE = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$")
+
+
+def _hostport(value):
+    if value == "":
+        return value
+    if not isinstance(value, str) or not HOSTPORT_RE.match(value):
+        raise ValueError('expected "IP:PORT" or "[IPv6]:PORT"')
+    return value
+
+
+def _peers(value):
+    if not isinstance(value, list):
+        raise ValueError('expected a list such as ["198.18.0.2:7000"]')
+    for item in value:
+        if not isinstance(item, str) or not HOSTPORT_RE.match(item):
+            raise ValueError(f'{item!r}: expected "IP:PORT" or '
+                             '"[IPv6]:PORT"')
+    return value
+
+
+def _transports(value):
+    if not isinstance(value, str) or not re.match(r"^\^?[A-Za-z0-9_+]*$",
+                                                  value):
+        raise ValueError('expected UCX transports joined by "+", e.g. '
+                         '"tcp" or "rc+ud+sm"')
+    return value
+
+
+def _mac(value):
+    if value == "":
+        return value
+    if not isinstance(value, str) or \
+            not re.match(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$", value):
+        raise ValueError('expected "xx:xx:xx:xx:xx:xx"')
+    return value
+
+
 # section -> key -> (default, check, help). The example config and
 # `vrdma node up --help` are written from this table.
 SCHEMA = {
@@ -138,6 +176,18 @@ SCHEMA = {
                  'survives switch restarts) or "server" (dpdkvhostuser)'),
         "mtu": (1500, _int_range(68, 9702), "default MTU of new ports"),
         "queues": (1, _int_range(1, 16), "default queue pairs per port"),
+    },
+    "fabric": {
+        "listen": ("", _hostport,
+                   "fabric port (net_vrdma) listen address \"IP:PORT\"; "
+                   "empty: no fabric port"),
+        "peers": ([], _peers,
+                  'the other hosts\' listen addresses, e.g. '
+                  '["198.18.0.2:7000"]; only these may connect'),
+        "transports": ("", _transports,
+                       'UCX transports joined by "+" ("tcp", "rc+ud+sm"); '
+                       "empty: UCX chooses"),
+        "mac": ("", _mac, "fabric port MAC; empty: derived from listen"),
     },
     "uplink": {
         "devargs": ("", _devargs,
@@ -300,6 +350,8 @@ def example_toml():
                 lines.append(f'# {key} = "cn1"')
             elif isinstance(default, str):
                 lines.append(f'{key} = "{default}"')
+            elif isinstance(default, list):
+                lines.append(f"{key} = []")
             else:
                 lines.append(f"{key} = {default}")
         lines.append("")

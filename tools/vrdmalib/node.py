@@ -12,12 +12,15 @@ import os
 import shutil
 
 from . import config as cfgmod
-from . import hugepages
+from . import hugepages, plugin
 from .util import (VrdmaError, cpu_mask, isolated_cpus, locked, online_cpus,
                    parse_cpu_list, pid_alive, progress, read_pidfile, run,
                    stop_pid, wait_for, warn)
 
 OVS_VSWITCHD = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
+PMD_NAME = "librte_net_vrdma.so"
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 UNIX_PATH_MAX = 107
 
@@ -159,8 +162,38 @@ class Node:
             sleep = 100 if shared else 0
         return cores, sleep, notes
 
+    def fabric_devargs(self):
+        """net_vrdma devargs from [fabric], or '' when there is none."""
+        fab = self.cfg.values["fabric"]
+        if not fab["listen"]:
+            return ""
+        args = [f"net_vrdma0,listen={fab['listen']}"]
+        args += [f"peer={peer}" for peer in fab["peers"]]
+        if fab["transports"]:
+            args.append(f"transports={fab['transports']}")
+        if fab["mac"]:
+            args.append(f"mac={fab['mac']}")
+        return ",".join(args)
+
+    def plugin_dir(self):
+        return os.path.join(plugin.SAFE_ROOT, f"node-{self.name}")
+
+    def install_plugin(self):
+        """The driver, copied where EAL accepts it (see plugin.py) and
+        where a rebuild cannot change it under the running switch."""
+        src = os.path.join(TOP, "build", "pmd", PMD_NAME)
+        if not os.path.exists(src):
+            raise VrdmaError(f"{src} not built", "run: tools/vrdma setup")
+        os.makedirs(self.plugin_dir(), mode=0o755, exist_ok=True)
+        os.chmod(plugin.SAFE_ROOT, 0o755)
+        dest = os.path.join(self.plugin_dir(), PMD_NAME)
+        shutil.copy2(src, dest)
+        return dest
+
     def eal_extra(self):
         args = ["--in-memory", "--file-prefix", self.paths.dpdk_prefix]
+        if self.fabric_devargs():
+            args += ["-d", os.path.join(self.plugin_dir(), PMD_NAME)]
         pci = cfgmod.pci_address(self.cfg["uplink.devargs"])
         if pci:
             args += ["-a", pci]
@@ -207,6 +240,8 @@ class Node:
         self._configure(cores, sleep)
         restarted = False
         if not self.daemon_running():
+            if self.fabric_devargs():
+                self.install_plugin()
             self._start_daemon()
             restarted = not fresh
         self.vsctl("--may-exist", "add-br", self.bridge, "--", "set",
@@ -305,7 +340,8 @@ class Node:
         except OSError:
             return "no log"
         bad = [ln for ln in lines if "|ERR|" in ln or "|EMER|" in ln]
-        return (bad or lines or ["empty log"])[-1].split("|")[-1].strip()
+        # A failure logs its cause first, then the consequences.
+        return (bad[-3:] or lines or ["empty log"])[0].split("|")[-1].strip()
 
     def _check_bridge(self):
         """OVS accepts a bridge in the DB even when it cannot create its
@@ -361,18 +397,24 @@ class Node:
                        "tx-retries-max")
 
     def _ensure_uplink(self):
-        devargs = self.cfg["uplink.devargs"]
+        self._ensure_dpdk_port("uplink", self.cfg["uplink.devargs"],
+                               "[uplink] devargs")
+        self._ensure_dpdk_port("fabric", self.fabric_devargs(), "[fabric]")
+
+    def _ensure_dpdk_port(self, name, devargs, where):
         if not devargs:
             return
-        self.vsctl("--may-exist", "add-port", self.bridge, "uplink", "--",
-                   "set", "Interface", "uplink", "type=dpdk",
+        self.vsctl("--may-exist", "add-port", self.bridge, name, "--",
+                   "set", "Interface", name, "type=dpdk",
                    f"options:dpdk-devargs={devargs}",
                    f"mtu_request={self.cfg['ports.mtu']}")
-        err = self.vsctl("--no-wait", "get", "Interface", "uplink", "error",
+        err = self.vsctl("--no-wait", "get", "Interface", name, "error",
                          check=False).stdout.strip()
         if err and err != "[]":
-            raise VrdmaError(f"uplink {devargs}: {err.strip(chr(34))}",
-                             "correct [uplink] devargs in the node config")
+            reason = self._log_reason()
+            raise VrdmaError(f"{name} {devargs}: {err.strip(chr(34))}"
+                             f"{' (' + reason + ')' if reason else ''}",
+                             f"correct {where} in the node config")
 
     # --- restart and teardown ----------------------------------------------
 
@@ -391,6 +433,8 @@ class Node:
             if not self.server_running():
                 self._start_server()
             self._configure(rec["pmd_cores"], rec["pmd_maxsleep_us"])
+            if self.fabric_devargs():
+                self.install_plugin()
             self._start_daemon()
             self._kick_stuck_vhost_ports()
             progress(f"node {self.name}: ovs-vswitchd restarted "
@@ -438,6 +482,11 @@ class Node:
             if proc.returncode != 0:
                 errors.append(f"netns {self.netns}: {proc.stderr.strip()}")
         shutil.rmtree(p.dpdk_runtime, ignore_errors=True)
+        shutil.rmtree(self.plugin_dir(), ignore_errors=True)
+        try:
+            os.rmdir(plugin.SAFE_ROOT)
+        except OSError:
+            pass
         try:
             os.rmdir("/run/dpdk")
         except OSError:

@@ -26,9 +26,10 @@
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 
-#define ETHERTYPE_TEST 0x88b5 /* IEEE local experimental */
-#define MAX_SIZES      8
-#define HDR_BYTES      (RTE_ETHER_HDR_LEN + 8) /* + size, sequence */
+#define ETHERTYPE_TEST	0x88b5 /* IEEE local experimental: test frames */
+#define ETHERTYPE_HELLO 0x88b6 /* "I am here": lets peers learn our MAC */
+#define MAX_SIZES	8
+#define HDR_BYTES	(RTE_ETHER_HDR_LEN + 8) /* + size, sequence */
 
 struct opts {
 	bool send;
@@ -36,6 +37,8 @@ struct opts {
 	unsigned int n_sizes;
 	unsigned int count;
 	unsigned int timeout_s;
+	unsigned int hello;	   /* broadcast this many hellos first */
+	unsigned int learn_wait_s; /* sender: receive this long first */
 	struct rte_ether_addr dst;
 };
 
@@ -55,6 +58,8 @@ parse(int argc, char **argv, struct opts *o)
 		{"count", required_argument, NULL, 'c'},
 		{"timeout", required_argument, NULL, 't'},
 		{"dst", required_argument, NULL, 'd'},
+		{"hello", required_argument, NULL, 'h'},
+		{"learn-wait", required_argument, NULL, 'l'},
 		{NULL, 0, NULL, 0},
 	};
 	char *tok, *save = NULL;
@@ -93,11 +98,19 @@ parse(int argc, char **argv, struct opts *o)
 			if (rte_ether_unformat_addr(optarg, &o->dst) != 0)
 				return -EINVAL;
 			break;
+		case 'h':
+			o->hello = (unsigned int)atoi(optarg);
+			break;
+		case 'l':
+			o->learn_wait_s = (unsigned int)atoi(optarg);
+			break;
 		default:
 			return -EINVAL;
 		}
 	}
-	return o->n_sizes > 0 && o->count > 0 ? 0 : -EINVAL;
+	/* A receiver may expect nothing (--count 0): it then listens until
+	 * the timeout and fails on any frame. */
+	return o->n_sizes > 0 && (o->count > 0 || !o->send) ? 0 : -EINVAL;
 }
 
 static struct rte_mbuf *
@@ -156,6 +169,9 @@ check_frame(const struct rte_mbuf *m, uint32_t *size)
 				     : rte_pktmbuf_read(m, 0, HDR_BYTES, copy);
 	if (hdr == NULL)
 		return -1;
+	if (((const struct rte_ether_hdr *)hdr)->ether_type ==
+	    rte_cpu_to_be_16(ETHERTYPE_HELLO))
+		return 1;
 	if (((const struct rte_ether_hdr *)hdr)->ether_type !=
 	    rte_cpu_to_be_16(ETHERTYPE_TEST))
 		return -2;
@@ -186,6 +202,47 @@ wait_link(uint16_t port, uint64_t deadline)
 		rte_delay_ms(10);
 	}
 	return false;
+}
+
+/* Broadcast n small hello frames, so the peers learn our MAC. */
+static void
+send_hellos(uint16_t port, struct rte_mempool *mp, unsigned int n)
+{
+	while (n-- > 0) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+		struct rte_ether_hdr *eth;
+		char *p;
+
+		if (m == NULL)
+			return;
+		p = rte_pktmbuf_append(m, 64);
+		if (p == NULL) {
+			rte_pktmbuf_free(m);
+			return;
+		}
+		memset(p, 0, 64);
+		eth = (struct rte_ether_hdr *)p;
+		memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
+		rte_eth_macaddr_get(port, &eth->src_addr);
+		eth->ether_type = rte_cpu_to_be_16(ETHERTYPE_HELLO);
+		while (rte_eth_tx_burst(port, 0, &m, 1) == 0)
+			;
+		rte_delay_ms(100); /* spread: peers may still be connecting */
+	}
+}
+
+/* Receive and drop for s seconds: the port learns who is where. */
+static void
+drain(uint16_t port, unsigned int s)
+{
+	uint64_t end = rte_get_timer_cycles() + rte_get_timer_hz() * s;
+	struct rte_mbuf *bufs[32];
+
+	while (rte_get_timer_cycles() < end) {
+		uint16_t n = rte_eth_rx_burst(port, 0, bufs, 32);
+
+		rte_pktmbuf_free_bulk(bufs, n);
+	}
 }
 
 static int
@@ -233,7 +290,8 @@ run_recv(uint16_t port, const struct opts *o, uint64_t deadline)
 	struct rte_mbuf *bufs[32];
 	int fails = 0;
 
-	while (total < want && rte_get_timer_cycles() < deadline) {
+	while ((want == 0 || total < want) &&
+	       rte_get_timer_cycles() < deadline) {
 		uint16_t n = rte_eth_rx_burst(port, 0, bufs, 32), i;
 
 		for (i = 0; i < n; i++) {
@@ -241,6 +299,10 @@ run_recv(uint16_t port, const struct opts *o, uint64_t deadline)
 
 			int why = check_frame(bufs[i], &size);
 
+			if (why == 1) {
+				rte_pktmbuf_free(bufs[i]);
+				continue; /* a hello */
+			}
 			if (why != 0) {
 				if (bad++ == 0)
 					printf("rx first bad frame: check %d, "
@@ -252,12 +314,11 @@ run_recv(uint16_t port, const struct opts *o, uint64_t deadline)
 				for (s = 0; s < o->n_sizes; s++)
 					if (o->sizes[s] == size)
 						break;
-				if (s < o->n_sizes) {
+				if (s < o->n_sizes)
 					got[s]++;
-					total++;
-				} else {
+				else
 					bad++;
-				}
+				total++;
 			}
 			rte_pktmbuf_free(bufs[i]);
 		}
@@ -265,6 +326,7 @@ run_recv(uint16_t port, const struct opts *o, uint64_t deadline)
 	for (s = 0; s < o->n_sizes; s++) {
 		printf("rx size=%u frames=%u/%u\n", o->sizes[s], got[s],
 		       o->count);
+		/* (with --count 0, any frame of ours is a failure) */
 		fails += got[s] != o->count;
 	}
 	printf("rx bad=%u\n", bad);
@@ -314,7 +376,7 @@ main(int argc, char **argv)
 	if (parse(argc - ret, argv + ret, &o) != 0) {
 		fprintf(stderr, "fabric_peer: usage: EAL-ARGS -- --send|--recv "
 				"--sizes 64,1500 [--count N] [--timeout S] "
-				"[--dst MAC]\n");
+				"[--dst MAC] [--hello N] [--learn-wait S]\n");
 		return 2;
 	}
 	if (rte_eth_dev_count_avail() != 1) {
@@ -343,6 +405,9 @@ main(int argc, char **argv)
 	} else {
 		printf("link up\n");
 		fflush(stdout);
+		send_hellos(port, mp, o.hello);
+		if (o.send && o.learn_wait_s > 0)
+			drain(port, o.learn_wait_s);
 		ret = o.send ? run_send(port, mp, &o, deadline)
 			     : run_recv(port, &o, deadline);
 	}

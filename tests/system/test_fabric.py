@@ -40,18 +40,20 @@ class Fabric(Case):
         self.port = 20000 + secrets.randbelow(20000) * 2
 
     def start(self, role, listen, peers, ns=None, transports="tcp",
-              extra=(), count=200):
+              extra=(), count=200, sizes=SIZES, mac=None):
         name = rand_name(role)
         devargs = f"net_vrdma0,listen={listen}" + "".join(
             f",peer={p}" for p in peers)
         if transports:
             devargs += f",transports={transports}"
+        if mac:
+            devargs += f",mac={mac}"
         argv = [PEER, "--no-pci", "--in-memory", "-m", "128",
                 "--file-prefix", f"vrdma-{name}",
                 # The receiver alone on CPU 1, the sender on CPU 0.
                 "--lcores", "0@1" if role == "recv" else "0@0",
                 "--log-level", "pmd.net.vrdma:info", "-d", self.pmd,
-                "--vdev", devargs, "--", f"--{role}", "--sizes", SIZES,
+                "--vdev", devargs, "--", f"--{role}", "--sizes", sizes,
                 "--count", str(count), "--timeout", "60", *extra]
         if ns:
             argv = ["ip", "netns", "exec", ns, *argv]
@@ -131,6 +133,49 @@ class Fabric(Case):
         # Both incarnations' frames arrived (800 of 800, checked above)
         # and the receiver saw the first one go.
         self.assertRegex(out_r, r"peer 127\.0\.0\.1:\d+ lost")
+
+    def three_hosts(self):
+        ns = self.bridged_namespaces(3)
+        addr = [f"198.18.0.{i + 1}:{self.port}" for i in range(3)]
+        return ns, addr, [[a for a in addr if a != me] for me in addr]
+
+    def test_three_hosts_flooding(self):
+        """A broadcast from one host reaches both others."""
+        ns, addr, peers = self.three_hosts()
+        recv = [self.start("recv", addr[i], peers[i], ns[i], count=50,
+                           sizes="64,1500") for i in (0, 2)]
+        send = self.start("send", addr[1], peers[1], ns[1], count=50,
+                          sizes="64,1500", extra=("--learn-wait", "3"))
+        rc_s, out_s = self.finish(send)
+        self.assertEqual(rc_s, 0, out_s)
+        self.assertRegex(out_s, r"xstat peer0_tx_frames=100\b")
+        self.assertRegex(out_s, r"xstat peer1_tx_frames=100\b")
+        for proc in recv:
+            rc_r, out_r = self.finish(proc)
+            self.assertEqual(rc_r, 0, out_r)
+            self.assertIn("rx size=1500 frames=50/50", out_r)
+
+    def test_three_hosts_learning(self):
+        """Once the sender has heard from a MAC, unicast to it goes to
+        that host alone: the third host receives nothing."""
+        ns, addr, peers = self.three_hosts()
+        mac_a = "02:00:00:00:00:0a"
+        silent = self.start("recv", addr[2], peers[2], ns[2], count=0,
+                            sizes="64", extra=("--timeout", "12"))
+        send = self.start("send", addr[1], peers[1], ns[1], count=50,
+                          sizes="64", extra=("--dst", mac_a,
+                                             "--learn-wait", "4"))
+        recv = self.start("recv", addr[0], peers[0], ns[0], count=50,
+                          sizes="64", mac=mac_a, extra=("--hello", "5"))
+        rc_s, out_s = self.finish(send)
+        rc_r, out_r = self.finish(recv)
+        rc_c, out_c = self.finish(silent)
+        self.assertEqual(rc_s, 0, out_s)
+        self.assertEqual(rc_r, 0, out_r)
+        self.assertIn("rx size=64 frames=50/50", out_r)
+        self.assertEqual(rc_c, 0, out_c)
+        self.assertIn("rx size=64 frames=0/0", out_c)
+        self.assertIn("rx bad=0", out_c)
 
     def test_unlisted_peer_rejected(self):
         a, b = self.veth_namespaces()

@@ -183,6 +183,46 @@ class Case(unittest.TestCase):
                 time.sleep(0.05)
         return a, b
 
+    def bridged_namespaces(self, n):
+        """n namespaces, each with a veth into a Linux bridge in a hub
+        namespace (an Ethernet switch): 198.18.0.1 ... 198.18.0.n."""
+        hub = rand_name("vrdma-hub-")
+        subprocess.run(["ip", "netns", "add", hub], check=True)
+        self.addCleanup(subprocess.run, ["ip", "netns", "del", hub],
+                        check=False)
+        subprocess.run(["ip", "-n", hub, "link", "add", "br0", "type",
+                        "bridge"], check=True)
+        subprocess.run(["ip", "-n", hub, "link", "set", "br0", "up"],
+                       check=True)
+        names, devs = [], []
+        for i in range(n):
+            ns, dev = rand_name(f"vrdma-h{i}-"), rand_name("vh")
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+            self.addCleanup(subprocess.run, ["ip", "netns", "del", ns],
+                            check=False)
+            subprocess.run(["ip", "link", "add", dev, "mtu", "9000",
+                            "netns", ns, "type", "veth", "peer", "name",
+                            f"p{i}", "mtu", "9000", "netns", hub],
+                           check=True)
+            subprocess.run(["ip", "-n", hub, "link", "set", f"p{i}",
+                            "master", "br0", "up"], check=True)
+            subprocess.run(["ip", "-n", ns, "addr", "add",
+                            f"198.18.0.{i + 1}/24", "dev", dev], check=True)
+            for d in (dev, "lo"):
+                subprocess.run(["ip", "-n", ns, "link", "set", d, "up"],
+                               check=True)
+            names.append(ns)
+            devs.append(dev)
+        deadline = time.monotonic() + 10
+        for ns, dev in zip(names, devs):
+            while "state UP" not in subprocess.run(
+                    ["ip", "-n", ns, "link", "show", "dev", dev],
+                    capture_output=True, text=True).stdout:
+                self.assertLess(time.monotonic(), deadline,
+                                f"{dev} in {ns} did not come up")
+                time.sleep(0.05)
+        return names
+
     def node_obj(self, name, config=None):
         """The node as vrdmalib sees it, for measurements (traffic.py)."""
         return Node(cfgmod.load(config, name))

@@ -41,12 +41,15 @@ extern int vrdma_logtype;
 #define VRDMA_AM_ID	     0x76 /* UCX active message id of frames */
 #define VRDMA_MAX_RXQ	     1
 #define VRDMA_MAX_TXQ	     16
-#define VRDMA_RING_SIZE	     4096 /* frames waiting per rx queue */
-#define VRDMA_TX_SLOTS	     1024 /* sends in flight per port */
-#define VRDMA_RX_SLOTS	     1024 /* rendezvous receives in flight */
-#define VRDMA_MAX_SEGS	     64	  /* mbuf segments per frame */
-#define VRDMA_LEARN_SLOTS    4096 /* learning table capacity */
-#define VRDMA_LEARN_AGE_S    300  /* a MAC not heard from is forgotten */
+#define VRDMA_RING_SIZE	     4096  /* frames waiting per rx queue */
+#define VRDMA_TX_SLOTS	     1024  /* sends in flight per port */
+#define VRDMA_RX_SLOTS	     1024  /* rendezvous receives in flight */
+#define VRDMA_MAX_SEGS	     64	   /* mbuf segments per frame */
+#define VRDMA_LEARN_SLOTS    4096  /* learning table capacity */
+#define VRDMA_BATCH_BYTES    16384 /* one coalesced message, eager size */
+#define VRDMA_BATCH_FRAME    1536  /* frames up to this are coalesced */
+#define VRDMA_BATCHES	     128   /* coalesced messages in flight */
+#define VRDMA_LEARN_AGE_S    300   /* a MAC not heard from is forgotten */
 #define VRDMA_BACKOFF_MIN_MS 100
 #define VRDMA_BACKOFF_MAX_MS 5000
 
@@ -59,6 +62,7 @@ extern int vrdma_logtype;
 	X(drops, "frames to the peer dropped (send failed)") \
 	X(reconnects, "connections (re)established")         \
 	X(rndv_sends, "frames sent by rendezvous (large)")   \
+	X(batches, "coalesced messages sent (small frames)") \
 	X(bad_headers, "messages refused by the wire decoder")
 
 struct vrdma_peer_stats {
@@ -116,6 +120,15 @@ struct vrdma_tx_slot {
 	int next_free;
 };
 
+/* Small frames to one peer, coalesced in one burst into one message. */
+struct vrdma_batch {
+	struct vrdma_port *port;
+	struct vrdma_wire_batch wb;
+	int peer;
+	int next_free;
+	uint8_t buf[VRDMA_BATCH_BYTES];
+};
+
 /* One rendezvous receive in flight. */
 struct vrdma_rx_slot {
 	struct vrdma_port *port;
@@ -157,6 +170,9 @@ struct vrdma_port {
 	int tx_free;			/* head of the free list, -1 empty */
 	struct vrdma_rx_slot *rx_slots; /* VRDMA_RX_SLOTS */
 	int rx_free;
+	struct vrdma_batch *batches;		   /* VRDMA_BATCHES */
+	int batch_free;				   /* free list head */
+	struct vrdma_batch *open[VRDMA_MAX_PEERS]; /* filling, this burst */
 };
 
 /* vrdma_fabric.c: all under port->lock except start/stop, which the

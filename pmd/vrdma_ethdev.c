@@ -199,9 +199,18 @@ vrdma_dev_start(struct rte_eth_dev *dev)
 		port->rx_slots[i].next_free =
 			i + 1 < VRDMA_RX_SLOTS ? i + 1 : -1;
 	port->rx_free = 0;
+	port->batches = rte_zmalloc("vrdma_batches",
+				    sizeof(*port->batches) * VRDMA_BATCHES, 0);
+	if (port->batches == NULL) {
+		ret = -ENOMEM;
+		goto err_free_rx_slots;
+	}
+	for (i = 0; i < VRDMA_BATCHES; i++)
+		port->batches[i].next_free = i + 1 < VRDMA_BATCHES ? i + 1 : -1;
+	port->batch_free = 0;
 	ret = vrdma_fabric_start(port);
 	if (ret != 0)
-		goto err_free_rx_slots;
+		goto err_free_batches;
 	rte_spinlock_lock(&port->lock);
 	port->started = true;
 	vrdma_fabric_progress(port);
@@ -212,6 +221,9 @@ vrdma_dev_start(struct rte_eth_dev *dev)
 		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
 	return 0;
 
+err_free_batches:
+	rte_free(port->batches);
+	port->batches = NULL;
 err_free_rx_slots:
 	rte_free(port->rx_slots);
 	port->rx_slots = NULL;
@@ -238,6 +250,8 @@ vrdma_dev_stop(struct rte_eth_dev *dev)
 	port->tx_slots = NULL;
 	rte_free(port->rx_slots);
 	port->rx_slots = NULL;
+	rte_free(port->batches);
+	port->batches = NULL;
 	set_link(dev, false);
 	for (i = 0; i < dev->data->nb_rx_queues; i++)
 		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;

@@ -66,6 +66,28 @@ rx_slot_put(struct vrdma_port *port, struct vrdma_rx_slot *slot)
 	RTE_SWAP(slot->next_free, port->rx_free);
 }
 
+static struct vrdma_batch *
+batch_get(struct vrdma_port *port, int peer)
+{
+	struct vrdma_batch *b;
+
+	if (port->batch_free < 0)
+		return NULL;
+	b = &port->batches[port->batch_free];
+	port->batch_free = b->next_free;
+	b->port = port;
+	b->peer = peer;
+	vrdma_wire_batch_init(&b->wb, b->buf, sizeof(b->buf));
+	return b;
+}
+
+static void
+batch_put(struct vrdma_port *port, struct vrdma_batch *b)
+{
+	b->next_free = (int)(b - port->batches);
+	RTE_SWAP(b->next_free, port->batch_free);
+}
+
 /* --- offload flags <-> wire -------------------------------------------- */
 
 static uint32_t
@@ -422,6 +444,90 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 		tx_slot_put(port, slot);
 }
 
+static void
+batch_done(void *request, ucs_status_t status, void *user_data)
+{
+	struct vrdma_batch *b = user_data;
+
+	if (status != UCS_OK)
+		b->port->tx_failed++;
+	batch_put(b->port, b);
+	ucp_request_free(request);
+}
+
+/* Send peer's open batch, if any, as one message. */
+static void
+batch_flush(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx)
+{
+	struct vrdma_batch *b = port->open[peer_idx];
+	struct vrdma_peer *peer = &port->peers[peer_idx];
+	ucp_request_param_t param = {
+		.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK |
+				UCP_OP_ATTR_FIELD_USER_DATA |
+				UCP_OP_ATTR_FIELD_FLAGS,
+		.cb.send = batch_done,
+		.user_data = b,
+		.flags = UCP_AM_SEND_FLAG_REPLY | UCP_AM_SEND_FLAG_EAGER,
+	};
+	ucs_status_ptr_t req;
+	int len;
+
+	if (b == NULL)
+		return;
+	port->open[peer_idx] = NULL;
+	len = vrdma_wire_batch_finish(&b->wb);
+	if (len < 0 || peer->out_ep == NULL) {
+		peer->stats.drops += b->wb.count;
+		txq->stats.errors += b->wb.count;
+		batch_put(port, b);
+		return;
+	}
+	req = ucp_am_send_nbx(peer->out_ep, VRDMA_AM_ID, b->buf,
+			      VRDMA_WIRE_HDR_LEN, b->buf + VRDMA_WIRE_HDR_LEN,
+			      (size_t)len - VRDMA_WIRE_HDR_LEN, &param);
+	if (UCS_PTR_IS_ERR(req)) {
+		peer->stats.drops += b->wb.count;
+		txq->stats.errors += b->wb.count;
+		batch_put(port, b);
+		return;
+	}
+	peer->stats.batches++;
+	if (req == NULL)
+		batch_put(port, b);
+}
+
+/* Copy a small frame into peer's open batch; false if it cannot be. */
+static bool
+batch_add(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx,
+	  const struct rte_mbuf *m, struct vrdma_wire_frame *f)
+{
+	struct vrdma_peer *peer = &port->peers[peer_idx];
+	void *dst;
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		struct vrdma_batch *b = port->open[peer_idx];
+
+		if (b == NULL) {
+			b = batch_get(port, peer_idx);
+			if (b == NULL)
+				return false;
+			port->open[peer_idx] = b;
+		}
+		f->data = NULL;
+		if (vrdma_wire_batch_add(&b->wb, f, &dst) == 0) {
+			if (rte_pktmbuf_read(m, 0, m->pkt_len, dst) != dst)
+				rte_memcpy(dst, rte_pktmbuf_mtod(m, void *),
+					   m->pkt_len);
+			peer->stats.tx_frames++;
+			peer->stats.tx_bytes += m->pkt_len;
+			return true;
+		}
+		batch_flush(port, txq, peer_idx); /* full: send, retry */
+	}
+	return false;
+}
+
 uint16_t
 vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 {
@@ -457,11 +563,24 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 					      connected, -1, now);
 		if (dests == 0)
 			goto drop;
+		txq->stats.packets++;
+		txq->stats.bytes += m->pkt_len;
+		if (m->pkt_len <= VRDMA_BATCH_FRAME) {
+			/* Small: copied into one message per peer per burst;
+			 * UCX's per-message cost is what limits small frames.
+			 */
+			for (peer = 0; dests != 0; peer++, dests >>= 1)
+				if ((dests & 1) &&
+				    !batch_add(port, txq, (int)peer, m, &f)) {
+					port->peers[peer].stats.drops++;
+					txq->stats.errors++;
+				}
+			rte_pktmbuf_free(m);
+			continue;
+		}
 		nb = (unsigned int)__builtin_popcountll(dests);
 		if (nb > 1)
 			rte_mbuf_refcnt_update(m, (int16_t)(nb - 1));
-		txq->stats.packets++;
-		txq->stats.bytes += m->pkt_len;
 		for (peer = 0; dests != 0; peer++, dests >>= 1)
 			if (dests & 1)
 				tx_one(port, txq, &port->peers[peer], m, hdr);
@@ -470,6 +589,8 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 		txq->stats.errors++;
 		rte_pktmbuf_free(m);
 	}
+	for (i = 0; i < port->n_peers; i++)
+		batch_flush(port, txq, i);
 	vrdma_fabric_progress(port);
 	rte_spinlock_unlock(&port->lock);
 	return n;

@@ -57,11 +57,15 @@ class Namespaces:
             sh("ip", "netns", "del", ns, check=False)
 
 
+TX_SEG = 16384  # sender mbuf data room: 64 KiB frames in 4 segments
+
+
 def txpkts(size):
-    """testpmd's segment list for a frame of size bytes (2 KiB mbufs)."""
-    segs = [2048] * (size // 2048)
-    if size % 2048:
-        segs.append(size % 2048)
+    """testpmd's segment list for a frame of size bytes (its command line
+    takes only a short list, hence the sender's large mbufs)."""
+    segs = [TX_SEG] * (size // TX_SEG)
+    if size % TX_SEG:
+        segs.append(size % TX_SEG)
     return ",".join(map(str, segs))
 
 
@@ -72,12 +76,14 @@ def testpmd_pair(ns, vdev_rx, vdev_tx, size, seconds, pmd):
         common += ["-d", pmd]
     logs = []
     procs = []
-    for role, nsname, vdev, cpus in (("rx", ns.a, vdev_rx, "0@1,1@1"),
-                                     ("tx", ns.b, vdev_tx, "0@0,1@0")):
+    for role, nsname, vdev, cpus, mbufs in (
+            ("rx", ns.a, vdev_rx, "0@1,1@1",
+             ["--total-num-mbufs=32768", "--mbuf-size=2176"]),
+            ("tx", ns.b, vdev_tx, "0@0,1@0",
+             ["--total-num-mbufs=8192", f"--mbuf-size={TX_SEG + 128}"])):
         argv = ["ip", "netns", "exec", nsname, "stdbuf", "-oL", *common,
                 "--file-prefix", f"vrdma-bench-{role}", "--lcores", cpus,
-                "--main-lcore", "0", "--vdev", vdev, "--", "-i",
-                "--total-num-mbufs=65536", "--mbuf-size=2176"]
+                "--main-lcore", "0", "--vdev", vdev, "--", "-i", *mbufs]
         log = open(f"/tmp/vrdma-bench-{role}.log", "w+", encoding="utf-8")
         logs.append(log)
         procs.append(subprocess.Popen(argv, stdin=subprocess.PIPE,
@@ -94,6 +100,7 @@ def testpmd_pair(ns, vdev_rx, vdev_tx, size, seconds, pmd):
         say(rx, "set fwd rxonly")
         say(rx, "start")
         say(tx, f"set txpkts {txpkts(size)}")
+        say(tx, "show config txpkts")
         say(tx, "set fwd txonly")
         time.sleep(1)
         say(tx, "start")
@@ -112,8 +119,14 @@ def testpmd_pair(ns, vdev_rx, vdev_tx, size, seconds, pmd):
                 p.wait()
     logs[0].seek(0)
     m = re.search(r"RX-packets:\s+(\d+)", logs[0].read())
+    logs[1].seek(0)
+    # testpmd answers "packet len=N" when it took the frame size.
+    lens = re.findall(r"packet len=(\d+)", logs[1].read())
+    refused = not lens or int(lens[-1]) != size
     for log in logs:
         log.close()
+    if refused:
+        return None  # testpmd did not take the frame size: no number
     return int(m.group(1)) / seconds if m else 0.0
 
 
@@ -147,7 +160,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.
                                  RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="64,1500,9000,65536")
+    # 65535: testpmd's txonly frame length is 16 bits.
+    ap.add_argument("--sizes", default="64,1500,9000,65535")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=2)
     ap.add_argument("--quick", action="store_true",
@@ -193,13 +207,17 @@ def main():
                         elif kind == "perftest":
                             rates.append(perftest(ns, tls, size,
                                                   args.seconds))
-                        elif size + 14 > 9000:
-                            break  # beyond the veth's MTU
+                        elif size > 1514:
+                            # net_af_packet delivered none of the 9000 B
+                            # frames here (not yet understood): no number
+                            # rather than a wrong one.
+                            break
                         else:
                             rates.append(testpmd_pair(
                                 ns, f"net_af_packet0,iface={ns.va}",
                                 f"net_af_packet0,iface={ns.vb}", size,
                                 args.seconds, None))
+                    rates = [r for r in rates if r is not None]
                     if not rates:
                         print(f"{name:<16} {size:>6} {'n/a':>8} {'n/a':>8}",
                               flush=True)

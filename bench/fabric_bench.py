@@ -117,6 +117,9 @@ def testpmd_pair(ns, vdev_rx, vdev_tx, size, seconds, pmd):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        for role in ("rx", "tx"):
+            subprocess.run(["rm", "-rf", f"/run/dpdk/vrdma-bench-{role}",
+                            f"/tmp/vrdma-bench-{role}.log"], check=False)
     logs[0].seek(0)
     m = re.search(r"RX-packets:\s+(\d+)", logs[0].read())
     logs[1].seek(0)
@@ -228,6 +231,10 @@ def main():
     finally:
         plugin.remove(created)
         hugepages.release("bench:fabric")
+        try:
+            os.rmdir("/run/dpdk")
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

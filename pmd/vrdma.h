@@ -39,7 +39,7 @@ extern int vrdma_logtype;
 		##__VA_ARGS__)
 
 #define VRDMA_AM_ID	     0x76 /* UCX active message id of frames */
-#define VRDMA_MAX_RXQ	     1
+#define VRDMA_MAX_RXQ	     8	  /* AM ids VRDMA_AM_ID + queue */
 #define VRDMA_MAX_TXQ	     16
 #define VRDMA_RING_SIZE	     4096  /* frames waiting per rx queue */
 #define VRDMA_TX_SLOTS	     1024  /* sends in flight per port */
@@ -125,13 +125,21 @@ struct vrdma_batch {
 	struct vrdma_port *port;
 	struct vrdma_wire_batch wb;
 	int peer;
+	uint16_t q; /* remote rx queue (AM id VRDMA_AM_ID + q) */
 	int next_free;
 	uint8_t buf[VRDMA_BATCH_BYTES];
+};
+
+/* The argument of the AM handler of one rx queue's id. */
+struct vrdma_am_ctx {
+	struct vrdma_port *port;
+	uint16_t q;
 };
 
 /* One rendezvous receive in flight. */
 struct vrdma_rx_slot {
 	struct vrdma_port *port;
+	struct vrdma_rxq *rxq; /* where the frame goes when it has arrived */
 	struct rte_mbuf *m;
 	struct vrdma_wire_frame frame;
 	int peer;
@@ -170,9 +178,11 @@ struct vrdma_port {
 	int tx_free;			/* head of the free list, -1 empty */
 	struct vrdma_rx_slot *rx_slots; /* VRDMA_RX_SLOTS */
 	int rx_free;
-	struct vrdma_batch *batches;		   /* VRDMA_BATCHES */
-	int batch_free;				   /* free list head */
-	struct vrdma_batch *open[VRDMA_MAX_PEERS]; /* filling, this burst */
+	struct vrdma_batch *batches; /* VRDMA_BATCHES */
+	int batch_free;		     /* free list head */
+	struct vrdma_batch *open[VRDMA_MAX_PEERS][VRDMA_MAX_RXQ]; /* filling */
+	struct vrdma_am_ctx am_ctx[VRDMA_MAX_RXQ];
+	uint16_t n_rxq_conf; /* rx queues configured: AM ids fold onto them */
 };
 
 /* vrdma_fabric.c: all under port->lock except start/stop, which the

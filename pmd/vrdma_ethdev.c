@@ -43,6 +43,7 @@ vrdma_dev_configure(struct rte_eth_dev *dev)
 			  VRDMA_MAX_TXQ);
 		return -EINVAL;
 	}
+	port->n_rxq_conf = RTE_MAX(dev->data->nb_rx_queues, 1);
 	return 0;
 }
 

@@ -337,9 +337,7 @@ vrdma_fabric_start(struct vrdma_port *port)
 		.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID |
 			      UCP_AM_HANDLER_PARAM_FIELD_CB |
 			      UCP_AM_HANDLER_PARAM_FIELD_ARG,
-		.id = VRDMA_AM_ID,
 		.cb = vrdma_am_recv,
-		.arg = port,
 	};
 	ucp_config_t *config;
 	ucs_status_t status;
@@ -375,10 +373,18 @@ vrdma_fabric_start(struct vrdma_port *port)
 		ret = ucs_to_errno(status);
 		goto err_cleanup_ctx;
 	}
-	status = ucp_worker_set_am_recv_handler(port->worker, &am);
-	if (status != UCS_OK) {
-		ret = ucs_to_errno(status);
-		goto err_destroy_worker;
+	/* One AM id per rx queue: the sender's flow hash picks the id, so a
+	 * flow stays on one queue of the receiver. */
+	for (i = 0; i < VRDMA_MAX_RXQ; i++) {
+		port->am_ctx[i].port = port;
+		port->am_ctx[i].q = (uint16_t)i;
+		am.id = VRDMA_AM_ID + i;
+		am.arg = &port->am_ctx[i];
+		status = ucp_worker_set_am_recv_handler(port->worker, &am);
+		if (status != UCS_OK) {
+			ret = ucs_to_errno(status);
+			goto err_destroy_worker;
+		}
 	}
 	ret = listen_start(port);
 	if (ret != 0 && ret != -EADDRINUSE)

@@ -17,6 +17,8 @@
 
 #include <rte_cycles.h>
 #include <rte_ether.h>
+#include <rte_hash_crc.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include "vrdma.h"
@@ -237,9 +239,8 @@ rndv_done(void *request, ucs_status_t status, size_t length, void *user_data)
 	struct vrdma_port *port = slot->port;
 
 	RTE_SET_USED(length);
-	if (status == UCS_OK && port->rxqs[0] != NULL)
-		rx_deliver(port, port->rxqs[0], slot->m, &slot->frame,
-			   slot->peer);
+	if (status == UCS_OK)
+		rx_deliver(port, slot->rxq, slot->m, &slot->frame, slot->peer);
 	else
 		rte_pktmbuf_free(slot->m);
 	rx_slot_put(port, slot);
@@ -282,6 +283,7 @@ rx_rndv(struct vrdma_port *port, struct vrdma_rxq *rxq, void *desc,
 	slot->frame = msg->frame;
 	slot->peer = peer;
 	slot->port = port;
+	slot->rxq = rxq;
 	param.user_data = slot;
 	req = ucp_am_recv_data_nbx(port->worker, desc, slot->iov, nseg, &param);
 	if (req == NULL)
@@ -303,8 +305,9 @@ ucs_status_t
 vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
 	      size_t len, const ucp_am_recv_param_t *param)
 {
-	struct vrdma_port *port = arg;
-	struct vrdma_rxq *rxq = port->rxqs[0];
+	const struct vrdma_am_ctx *ctx = arg;
+	struct vrdma_port *port = ctx->port;
+	struct vrdma_rxq *rxq = port->rxqs[ctx->q % port->n_rxq_conf];
 	enum vrdma_wire_reason reason;
 	struct vrdma_wire_frame f;
 	struct vrdma_wire_msg msg;
@@ -320,6 +323,8 @@ vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
 		bad_header(port, peer, reason);
 		return UCS_OK;
 	}
+	if (rxq == NULL)
+		rxq = port->rxqs[0]; /* queue not set up (yet): the first */
 	if (rxq == NULL)
 		return UCS_OK;
 	if (rndv) {
@@ -363,6 +368,47 @@ vrdma_rx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 
 /* --- transmit ----------------------------------------------------------- */
 
+/*
+ * Which of the receiver's queues a frame goes to: a hash of its flow (IP
+ * addresses, protocol and ports; the MAC pair for non-IP frames), so one
+ * flow's frames stay in order on one queue.
+ */
+static uint16_t
+flow_queue(const struct rte_mbuf *m)
+{
+	const struct rte_ether_hdr *eth =
+		rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	const uint8_t *l3 = (const uint8_t *)(eth + 1);
+	uint32_t avail = m->data_len - RTE_ETHER_HDR_LEN;
+	uint32_t h = 0, l4 = 0;
+	uint8_t proto = 0;
+
+	if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) &&
+	    avail >= sizeof(struct rte_ipv4_hdr)) {
+		const struct rte_ipv4_hdr *ip = (const void *)l3;
+
+		h = rte_hash_crc_4byte(ip->src_addr, 0);
+		h = rte_hash_crc_4byte(ip->dst_addr, h);
+		proto = ip->next_proto_id;
+		l4 = rte_ipv4_hdr_len(ip);
+	} else if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6) &&
+		   avail >= sizeof(struct rte_ipv6_hdr)) {
+		const struct rte_ipv6_hdr *ip = (const void *)l3;
+
+		h = rte_hash_crc(ip->src_addr, 32, 0); /* src and dst */
+		proto = ip->proto;
+		l4 = sizeof(*ip);
+	} else {
+		return (uint16_t)(rte_hash_crc(eth, 2 * RTE_ETHER_ADDR_LEN, 0) %
+				  VRDMA_MAX_RXQ);
+	}
+	h = rte_hash_crc_1byte(proto, h);
+	if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP) && avail >= l4 + 4)
+		h = rte_hash_crc_4byte(*(const unaligned_uint32_t *)(l3 + l4),
+				       h);
+	return (uint16_t)(h % VRDMA_MAX_RXQ);
+}
+
 static void
 tx_done(void *request, ucs_status_t status, void *user_data)
 {
@@ -377,7 +423,7 @@ tx_done(void *request, ucs_status_t status, void *user_data)
 /* Send one reference of m to peer; consumes that reference. */
 static void
 tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
-       struct rte_mbuf *m, const uint8_t *hdr)
+       struct rte_mbuf *m, const uint8_t *hdr, uint16_t q)
 {
 	ucp_request_param_t param = {
 		.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK |
@@ -430,7 +476,7 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 		peer->stats.rndv_sends++;
 	}
 	param.user_data = slot;
-	req = ucp_am_send_nbx(peer->out_ep, VRDMA_AM_ID, slot->hdr,
+	req = ucp_am_send_nbx(peer->out_ep, VRDMA_AM_ID + q, slot->hdr,
 			      VRDMA_WIRE_HDR_LEN, buf, count, &param);
 	if (UCS_PTR_IS_ERR(req)) {
 		peer->stats.drops++;
@@ -457,9 +503,10 @@ batch_done(void *request, ucs_status_t status, void *user_data)
 
 /* Send peer's open batch, if any, as one message. */
 static void
-batch_flush(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx)
+batch_flush(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx,
+	    uint16_t q)
 {
-	struct vrdma_batch *b = port->open[peer_idx];
+	struct vrdma_batch *b = port->open[peer_idx][q];
 	struct vrdma_peer *peer = &port->peers[peer_idx];
 	ucp_request_param_t param = {
 		.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK |
@@ -474,7 +521,7 @@ batch_flush(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx)
 
 	if (b == NULL)
 		return;
-	port->open[peer_idx] = NULL;
+	port->open[peer_idx][q] = NULL;
 	len = vrdma_wire_batch_finish(&b->wb);
 	if (len < 0 || peer->out_ep == NULL) {
 		peer->stats.drops += b->wb.count;
@@ -482,7 +529,7 @@ batch_flush(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx)
 		batch_put(port, b);
 		return;
 	}
-	req = ucp_am_send_nbx(peer->out_ep, VRDMA_AM_ID, b->buf,
+	req = ucp_am_send_nbx(peer->out_ep, VRDMA_AM_ID + q, b->buf,
 			      VRDMA_WIRE_HDR_LEN, b->buf + VRDMA_WIRE_HDR_LEN,
 			      (size_t)len - VRDMA_WIRE_HDR_LEN, &param);
 	if (UCS_PTR_IS_ERR(req)) {
@@ -499,20 +546,21 @@ batch_flush(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx)
 /* Copy a small frame into peer's open batch; false if it cannot be. */
 static bool
 batch_add(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx,
-	  const struct rte_mbuf *m, struct vrdma_wire_frame *f)
+	  uint16_t q, const struct rte_mbuf *m, struct vrdma_wire_frame *f)
 {
 	struct vrdma_peer *peer = &port->peers[peer_idx];
 	void *dst;
 	int tries;
 
 	for (tries = 0; tries < 2; tries++) {
-		struct vrdma_batch *b = port->open[peer_idx];
+		struct vrdma_batch *b = port->open[peer_idx][q];
 
 		if (b == NULL) {
 			b = batch_get(port, peer_idx);
 			if (b == NULL)
 				return false;
-			port->open[peer_idx] = b;
+			b->q = q;
+			port->open[peer_idx][q] = b;
 		}
 		f->data = NULL;
 		if (vrdma_wire_batch_add(&b->wb, f, &dst) == 0) {
@@ -523,7 +571,7 @@ batch_add(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx,
 			peer->stats.tx_bytes += m->pkt_len;
 			return true;
 		}
-		batch_flush(port, txq, peer_idx); /* full: send, retry */
+		batch_flush(port, txq, peer_idx, q); /* full: send, retry */
 	}
 	return false;
 }
@@ -537,7 +585,7 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 	struct vrdma_wire_frame f;
 	uint64_t now = rte_get_timer_cycles();
 	uint64_t connected, dests;
-	uint16_t i;
+	uint16_t i, q;
 
 	rte_spinlock_lock(&port->lock);
 	if (!port->started) {
@@ -565,13 +613,15 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 			goto drop;
 		txq->stats.packets++;
 		txq->stats.bytes += m->pkt_len;
+		q = flow_queue(m);
 		if (m->pkt_len <= VRDMA_BATCH_FRAME) {
 			/* Small: copied into one message per peer per burst;
 			 * UCX's per-message cost is what limits small frames.
 			 */
 			for (peer = 0; dests != 0; peer++, dests >>= 1)
 				if ((dests & 1) &&
-				    !batch_add(port, txq, (int)peer, m, &f)) {
+				    !batch_add(port, txq, (int)peer, q, m,
+					       &f)) {
 					port->peers[peer].stats.drops++;
 					txq->stats.errors++;
 				}
@@ -583,14 +633,16 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 			rte_mbuf_refcnt_update(m, (int16_t)(nb - 1));
 		for (peer = 0; dests != 0; peer++, dests >>= 1)
 			if (dests & 1)
-				tx_one(port, txq, &port->peers[peer], m, hdr);
+				tx_one(port, txq, &port->peers[peer], m, hdr,
+				       q);
 		continue;
 	drop:
 		txq->stats.errors++;
 		rte_pktmbuf_free(m);
 	}
 	for (i = 0; i < port->n_peers; i++)
-		batch_flush(port, txq, i);
+		for (q = 0; q < VRDMA_MAX_RXQ; q++)
+			batch_flush(port, txq, i, q);
 	vrdma_fabric_progress(port);
 	rte_spinlock_unlock(&port->lock);
 	return n;

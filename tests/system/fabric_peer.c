@@ -29,6 +29,7 @@
 #define ETHERTYPE_TEST	0x88b5 /* IEEE local experimental: test frames */
 #define ETHERTYPE_HELLO 0x88b6 /* "I am here": lets peers learn our MAC */
 #define MAX_SIZES	8
+#define MAX_RXQ		8
 #define HDR_BYTES	(RTE_ETHER_HDR_LEN + 8) /* + size, sequence */
 
 struct opts {
@@ -39,6 +40,8 @@ struct opts {
 	unsigned int timeout_s;
 	unsigned int hello;	   /* broadcast this many hellos first */
 	unsigned int learn_wait_s; /* sender: receive this long first */
+	unsigned int rxq;	   /* receiver: rx queues to set up and poll */
+	unsigned int flows;	   /* sender: source MACs to cycle through */
 	struct rte_ether_addr dst;
 };
 
@@ -60,6 +63,8 @@ parse(int argc, char **argv, struct opts *o)
 		{"dst", required_argument, NULL, 'd'},
 		{"hello", required_argument, NULL, 'h'},
 		{"learn-wait", required_argument, NULL, 'l'},
+		{"rxq", required_argument, NULL, 'q'},
+		{"flows", required_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
 	char *tok, *save = NULL;
@@ -67,6 +72,8 @@ parse(int argc, char **argv, struct opts *o)
 
 	o->count = 100;
 	o->timeout_s = 30;
+	o->rxq = 1;
+	o->flows = 1;
 	memset(&o->dst, 0xff, sizeof(o->dst));
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -104,6 +111,14 @@ parse(int argc, char **argv, struct opts *o)
 		case 'l':
 			o->learn_wait_s = (unsigned int)atoi(optarg);
 			break;
+		case 'q':
+			o->rxq = (unsigned int)atoi(optarg);
+			if (o->rxq < 1 || o->rxq > MAX_RXQ)
+				return -EINVAL;
+			break;
+		case 'f':
+			o->flows = (unsigned int)atoi(optarg);
+			break;
 		default:
 			return -EINVAL;
 		}
@@ -140,6 +155,10 @@ make_frame(struct rte_mempool *mp, uint16_t port, const struct opts *o,
 
 			rte_ether_addr_copy(&o->dst, &eth->dst_addr);
 			rte_eth_macaddr_get(port, &eth->src_addr);
+			/* Several flows: the port spreads them over queues. */
+			if (o->flows > 1)
+				eth->src_addr.addr_bytes[5] =
+					(uint8_t)(seq % o->flows);
 			eth->ether_type = rte_cpu_to_be_16(ETHERTYPE_TEST);
 			memcpy(p + RTE_ETHER_HDR_LEN, &size, 4);
 			memcpy(p + RTE_ETHER_HDR_LEN + 4, &seq, 4);
@@ -286,13 +305,18 @@ static int
 run_recv(uint16_t port, const struct opts *o, uint64_t deadline)
 {
 	unsigned int got[MAX_SIZES] = {0}, bad = 0, total = 0, s;
+	unsigned int per_q[MAX_RXQ] = {0}, q = 0;
 	const unsigned int want = o->count * o->n_sizes;
 	struct rte_mbuf *bufs[32];
 	int fails = 0;
 
 	while ((want == 0 || total < want) &&
 	       rte_get_timer_cycles() < deadline) {
-		uint16_t n = rte_eth_rx_burst(port, 0, bufs, 32), i;
+		uint16_t n, i;
+
+		q = (q + 1) % o->rxq;
+		n = rte_eth_rx_burst(port, (uint16_t)q, bufs, 32);
+		per_q[q] += n;
 
 		for (i = 0; i < n; i++) {
 			uint32_t size = 0;
@@ -330,7 +354,21 @@ run_recv(uint16_t port, const struct opts *o, uint64_t deadline)
 		fails += got[s] != o->count;
 	}
 	printf("rx bad=%u\n", bad);
+	for (q = 0; q < o->rxq; q++)
+		printf("rx queue %u frames=%u\n", q, per_q[q]);
 	return fails || bad ? 1 : 0;
+}
+
+static int
+setup_rxqs(uint16_t port, unsigned int n, struct rte_mempool *mp)
+{
+	unsigned int q;
+
+	for (q = 0; q < n; q++)
+		if (rte_eth_rx_queue_setup(port, (uint16_t)q, 1024,
+					   rte_socket_id(), NULL, mp) != 0)
+			return -1;
+	return 0;
 }
 
 /* Non-zero extended counters, "xstat NAME=VALUE", for the test to read. */
@@ -389,9 +427,9 @@ main(int argc, char **argv)
 	mp = rte_pktmbuf_pool_create("fabric_peer", 16383, 256, 0,
 				     RTE_MBUF_DEFAULT_BUF_SIZE,
 				     (int)rte_socket_id());
-	if (mp == NULL || rte_eth_dev_configure(port, 1, 1, &conf) != 0 ||
-	    rte_eth_rx_queue_setup(port, 0, 1024, rte_socket_id(), NULL, mp) !=
-		    0 ||
+	if (mp == NULL ||
+	    rte_eth_dev_configure(port, (uint16_t)o.rxq, 1, &conf) != 0 ||
+	    setup_rxqs(port, o.rxq, mp) != 0 ||
 	    rte_eth_tx_queue_setup(port, 0, 1024, rte_socket_id(), NULL) != 0 ||
 	    rte_eth_dev_start(port) != 0) {
 		fprintf(stderr, "fabric_peer: port setup failed\n");

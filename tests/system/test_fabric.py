@@ -134,6 +134,25 @@ class Fabric(Case):
         # and the receiver saw the first one go.
         self.assertRegex(out_r, r"peer 127\.0\.0\.1:\d+ lost")
 
+    def test_flows_spread_over_rx_queues(self):
+        """A flow hash picks the receiver's queue: 32 flows (source MACs)
+        into a 2-queue receiver land on both queues, all intact."""
+        a, b = f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 1}"
+        recv = self.start("recv", a, [b], count=256, sizes="64,1500",
+                          extra=("--rxq", "2"))
+        time.sleep(0.5)
+        send = self.start("send", b, [a], count=256, sizes="64,1500",
+                          extra=("--flows", "32"))
+        rc_s, out_s = self.finish(send)
+        rc_r, out_r = self.finish(recv)
+        self.assertEqual((rc_s, rc_r), (0, 0), out_s + out_r)
+        self.assertIn("rx size=1500 frames=256/256", out_r)
+        per_q = [int(n) for n in re.findall(r"rx queue \d frames=(\d+)",
+                                            out_r)]
+        self.assertEqual(len(per_q), 2, out_r)
+        self.assertEqual(sum(per_q), 512)
+        self.assertTrue(all(n > 0 for n in per_q), per_q)
+
     def three_hosts(self):
         ns = self.bridged_namespaces(3)
         addr = [f"198.18.0.{i + 1}:{self.port}" for i in range(3)]

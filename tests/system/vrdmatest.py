@@ -152,6 +152,18 @@ class Case(unittest.TestCase):
         ep.start()
         return ep
 
+    def wait_links_up(self, pairs, timeout=10):
+        """UCX lists network devices once, at init, and only those that
+        are up: start peers only when every (namespace, device) is."""
+        deadline = time.monotonic() + timeout
+        for ns, dev in pairs:
+            while "state UP" not in subprocess.run(
+                    ["ip", "-n", ns, "link", "show", "dev", dev],
+                    capture_output=True, text=True).stdout:
+                self.assertLess(time.monotonic(), deadline,
+                                f"{dev} in {ns} did not come up")
+                time.sleep(0.05)
+
     def veth_namespaces(self):
         """Two namespaces joined by a veth pair, MTU 9000: 198.18.0.1/.2."""
         a, b = rand_name("vrdma-fa-"), rand_name("vrdma-fb-")
@@ -171,16 +183,7 @@ class Case(unittest.TestCase):
                             dev], check=True)
             subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"],
                            check=True)
-        # UCX lists network devices once, at init, and only those that
-        # are up: start the peers only when both ends are.
-        deadline = time.monotonic() + 10
-        for ns, dev in ((a, va), (b, vb)):
-            while "state UP" not in subprocess.run(
-                    ["ip", "-n", ns, "link", "show", "dev", dev],
-                    capture_output=True, text=True).stdout:
-                self.assertLess(time.monotonic(), deadline,
-                                f"{dev} in {ns} did not come up")
-                time.sleep(0.05)
+        self.wait_links_up(((a, va), (b, vb)))
         return a, b
 
     def bridged_namespaces(self, n):
@@ -213,14 +216,7 @@ class Case(unittest.TestCase):
                                check=True)
             names.append(ns)
             devs.append(dev)
-        deadline = time.monotonic() + 10
-        for ns, dev in zip(names, devs):
-            while "state UP" not in subprocess.run(
-                    ["ip", "-n", ns, "link", "show", "dev", dev],
-                    capture_output=True, text=True).stdout:
-                self.assertLess(time.monotonic(), deadline,
-                                f"{dev} in {ns} did not come up")
-                time.sleep(0.05)
+        self.wait_links_up(zip(names, devs))
         return names
 
     def node_obj(self, name, config=None):

@@ -133,6 +133,13 @@ class Fabric(Case):
         # Both incarnations' frames arrived (800 of 800, checked above)
         # and the receiver saw the first one go.
         self.assertRegex(out_r, r"peer 127\.0\.0\.1:\d+ lost")
+        # No mbuf leaked across the peer's departure and return: the
+        # receiver's mempool is back at its baseline, and empty once closed.
+        m = re.search(r"mempool in_use start=(\d+) end=(\d+) closed=(\d+)",
+                      out_r)
+        self.assertIsNotNone(m, out_r)
+        self.assertEqual(m.group(1), m.group(2), out_r)
+        self.assertEqual(m.group(3), "0", out_r)
 
     def test_flows_spread_over_rx_queues(self):
         """A flow hash picks the receiver's queue: 32 flows (source MACs)

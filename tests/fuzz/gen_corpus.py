@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Writes the seed corpus of fuzz_wire_decode: valid net_vrdma wire messages.
+"""Writes the seed corpora of the fuzz targets: valid messages of each format.
 
-An independent encoder of the format in pmd/vrdma_wire.h (little-endian,
-20-byte message header, 12-byte per-frame header in batches), so the seeds
-also cross-check the C encoder's layout. Each file is the fuzz input layout:
-one byte with the AM header length (20), the header, then the payload.
-Run it from anywhere; it rewrites tests/fuzz/corpus/wire_decode/.
+wire_decode/: net_vrdma wire messages, from an independent encoder of the
+format in pmd/vrdma_wire.h (little-endian, 20-byte message header, 12-byte
+per-frame header in batches), so the seeds also cross-check the C encoder's
+layout. Each file is the fuzz input layout: one byte with the AM header
+length (20), the header, then the payload.
+
+vu_reply/: vhost-user replies a backend sends to vrdma-vhost-ns, encoded
+from QEMU's docs/interop/vhost-user.rst (12-byte header: request, flags,
+size; then the payload), the bytes exactly as they come off the socket.
+
+Run it from anywhere; it rewrites tests/fuzz/corpus/<target>/.
 """
 
 import argparse
@@ -49,7 +55,7 @@ def batch(frames):
     return msg_hdr(BATCH, len(frames), len(payload)), payload
 
 
-SEEDS = {
+WIRE_SEEDS = {
     'plain_min': plain(14),
     'plain_arp': plain(60, seed=1),
     'plain_tso_ipv4': plain(2000, TSO | TCP_CKSUM | IP_CKSUM | IPV4,
@@ -71,19 +77,57 @@ SEEDS = {
     ]),
 }
 
+VU_VERSION = 0x1
+VU_FLAG_REPLY = 1 << 2
+VU_GET_FEATURES = 1
+VU_GET_VRING_BASE = 11
+VU_GET_PROTOCOL_FEATURES = 15
+VU_GET_QUEUE_NUM = 17
+
+# Virtio feature bits: CSUM, MRG_RXBUF, EVENT_IDX, PROTOCOL_FEATURES,
+# VERSION_1.
+VU_FEATURES = sum(1 << b for b in (0, 15, 29, 30, 32))
+
+
+def vu_reply(request, payload):
+    """A reply to request: header with version 1 and the reply flag."""
+    return struct.pack('<III', request, VU_VERSION | VU_FLAG_REPLY,
+                       len(payload)) + payload
+
+
+VU_REPLY_SEEDS = {
+    'get_features': vu_reply(VU_GET_FEATURES,
+                             struct.pack('<Q', VU_FEATURES)),
+    'get_protocol_features': vu_reply(VU_GET_PROTOCOL_FEATURES,
+                                      struct.pack('<Q', 1)),
+    'get_queue_num': vu_reply(VU_GET_QUEUE_NUM, struct.pack('<Q', 8)),
+    # vring 1 stopped at avail index 0x1234.
+    'get_vring_base': vu_reply(VU_GET_VRING_BASE,
+                               struct.pack('<II', 1, 0x1234)),
+}
+
+
+def write_seeds(directory, seeds):
+    os.makedirs(directory, exist_ok=True)
+    for name, data in sorted(seeds.items()):
+        with open(os.path.join(directory, name + '.bin'), 'wb') as f:
+            f.write(data)
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         '--out',
         default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                             'corpus', 'wire_decode'),
-        help='directory to write the seeds into (default: %(default)s)')
+                             'corpus'),
+        help='directory to write one seed directory per fuzz target into '
+        '(default: %(default)s)')
     args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    for name, (hdr, payload) in sorted(SEEDS.items()):
-        with open(os.path.join(args.out, name + '.bin'), 'wb') as f:
-            f.write(bytes([len(hdr)]) + hdr + payload)
+    write_seeds(os.path.join(args.out, 'wire_decode'), {
+        name: bytes([len(hdr)]) + hdr + payload
+        for name, (hdr, payload) in WIRE_SEEDS.items()
+    })
+    write_seeds(os.path.join(args.out, 'vu_reply'), VU_REPLY_SEEDS)
     return 0
 
 

@@ -20,6 +20,7 @@ EPILOG = """examples:
   tools/vrdma check                       preflight report
   tools/vrdma node up --node cn1          bring node cn1's switch up
   tools/vrdma port add --node cn1 vm1     a vhost-user port for guest vm1
+  tools/vrdma ns add --node cn1 ns1       a namespace guest on a new port
   tools/vrdma node status --node cn1
   eval "$(tools/vrdma env --node cn1)"    vsctl/appctl aliases for cn1
   tools/vrdma node down --node cn1
@@ -85,6 +86,28 @@ def cmd_port(args):
         print(ports.add(node, args.guest, args.mode, args.queues, args.mtu))
     else:
         ports.delete(node, args.guest)
+    return 0
+
+
+def cmd_ns(args):
+    from . import nsguest
+    node = load_node(args)
+    if args.action == "list":
+        return nsguest.listing(node, sys.stdout)
+    if args.action == "exec":
+        return nsguest.exec_in(node, args.guest, args.ns_cmd)
+    if args.ns_cmd:
+        raise VrdmaError(f"unexpected arguments after --: "
+                         f"{' '.join(args.ns_cmd)}", "see vrdma ns --help")
+    util.need_root(f"ns {args.action}")
+    if args.action == "add":
+        rec = nsguest.add(node, args.guest, args.mode, args.queues, args.mtu,
+                          args.ip, args.netns, args.busy_poll,
+                          args.hugepages)
+        print(f"{rec['guest']} netns={rec['netns']} ip={rec['ip']} "
+              f"mac={rec['mac']} socket={rec['socket']}")
+    else:
+        nsguest.delete(node, args.guest)
     return 0
 
 
@@ -218,6 +241,53 @@ def build_parser():
     p.add_argument("--mtu", type=int, help="MTU (68-9702)")
     p.set_defaults(func=cmd_port)
 
+    p = sub.add_parser("ns", help="namespace guests on vhost-user ports",
+                       description="Network namespaces attached to the "
+                       "node's vhost-user ports by vrdma-vhost-ns, as a VM's "
+                       "virtio-net device would be.")
+    nsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = nsub.add_parser("add", help="attach a new namespace guest",
+                        description="A network namespace (named after GUEST "
+                        "unless --netns) whose eth0 is attached to a new "
+                        "vhost-user port of the node, with a MAC and an IP "
+                        "(198.18.0.0/16) derived from the name; prints them. "
+                        "Run twice, it changes nothing; a dead frontend is "
+                        "started again.")
+    q.add_argument("guest", help="guest name (also the port name)")
+    add_node_args(q)
+    q.add_argument("--mode", choices=["client", "server"],
+                   help="vhost-user port mode (default: the node's [ports] "
+                   "mode); the frontend takes the other role")
+    q.add_argument("--queues", type=int, help="queue pairs (1-8)")
+    q.add_argument("--mtu", type=int, help="MTU (68-9702)")
+    q.add_argument("--ip", metavar="CIDR",
+                   help="eth0 address (default: from the name, in "
+                   "198.18.0.0/16)")
+    q.add_argument("--netns", metavar="NAME",
+                   help="namespace name (default: GUEST)")
+    q.add_argument("--busy-poll", action="store_true",
+                   help="the frontend polls (a core, for latency) instead "
+                   "of sleeping")
+    q.add_argument("--hugepages", metavar="DIR",
+                   help="guest memory from this hugetlbfs mount (default "
+                   "memfd)")
+    q = nsub.add_parser("del", help="remove a namespace guest",
+                        description="Stop the frontend, delete the "
+                        "namespace and the port.")
+    q.add_argument("guest")
+    add_node_args(q)
+    q = nsub.add_parser("list", help="the node's namespace guests",
+                        description="Namespace guests of the node, with "
+                        "address and frontend state.")
+    add_node_args(q)
+    q = nsub.add_parser("exec", help="run a command in a guest",
+                        description="Run CMD in GUEST's namespace: vrdma ns "
+                        "exec --node N GUEST -- CMD ARGS; exits with CMD's "
+                        "status.")
+    q.add_argument("guest")
+    add_node_args(q)
+    p.set_defaults(func=cmd_ns)
+
     for name, what in (("vsctl", "ovs-vsctl"), ("appctl", "ovs-appctl")):
         p = sub.add_parser(name, help=f"run {what} against a node",
                            description=f"Run {what} against the node's own "
@@ -280,7 +350,15 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `ns exec ... -- CMD`: the command is not ours to parse.
+    words = [a for a in argv if not a.startswith("-")]
+    cmd = []
+    if words[:1] == ["ns"] and "--" in argv:
+        cut = argv.index("--")
+        argv, cmd = argv[:cut], argv[cut + 1:]
     args = parser.parse_args(argv)
+    args.ns_cmd = cmd
     util.QUIET = getattr(args, "quiet", False)
     try:
         return args.func(args)

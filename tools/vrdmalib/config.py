@@ -83,6 +83,12 @@ def _pages(value):
     return _int_range(1, 1 << 20)(value)
 
 
+def _bool(value):
+    if not isinstance(value, bool):
+        raise ValueError("expected true or false")
+    return value
+
+
 def _mode(value):
     if value not in ("client", "server"):
         raise ValueError('expected "client" or "server"')
@@ -176,6 +182,10 @@ SCHEMA = {
                  'survives switch restarts) or "server" (dpdkvhostuser)'),
         "mtu": (1500, _int_range(68, 9702), "default MTU of new ports"),
         "queues": (1, _int_range(1, 16), "default queue pairs per port"),
+        "tso": (False, _bool,
+                "userspace TSO (other_config:userspace-tso-enable): 64 KiB "
+                "TCP frames cross the switch whole; read when ovs-vswitchd "
+                "starts"),
     },
     "fabric": {
         "listen": ("", _hostport,
@@ -352,6 +362,8 @@ def example_toml():
                 lines.append(f'{key} = "{default}"')
             elif isinstance(default, list):
                 lines.append(f"{key} = []")
+            elif isinstance(default, bool):
+                lines.append(f"{key} = {str(default).lower()}")
             else:
                 lines.append(f"{key} = {default}")
         lines.append("")

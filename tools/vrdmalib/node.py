@@ -12,7 +12,7 @@ import os
 import shutil
 
 from . import config as cfgmod
-from . import hugepages, plugin
+from . import hugepages, nsguest, plugin
 from .util import (VrdmaError, cpu_mask, isolated_cpus, locked, online_cpus,
                    parse_cpu_list, pid_alive, progress, read_pidfile, run,
                    stop_pid, wait_for, warn)
@@ -292,6 +292,7 @@ class Node:
             "pmd-cpu-mask": cpu_mask(cores),
             "pmd-maxsleep": str(sleep),
             "vhost-sock-dir": os.path.basename(self.paths.vhost_dir),
+            "userspace-tso-enable": str(self.cfg["ports.tso"]).lower(),
         }
         self.vsctl("--no-wait", "set", "Open_vSwitch", ".",
                    *[f'other_config:{k}="{v}"' for k, v in settings.items()],
@@ -459,7 +460,8 @@ class Node:
         """Undo everything, in reverse order of bring-up, and keep going
         after a failure so that one stuck step does not strand the rest."""
         p = self.paths
-        errors = []
+        # Guests first: their frontends hold the node's vhost sockets.
+        errors = nsguest.remove_all(self)
         if self.daemon_running():
             # exit --cleanup deletes the datapath, and with it the bridge's
             # persistent kernel tap; a plain SIGTERM would leave the tap.

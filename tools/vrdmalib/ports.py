@@ -7,6 +7,7 @@ testpmd's virtio_user) creates and serves it and OVS reconnects to it after
 a restart; in server mode (dpdkvhostuser, the 2015 original's) OVS creates
 it and a switch restart breaks the guest's link until the guest reconnects."""
 
+import contextlib
 import json
 
 from .config import NAME_RE
@@ -59,7 +60,9 @@ def describe(row):
             f"mtu={_single(row.get('mtu_request'))}")
 
 
-def add(node, guest, mode=None, queues=None, mtu=None):
+def add(node, guest, mode=None, queues=None, mtu=None, lock=True):
+    """lock=False: the caller holds the node lock already (flock would
+    deadlock on a second open of the same directory)."""
     node.require_up()
     mode = mode or node.cfg["ports.mode"]
     queues = queues or node.cfg["ports.queues"]
@@ -75,7 +78,7 @@ def add(node, guest, mode=None, queues=None, mtu=None):
     if not 68 <= mtu <= 9702:
         raise VrdmaError(f"--mtu {mtu} out of range", "use 68-9702")
     sock = node.paths.socket_path(guest)
-    with locked(node.cfg.state_dir):
+    with (locked(node.cfg.state_dir) if lock else contextlib.nullcontext()):
         if guest in (node.bridge, "uplink"):
             raise VrdmaError(f"port name {guest!r} is in use by the node's "
                              f"{'bridge' if guest == node.bridge else 'uplink'}",
@@ -116,9 +119,9 @@ def add(node, guest, mode=None, queues=None, mtu=None):
     return sock
 
 
-def delete(node, guest):
+def delete(node, guest, lock=True):
     node.require_up()
-    with locked(node.cfg.state_dir):
+    with (locked(node.cfg.state_dir) if lock else contextlib.nullcontext()):
         row = find_interface(node, guest)
         if row is None:
             progress(f"port {guest}: not present on node {node.name}; "

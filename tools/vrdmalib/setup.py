@@ -18,6 +18,8 @@ PACKAGES = {
     "switch": ["openvswitch-switch-dpdk", "dpdk", "iproute2", "procps",
                "util-linux"],
     "fabric": ["libucx-dev", "ucx-utils", "ibverbs-utils"],
+    "guests": ["netpipe-tcp", "netpipe-openmpi", "openmpi-bin",
+               "iputils-ping"],
     "build": ["meson", "ninja-build", "pkg-config", "gcc", "libc6-dev",
               "libdpdk-dev", "libcmocka-dev",
               "dpkg-dev"],  # apt-get source, for the driver headers

@@ -52,6 +52,8 @@ extern int vrdma_logtype;
 #define VRDMA_LEARN_AGE_S    300   /* a MAC not heard from is forgotten */
 #define VRDMA_BACKOFF_MIN_MS 100
 #define VRDMA_BACKOFF_MAX_MS 5000
+/* A connection whose wire-up has not finished by then is retried. */
+#define VRDMA_CONNECT_TIMEOUT_MS 3000
 
 /* Per-peer counters, exposed as xstats "peer<i>_<name>". */
 #define VRDMA_PEER_STATS(X)                                  \
@@ -85,6 +87,7 @@ struct vrdma_peer {
 	bool out_failed;   /* out_ep reported an error: close and retry */
 	bool in_failed;	   /* in_ep reported an error: close it */
 	uint64_t next_try; /* tsc of the next connection attempt */
+	uint64_t give_up;  /* tsc: a wire-up still pending is retried */
 	uint64_t backoff;  /* tsc; doubles up to VRDMA_BACKOFF_MAX_MS */
 	struct vrdma_peer_stats stats;
 };
@@ -191,6 +194,21 @@ int vrdma_fabric_start(struct vrdma_port *port);
 void vrdma_fabric_stop(struct vrdma_port *port);
 void vrdma_fabric_progress(struct vrdma_port *port);
 uint64_t vrdma_fabric_connected_mask(const struct vrdma_port *port);
+
+/* The endpoint our frames to peer go on: our own connection once wired
+ * up; else, while no attempt of ours is under way (the last one failed),
+ * the peer's connection to us. UCX endpoints carry messages both ways;
+ * the fallback keeps a pair linked while one side cannot listen (a
+ * restarted port's address stays busy for a minute, see vrdma_fabric.c).
+ * Not while our own attempt is pending: sends on a connection still being
+ * wired up failed (seen in test_fabric). NULL: the peer is unreachable. */
+static inline ucp_ep_h
+vrdma_peer_tx_ep(const struct vrdma_peer *peer)
+{
+	if (peer->connected)
+		return peer->out_ep;
+	return peer->connecting ? NULL : peer->in_ep;
+}
 
 /* vrdma_rxtx.c */
 uint16_t vrdma_rx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n);

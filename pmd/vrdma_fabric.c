@@ -55,7 +55,7 @@ vrdma_fabric_connected_mask(const struct vrdma_port *port)
 	unsigned int i;
 
 	for (i = 0; i < port->n_peers; i++)
-		if (port->peers[i].connected)
+		if (vrdma_peer_tx_ep(&port->peers[i]) != NULL)
 			mask |= UINT64_C(1) << i;
 	return mask;
 }
@@ -109,9 +109,12 @@ in_ep_error(void *arg, ucp_ep_h ep, ucs_status_t status)
 {
 	struct vrdma_peer *peer = arg;
 
-	RTE_SET_USED(ep);
 	RTE_SET_USED(status);
-	peer->in_failed = true;
+	/* Only the current incoming endpoint: a restarted peer's new
+	 * connection may have replaced (and closed) the failed one in the
+	 * same progress call, and must not be closed in its stead. */
+	if (ep == peer->in_ep)
+		peer->in_failed = true;
 }
 
 static void
@@ -170,12 +173,14 @@ peer_connect(struct vrdma_port *port, struct vrdma_peer *peer)
 	status = ucp_ep_create(port->worker, &params, &peer->out_ep);
 	if (status != UCS_OK) {
 		peer->out_ep = NULL;
-		VRDMA_LOG(DEBUG, "%s: connect to %s: %s", port->name,
-			  peer->name, ucs_status_string(status));
+		VRDMA_LOG(INFO, "%s: connect to %s: %s", port->name, peer->name,
+			  ucs_status_string(status));
 		peer_retry_later(peer);
 		return;
 	}
 	peer->connecting = true;
+	peer->give_up =
+		rte_get_timer_cycles() + ms_to_tsc(VRDMA_CONNECT_TIMEOUT_MS);
 	/* The flush completes once the endpoint is wired up to the peer. */
 	req = ucp_ep_flush_nbx(peer->out_ep, &flush);
 	if (req == NULL)
@@ -218,6 +223,7 @@ conn_request(ucp_conn_request_h req, void *arg)
 		/* The peer restarted: its old connection is dead. */
 		ep_close(port, peer->in_ep);
 		peer->in_ep = NULL;
+		peer->in_failed = false;
 	}
 	memset(&params, 0, sizeof(params));
 	params.field_mask = UCP_EP_PARAM_FIELD_CONN_REQUEST |
@@ -231,6 +237,8 @@ conn_request(ucp_conn_request_h req, void *arg)
 		peer->in_ep = NULL;
 		return;
 	}
+	VRDMA_LOG(NOTICE, "%s: peer %s connected to us", port->name,
+		  peer->name);
 	/* A peer that connects to us is up again: try it now. */
 	if (!peer->connected && !peer->connecting) {
 		peer->next_try = 0;
@@ -305,6 +313,14 @@ vrdma_fabric_progress(struct vrdma_port *port)
 			if (peer->in_ep != NULL)
 				ep_close(port, peer->in_ep);
 			peer->in_ep = NULL;
+		}
+		if (peer->connecting && now >= peer->give_up) {
+			VRDMA_LOG(INFO,
+				  "%s: connection to %s not wired up "
+				  "after %u ms; retrying",
+				  port->name, peer->name,
+				  VRDMA_CONNECT_TIMEOUT_MS);
+			peer->out_failed = true;
 		}
 		if (peer->out_failed) {
 			peer->out_failed = false;

@@ -476,8 +476,9 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 		peer->stats.rndv_sends++;
 	}
 	param.user_data = slot;
-	req = ucp_am_send_nbx(peer->out_ep, VRDMA_AM_ID + q, slot->hdr,
-			      VRDMA_WIRE_HDR_LEN, buf, count, &param);
+	req = ucp_am_send_nbx(vrdma_peer_tx_ep(peer), VRDMA_AM_ID + q,
+			      slot->hdr, VRDMA_WIRE_HDR_LEN, buf, count,
+			      &param);
 	if (UCS_PTR_IS_ERR(req)) {
 		peer->stats.drops++;
 		txq->stats.errors++;
@@ -523,13 +524,13 @@ batch_flush(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx,
 		return;
 	port->open[peer_idx][q] = NULL;
 	len = vrdma_wire_batch_finish(&b->wb);
-	if (len < 0 || peer->out_ep == NULL) {
+	if (len < 0 || vrdma_peer_tx_ep(peer) == NULL) {
 		peer->stats.drops += b->wb.count;
 		txq->stats.errors += b->wb.count;
 		batch_put(port, b);
 		return;
 	}
-	req = ucp_am_send_nbx(peer->out_ep, VRDMA_AM_ID + q, b->buf,
+	req = ucp_am_send_nbx(vrdma_peer_tx_ep(peer), VRDMA_AM_ID + q, b->buf,
 			      VRDMA_WIRE_HDR_LEN, b->buf + VRDMA_WIRE_HDR_LEN,
 			      (size_t)len - VRDMA_WIRE_HDR_LEN, &param);
 	if (UCS_PTR_IS_ERR(req)) {

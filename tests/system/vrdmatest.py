@@ -59,6 +59,8 @@ def snapshot():
         "run_dpdk": sorted(os.listdir("/run/dpdk"))
         if os.path.isdir("/run/dpdk") else None,
         "run_vrdma": os.path.exists("/run/vrdma"),
+        "netns": sorted(os.listdir("/run/netns"))
+        if os.path.isdir("/run/netns") else [],
     }
 
 

@@ -318,19 +318,32 @@ def build_parser():
     p.add_argument("what", choices=["example"])
     p.set_defaults(func=cmd_config)
 
-    p = sub.add_parser("demo", help="the main job: a node, two guests, "
+    p = sub.add_parser("demo", help="the main job: hosts, fabric, guests, "
                        "traffic, results",
-                       description="Single-machine demo: brings a node up, "
-                       "attaches two vhost-user guests (DPDK virtio_user "
-                       "endpoints), sends frames each way through the "
-                       "switch and prints a results table; cleans up unless "
-                       "--keep.")
-    p.add_argument("--seconds", type=float, default=3.0,
-                   help="traffic time per direction (default 3)")
-    p.add_argument("--frame", type=int, default=64,
-                   help="frame length in bytes (default 64)")
+                       description="Single-machine demo: N emulated hosts "
+                       "(network namespaces, an OVS-DPDK node each) joined "
+                       "by a veth fabric through net_vrdma fabric ports (or "
+                       "a raw uplink), two namespace guests per host; "
+                       "prints reachability of every guest pair, NPtcp "
+                       "latency and bandwidth same-host and cross-host, a "
+                       "2-rank NPmpi across hosts and the port counters. "
+                       "Cleans up unless --keep.")
+    p.add_argument("--hosts", type=int, default=2,
+                   help="emulated hosts (default 2)")
+    p.add_argument("--guests", choices=["ns", "vm"], default="ns",
+                   help="guest kind (default ns: namespace guests)")
+    p.add_argument("--uplink", choices=["fabric", "raw"], default="fabric",
+                   help="fabric: net_vrdma over UCX (default); raw: "
+                   "net_af_packet on the veth, the 2015 prototype's path")
+    p.add_argument("--transports", metavar="LIST",
+                   help='UCX transports for the fabric, e.g. "tcp" '
+                   "(default: UCX chooses; shared memory on one machine)")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer NetPIPE sizes (powers of two)")
     p.add_argument("--keep", action="store_true",
-                   help="leave the node up afterwards")
+                   help="leave hosts and guests up afterwards")
+    p.add_argument("--down", action="store_true",
+                   help="only remove what a --keep run left up")
     p.add_argument("--out", metavar="DIR", default="results/demo",
                    help="results directory (default results/demo)")
     p.set_defaults(func=cmd_demo)

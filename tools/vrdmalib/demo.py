@@ -1,79 +1,224 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""`vrdma demo`: the single-machine main job, in its single-node form until
-the fabric demo lands: one node's switch, two guests attached through
-vhost-user (DPDK virtio_user endpoints), frames each way through OVS, and a
-results table on stdout (progress on stderr, raw outputs in --out)."""
+"""`vrdma demo`: the single-machine main job. N emulated hosts (network
+namespaces, each with its own OVS-DPDK node) joined by a veth fabric,
+their switches connected through net_vrdma fabric ports (or a raw
+af_packet uplink), two namespace guests per host; then reachability of
+every guest pair, NPtcp latency and bandwidth for a same-host pair (vhost-
+user shared memory) and a cross-host pair (the fabric), a 2-rank NPmpi
+across hosts, and the ports' counters showing the path taken. Progress on
+stderr, the results table on stdout, raw outputs in --out."""
 
+import glob
 import json
 import os
-import shutil
+import subprocess
 import sys
+import time
 
 from . import config as cfgmod
-from . import ports
+from . import netpipe, ports
 from . import setup as setupmod
-from .endpoints import Testpmd
+from .hosts import Hosts
 from .node import Node
-from .traffic import one_way, wait_links
-from .util import VrdmaError, progress
+from .util import VrdmaError, progress, run
 
-NODE = "demo"
+PREFIX = "demo-"
+
+
+def ping(src, dst, tries=3):
+    for _ in range(tries):
+        proc = subprocess.run(["ip", "netns", "exec", src["netns"], "ping",
+                               "-c", "1", "-W", "2", dst["ip"].split("/")[0]],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            return True
+    return False
+
+
+def reachability(hosts):
+    guests = hosts.all_guests()
+    matrix = {}
+    for a in guests:
+        for b in guests:
+            if a is not b:
+                matrix[(a["guest"], b["guest"])] = ping(a, b)
+    return matrix
+
+
+def summarize(rows):
+    """NetPIPE rows -> the figures the report uses."""
+    def at(size):
+        best = [r for r in rows if r["bytes"] == size]
+        return best[0] if best else None
+
+    lat1, lat64, bw64k = at(1), at(64), at(65536)
+    return {
+        "lat_1B_us": lat1["usec"] if lat1 else None,
+        "lat_64B_us": lat64["usec"] if lat64 else None,
+        "bw_64KiB_gbits": round(bw64k["mbps"] / 1000, 3) if bw64k else None,
+        "bw_peak_gbits": round(max(r["mbps"] for r in rows) / 1000, 3),
+        "sizes": len(rows),
+    }
+
+
+def counters_delta(hosts, before):
+    out = {}
+    for name, node in hosts.nodes.items():
+        now = hosts.port_counters(node, hosts.uplink_port())
+        out[name] = {k: now[k] - before[name][k] for k in now}
+    return out
+
+
+def snapshot(hosts):
+    return {name: hosts.port_counters(node, hosts.uplink_port())
+            for name, node in hosts.nodes.items()}
+
+
+def leftovers():
+    """Nodes and namespaces of a demo run with --keep."""
+    state = cfgmod.default_state_dir()
+    nodes = sorted(os.path.basename(p) for p in
+                   glob.glob(os.path.join(state, f"{PREFIX}h*"))
+                   if os.path.isdir(p))
+    netns = sorted(os.path.basename(p) for p in
+                   glob.glob(f"/run/netns/{PREFIX}h*"))
+    return nodes, netns
+
+
+def take_down():
+    nodes, netns = leftovers()
+    for name in nodes:
+        conf = os.path.join(cfgmod.config_dir(), f"{name}.toml")
+        Node(cfgmod.load(conf if os.path.exists(conf) else None,
+                         name)).down()
+        if os.path.exists(conf):
+            os.unlink(conf)
+    for ns in glob.glob(f"/run/netns/{PREFIX}h*"):
+        run(["ip", "netns", "del", os.path.basename(ns)], check=False)
+    progress(f"demo: removed {len(nodes)} node(s) and "
+             f"{len(netns)} namespace(s) of a kept demo")
+    return 0
 
 
 def main(args):
+    if args.down:
+        return take_down()
+    if args.guests == "vm":
+        raise VrdmaError("--guests vm needs the VM guests (vrdma vm, "
+                         "issue 4), which are not built yet",
+                         "use --guests ns")
+    nodes, netns = leftovers()
+    if nodes or netns:
+        raise VrdmaError(f"a kept demo is still up ({', '.join(nodes + netns)})",
+                         "vrdma demo --down removes it")
     setupmod.setup()
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
-    node = Node(cfgmod.load(None, NODE))
-    progress(f"demo: bringing node {NODE} up")
-    node.up()
-    endpoints = []
-    results = []
+    started = time.monotonic()
+    hosts = Hosts(n=args.hosts, uplink=args.uplink,
+                  transports=args.transports or "", prefix=PREFIX)
+    results = {"hosts": args.hosts, "uplink": args.uplink,
+               "transports": args.transports or "UCX default",
+               "guests": "ns", "quick": args.quick}
+    ok = True
     try:
-        socks = [ports.add(node, g) for g in ("vm1", "vm2")]
-        progress("demo: attaching two guests (testpmd net_virtio_user)")
-        for guest, sock in zip(("vm1", "vm2"), socks):
-            ep = Testpmd(f"demo-{guest}", sock, True, out)
-            endpoints.append(ep)
-            ep.start()
-        if not wait_links(node, ["vm1", "vm2"], endpoints):
-            raise VrdmaError("vhost-user links of vm1/vm2 not up after 30s",
-                             f"see {node.paths.daemon_log}")
-        for (a, an), (b, bn) in (((endpoints[0], "vm1"), (endpoints[1], "vm2")),
-                                 ((endpoints[1], "vm2"), (endpoints[0], "vm1"))):
-            progress(f"demo: {an} -> {bn}: {args.frame} B frames for "
-                     f"{args.seconds:g} s")
-            res = one_way(node, a, b, args.seconds, args.frame)
-            res["direction"] = f"{an} -> {bn}"
-            results.append(res)
-        status_path = os.path.join(out, "node-status.txt")
-        with open(status_path, "w", encoding="utf-8") as f:
-            ports.status(node, f)
+        hosts.up()
+        progress(f"demo: waiting for the {hosts.uplink_port()} links")
+        if not hosts.wait_fabric(60):
+            raise VrdmaError(f"{hosts.uplink_port()} links not up after "
+                             "60s", "see the nodes' logs (vrdma node status)")
+        guests = hosts.all_guests()
+        progress(f"demo: reachability of {len(guests)} guests "
+                 f"({len(guests) * (len(guests) - 1)} pairs)")
+        matrix = reachability(hosts)
+        results["reachable"] = sum(matrix.values())
+        results["pairs"] = len(matrix)
+        results["unreachable"] = [f"{a}->{b}" for (a, b), v in
+                                  matrix.items() if not v]
+        ok &= not results["unreachable"]
+
+        h1, h2 = hosts.names[0], hosts.names[1]
+        a, b = hosts.guests[h1][0], hosts.guests[h1][1]
+        c = hosts.guests[h2][0]
+        upper = 65536
+        runs = {}
+        for label, src, dst in (("same-host", a, b), ("cross-host", a, c)):
+            progress(f"demo: NPtcp {label}: {src['guest']} -> "
+                     f"{dst['guest']}{' (quick)' if args.quick else ''}")
+            before = snapshot(hosts)
+            rows, raw = netpipe.nptcp(dst["netns"], src["netns"],
+                                      dst["ip"].split("/")[0],
+                                      os.path.join(out, "netpipe"),
+                                      upper=upper, quick=args.quick)
+            with open(os.path.join(out, f"nptcp-{label}.txt"), "w",
+                      encoding="utf-8") as f:
+                f.write(raw)
+            runs[label] = summarize(rows)
+            runs[label]["pair"] = f"{src['guest']} -> {dst['guest']}"
+            runs[label]["uplink_counters"] = counters_delta(hosts, before)
+        progress(f"demo: NPmpi, 2 ranks across hosts ({a['guest']}, "
+                 f"{c['guest']})")
+        rows, raw = netpipe.npmpi([a["netns"], c["netns"]],
+                                  os.path.join(out, "netpipe"), upper=upper,
+                                  quick=True)
+        with open(os.path.join(out, "npmpi-cross-host.txt"), "w",
+                  encoding="utf-8") as f:
+            f.write(raw)
+        runs["npmpi cross-host"] = summarize(rows)
+        runs["npmpi cross-host"]["pair"] = f"{a['guest']} -> {c['guest']}"
+        results["runs"] = runs
+        for name, node in hosts.nodes.items():
+            with open(os.path.join(out, f"node-status-{name}.txt"), "w",
+                      encoding="utf-8") as f:
+                ports.status(node, f)
     finally:
-        for ep in endpoints:
-            ep.stop()
-        if not args.keep:
-            progress(f"demo: taking node {NODE} down")
-            shutil.copy(node.paths.daemon_log, out)
-            node.down()
+        for node in hosts.nodes.values():
+            if os.path.exists(node.paths.daemon_log):
+                run(["cp", node.paths.daemon_log, out], check=False)
+        if args.keep:
+            progress("demo: left up (--keep): vrdma node status --node "
+                     f"{hosts.names[0]}; vrdma demo --down removes it")
         else:
-            progress(f"demo: node {NODE} left up (--keep); "
-                     f"vrdma node down --node {NODE} removes it")
-    with open(os.path.join(out, "results.json"), "w",
-              encoding="utf-8") as f:
-        json.dump({"node": NODE, "mode": "vhost-user client",
-                   "results": results}, f, indent=1)
-    print(f"vrdma demo: node {NODE}, two vhost-user guests (DPDK "
-          "virtio_user), OVS-DPDK bridge, single host")
-    print(f"{'direction':<12} {'frame':>6} {'sent':>10} {'switched':>10} "
-          f"{'received':>10} {'Mpps':>7} {'Gbit/s':>7}")
-    for r in results:
-        print(f"{r['direction']:<12} {r['frame']:>5}B {r['sent']:>10} "
-              f"{r['switched']:>10} {r['received']:>10} {r['mpps']:>7} "
-              f"{r['gbits']:>7}")
-    print(f"raw outputs: {out}")
-    ok = all(r["received"] > 0 and r["switched"] == r["sent"]
-             for r in results)
+            progress("demo: taking hosts down")
+            hosts.down()
+    results["seconds"] = round(time.monotonic() - started, 1)
+    with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=1)
+    print_table(results, out)
     if not ok:
-        print("demo: FAILED: frames did not cross the switch", file=sys.stderr)
+        print("demo: FAILED: some guest pairs could not reach each other: "
+              + ", ".join(results["unreachable"]), file=sys.stderr)
     return 0 if ok else 1
+
+
+def print_table(r, out):
+    up = ("net_vrdma fabric port, UCX " + r["transports"]
+          if r["uplink"] == "fabric" else "raw uplink (net_af_packet)")
+    print(f"vrdma demo: {r['hosts']} emulated hosts, OVS-DPDK each, {up}; "
+          "2 namespace guests per host (vrdma-vhost-ns)")
+    print(f"reachability: {r['reachable']}/{r['pairs']} guest pairs")
+    print(f"{'run':<17} {'pair':<24} {'lat 1B':>9} {'lat 64B':>9} "
+          f"{'bw 64KiB':>10} {'bw peak':>9}")
+    for label, s in r.get("runs", {}).items():
+        def us(v):
+            return f"{v:.1f}us" if v is not None else "-"
+
+        def gb(v):
+            return f"{v:.2f}Gb/s" if v is not None else "-"
+        print(f"{label:<17} {s['pair']:<24} {us(s['lat_1B_us']):>9} "
+              f"{us(s['lat_64B_us']):>9} {gb(s['bw_64KiB_gbits']):>10} "
+              f"{gb(s['bw_peak_gbits']):>9}")
+    for label in ("same-host", "cross-host"):
+        s = r.get("runs", {}).get(label)
+        if not s:
+            continue
+        parts = []
+        for host, c in s["uplink_counters"].items():
+            frames = c["tx_pkts"] + c["rx_pkts"]
+            octets = c["tx_bytes"] + c["rx_bytes"]
+            avg = f", {octets // frames} B/frame" if frames else ""
+            parts.append(f"{host} {c['tx_pkts']} out/{c['rx_pkts']} in"
+                         f"{avg}")
+        port = "fabric" if r["uplink"] == "fabric" else "uplink"
+        print(f"{port} port during {label}: " + "; ".join(parts))
+    print(f"took {r['seconds']} s; raw outputs: {out}")

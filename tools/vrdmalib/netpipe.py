@@ -8,6 +8,7 @@ usec"; each run keeps its raw output."""
 
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -110,9 +111,19 @@ def npmpi(namespaces, workdir, upper=None, quick=False, timeout=300):
     os.makedirs(workdir, exist_ok=True)
     argv = ["ip", "netns", "exec", namespaces[0],
             *mpirun_argv(namespaces, [NPMPI, *size_args(upper, quick)])]
-    proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True,
-                          timeout=timeout, env=mpi_env(), check=False)
-    out = proc.stdout + proc.stderr
+    # Its own session, so that a timeout stops mpirun, the orteds it
+    # started through the rsh agent and the ranks, and nothing else.
+    proc = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env=mpi_env(), start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise VrdmaError(f"NPmpi across {','.join(namespaces)} did not "
+                         f"finish in {timeout}s: {out.strip()[-300:]}",
+                         "check that the guests reach each other") from None
     rows = parse(out)
     if proc.returncode != 0 or not rows:
         raise VrdmaError(f"NPmpi across {','.join(namespaces)} failed "

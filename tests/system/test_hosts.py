@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Emulated hosts across a fabric (hosts.py): network-namespace hosts with
+their own OVS-DPDK node, joined by a veth fabric through net_vrdma fabric
+ports (UCX over shared memory, or tcp) or a raw af_packet uplink, with
+namespace guests. Every guest pair reaches every other (learning and
+flooding across the fabric), 64 KiB TSO frames cross the fabric whole,
+NPmpi runs across hosts, and a host's switch restart is survived."""
+
+import os
+import subprocess
+import threading
+import time
+
+import vrdmatest
+from vrdmatest import Case, rand_name, snapshot
+from vrdmalib import hosts as hostsmod
+from vrdmalib import netpipe
+
+BULK_SERVER = r"""
+import socket
+s = socket.socket()
+s.bind(("0.0.0.0", 5001))
+s.listen(1)
+print("listening", flush=True)
+c, _ = s.accept()
+n = 0
+while True:
+    b = c.recv(1 << 20)
+    if not b:
+        break
+    n += len(b)
+print(n)
+"""
+
+BULK_CLIENT = r"""
+import socket, sys
+s = socket.create_connection((sys.argv[1], 5001), timeout=30)
+b = bytes(1 << 20)
+for _ in range(int(sys.argv[2])):
+    s.sendall(b)
+s.close()
+"""
+
+
+class Hosts(Case):
+    def make(self, **kw):
+        before = snapshot()
+        h = hostsmod.Hosts(prefix=rand_name("t") + "-", **kw)
+        self.addCleanup(lambda: self.assertEqual(
+            snapshot(), before, "the hosts left nothing behind"))
+        self.addCleanup(h.down)
+        self.addCleanup(self.report_fabric, h)
+        h.up()
+        self.assertTrue(h.wait_fabric(60), "every uplink link came up")
+        return h
+
+    def report_fabric(self, h):
+        """On failure, the fabric port's story from every node's log."""
+        if self._outcome_ok():
+            return
+        for node in h.nodes.values():
+            lines = [ln for ln in vrdmatest.read(
+                node.paths.daemon_log).splitlines() if "net_vrdma" in ln]
+            print(f"--- {node.name}: net_vrdma log lines ---", *lines[-30:],
+                  sep="\n")
+
+    def ping(self, a, b, tries=3):
+        for _ in range(tries):
+            if subprocess.run(["ip", "netns", "exec", a["netns"], "ping",
+                               "-c", "1", "-W", "2", b["ip"].split("/")[0]],
+                              capture_output=True, check=False
+                              ).returncode == 0:
+                return True
+        return False
+
+    def assert_all_pairs_reach(self, h):
+        guests = h.all_guests()
+        bad = [f"{a['guest']}->{b['guest']}" for a in guests for b in guests
+               if a is not b and not self.ping(a, b)]
+        self.assertEqual(bad, [], "every guest pair reaches every other")
+        print(f"{len(guests) * (len(guests) - 1)} guest pairs reachable")
+
+    def bulk(self, a, b, mib):
+        server = subprocess.Popen(["ip", "netns", "exec", b["netns"],
+                                   "python3", "-c", BULK_SERVER],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(server.stdout.readline().strip(), "listening")
+            subprocess.run(["ip", "netns", "exec", a["netns"], "python3",
+                            "-c", BULK_CLIENT, b["ip"].split("/")[0],
+                            str(mib)], check=True, timeout=180)
+            self.assertEqual(int(server.stdout.readline()), mib << 20)
+        finally:
+            server.wait(timeout=30)
+            server.stdout.close()
+
+    def assert_tso_crosses_whole(self, h):
+        """A bulk TCP transfer from a guest of host 1 to one of host 2:
+        the fabric port carries frames far larger than the MTU."""
+        n1 = h.nodes[h.names[0]]
+        a, b = h.guests[h.names[0]][0], h.guests[h.names[1]][0]
+        before = h.port_counters(n1, "fabric")
+        self.bulk(a, b, 32)
+        after = h.port_counters(n1, "fabric")
+        frames = after["tx_pkts"] - before["tx_pkts"]
+        octets = after["tx_bytes"] - before["tx_bytes"]
+        print(f"32 MiB across the fabric: {frames} frames, "
+              f"{octets // max(frames, 1)} bytes each on average")
+        self.assertGreaterEqual(octets, 32 << 20)
+        self.assertGreater(octets / frames, 16384,
+                           "TSO frames crossed the fabric whole")
+
+    def test_two_hosts_shared_memory(self):
+        h = self.make(n=2)
+        self.assert_all_pairs_reach(h)
+        self.assert_tso_crosses_whole(h)
+        a, c = h.guests[h.names[0]][0], h.guests[h.names[1]][0]
+        rows, raw = netpipe.npmpi([a["netns"], c["netns"]],
+                                  os.path.join(self.state, "np"),
+                                  upper=65536, quick=True)
+        print(raw.splitlines()[-1])
+        self.assertGreaterEqual(rows[-1]["bytes"], 65536)
+        for name in h.names:
+            self.assert_no_errors_in_log(name)
+
+    def test_two_hosts_tcp(self):
+        h = self.make(n=2, transports="tcp")
+        self.assert_all_pairs_reach(h)
+        self.assert_tso_crosses_whole(h)
+
+    def test_three_hosts(self):
+        h = self.make(n=3, guests_per_host=1)
+        self.assert_all_pairs_reach(h)
+
+    def test_raw_uplink(self):
+        h = self.make(n=2, guests_per_host=1, uplink="raw")
+        self.assert_all_pairs_reach(h)
+        n1 = h.nodes[h.names[0]]
+        self.assertGreater(h.port_counters(n1, "uplink")["tx_pkts"], 0)
+
+    def test_switch_restart_under_traffic(self):
+        """Host 2's ovs-vswitchd restarts during a ping flood: host 1's
+        fabric link goes down and comes back, and traffic resumes."""
+        h = self.make(n=2, guests_per_host=1)
+        n1, n2 = h.nodes[h.names[0]], h.nodes[h.names[1]]
+        a, b = h.guests[h.names[0]][0], h.guests[h.names[1]][0]
+        self.assertTrue(self.ping(a, b))
+        states, stop = [], threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                states.append(n1.vsctl("get", "Interface", "fabric",
+                                       "link_state",
+                                       check=False).stdout.strip())
+                time.sleep(0.1)
+
+        watcher = threading.Thread(target=watch)
+        flood = subprocess.Popen(
+            ["ip", "netns", "exec", a["netns"], "ping", "-i", "0.05", "-c",
+             "800", "-w", "60", b["ip"].split("/")[0]],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        watcher.start()
+        try:
+            time.sleep(1)
+            n2.restart()
+            self.assertTrue(h.wait_fabric(60), "fabric links back up")
+            deadline = time.monotonic() + 30
+            while not self.ping(a, b, tries=1):
+                self.assertLess(time.monotonic(), deadline,
+                                "traffic resumed after the restart")
+        finally:
+            stop.set()
+            watcher.join()
+        out, _ = flood.communicate(timeout=90)
+        self.assertIn("down", states, "host 1 saw its fabric link go down")
+        self.assertEqual(states[-1], "up")
+        self.assertRegex(out, r"\b[1-9]\d* received")
+        self.assertTrue(self.ping(b, a))
+        for name in h.names:
+            self.assert_no_errors_in_log(name)
+
+
+if __name__ == "__main__":
+    vrdmatest.main()

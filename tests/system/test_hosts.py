@@ -8,8 +8,8 @@ flooding across the fabric), 64 KiB TSO frames cross the fabric whole,
 NPmpi runs across hosts, and a host's switch restart is survived."""
 
 import os
+import re
 import subprocess
-import threading
 import time
 
 import vrdmatest
@@ -141,40 +141,34 @@ class Hosts(Case):
 
     def test_switch_restart_under_traffic(self):
         """Host 2's ovs-vswitchd restarts during a ping flood: host 1's
-        fabric link goes down and comes back, and traffic resumes."""
+        fabric port loses its peer and gets it back, and traffic resumes.
+        (The outage is shorter than OVS's 5 s link poll, so the port's own
+        log tells the story, not the DB's link_state.)"""
         h = self.make(n=2, guests_per_host=1)
         n1, n2 = h.nodes[h.names[0]], h.nodes[h.names[1]]
         a, b = h.guests[h.names[0]][0], h.guests[h.names[1]][0]
         self.assertTrue(self.ping(a, b))
-        states, stop = [], threading.Event()
-
-        def watch():
-            while not stop.is_set():
-                states.append(n1.vsctl("get", "Interface", "fabric",
-                                       "link_state",
-                                       check=False).stdout.strip())
-                time.sleep(0.1)
-
-        watcher = threading.Thread(target=watch)
+        mark = len(vrdmatest.read(n1.paths.daemon_log))
         flood = subprocess.Popen(
             ["ip", "netns", "exec", a["netns"], "ping", "-i", "0.05", "-c",
              "800", "-w", "60", b["ip"].split("/")[0]],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        watcher.start()
-        try:
-            time.sleep(1)
-            n2.restart()
-            self.assertTrue(h.wait_fabric(60), "fabric links back up")
-            deadline = time.monotonic() + 30
-            while not self.ping(a, b, tries=1):
-                self.assertLess(time.monotonic(), deadline,
-                                "traffic resumed after the restart")
-        finally:
-            stop.set()
-            watcher.join()
+        time.sleep(1)
+        n2.restart()
+        restarted = time.monotonic()
+        while not self.ping(a, b, tries=1):
+            self.assertLess(time.monotonic() - restarted, 30,
+                            "traffic resumed after the restart")
+        print(f"ping through again {time.monotonic() - restarted:.1f}s "
+              "after the restart")
         out, _ = flood.communicate(timeout=90)
-        self.assertIn("down", states, "host 1 saw its fabric link go down")
-        self.assertEqual(states[-1], "up")
+        log = vrdmatest.read(n1.paths.daemon_log)[mark:]
+        peer = re.escape(hostsmod.fabric_ip(1))
+        self.assertRegex(log, rf"peer {peer}:\d+ lost",
+                         "host 1's port saw its peer go")
+        self.assertRegex(log, rf"peer {peer}:\d+ lost.*\n(.*\n)*.*peer "
+                         rf"{peer}:\d+ connected", "and come back")
+        self.assertTrue(h.wait_fabric(30), "both fabric links up")
         self.assertRegex(out, r"\b[1-9]\d* received")
         self.assertTrue(self.ping(b, a))
         for name in h.names:

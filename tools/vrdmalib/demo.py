@@ -55,8 +55,8 @@ def summarize(rows):
     return {
         "lat_1B_us": lat1["usec"] if lat1 else None,
         "lat_64B_us": lat64["usec"] if lat64 else None,
-        "bw_64KiB_gbits": round(bw64k["mbps"] / 1000, 3) if bw64k else None,
-        "bw_peak_gbits": round(max(r["mbps"] for r in rows) / 1000, 3),
+        "bw_64KiB_gbits": round(bw64k["gbits"], 3) if bw64k else None,
+        "bw_peak_gbits": round(max(r["gbits"] for r in rows), 3),
         "sizes": len(rows),
     }
 

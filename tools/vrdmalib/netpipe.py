@@ -25,9 +25,11 @@ MPIRUN = "/usr/bin/mpirun"
 
 
 def parse(text):
-    """[{"bytes", "mbps", "usec"}] from NetPIPE output; usec is half the
-    round trip, NetPIPE's one-way latency."""
-    return [{"bytes": int(b), "mbps": float(m), "usec": float(u)}
+    """[{"bytes", "mbps", "gbits", "usec"}] from NetPIPE output; usec is
+    half the round trip, NetPIPE's one-way latency. NetPIPE's "Mbps" are
+    2^20 bit/s; gbits is 10^9 bit/s."""
+    return [{"bytes": int(b), "mbps": float(m),
+             "gbits": float(m) * (1 << 20) / 1e9, "usec": float(u)}
             for b, _, m, u in LINE.findall(text)]
 
 

@@ -163,7 +163,7 @@ SCHEMA = {
                       'never core 0 when others exist) or a list "2,3"'),
         "pmd_maxsleep_us": ("auto", _maxsleep,
                             "PMD idle sleep cap (other_config:pmd-maxsleep): "
-                            '"auto" = 100 when PMD cores are shared, else 0'),
+                            '"auto" = 20 when PMD cores are shared, else 0'),
     },
     "memory": {
         "hugepage_size": ("2M", _pagesize, '"2M" or "1G"'),

@@ -118,7 +118,7 @@ def main(args):
     hosts = Hosts(n=args.hosts, uplink=args.uplink,
                   transports=args.transports or "", prefix=PREFIX)
     results = {"hosts": args.hosts, "uplink": args.uplink,
-               "transports": args.transports or "UCX default",
+               "transports": args.transports or "default",
                "guests": "ns", "quick": args.quick}
     ok = True
     try:

@@ -17,8 +17,8 @@ sys.path.insert(0, os.path.join(TOP, "tools"))
 from vrdmalib import config  # noqa: E402
 from vrdmalib.util import VrdmaError, parse_cpu_list  # noqa: E402
 
-SUBCOMMANDS = ["setup", "check", "node", "port", "vsctl", "appctl", "env",
-               "hugepages", "config", "demo", "test"]
+SUBCOMMANDS = ["setup", "check", "node", "port", "ns", "domxml", "vsctl",
+               "appctl", "env", "hugepages", "config", "demo", "test"]
 
 
 def vrdma(*args):

@@ -7,6 +7,7 @@ the fix, with exit status 1 (2 for usage errors)."""
 import argparse
 import os
 import shlex
+import shutil
 import sys
 
 from . import check as checkmod
@@ -108,6 +109,24 @@ def cmd_ns(args):
               f"mac={rec['mac']} socket={rec['socket']}")
     else:
         nsguest.delete(node, args.guest)
+    return 0
+
+
+def cmd_domxml(args):
+    from . import domxml
+    node = load_node(args)
+    domain_type = None if args.domain_type == "auto" else args.domain_type
+    text = domxml.build(node, args.guest, args.vcpus, args.memory,
+                        args.memory_backing, args.queues, args.mac,
+                        args.image, domain_type)
+    if shutil.which("virt-xml-validate"):
+        import tempfile
+        with tempfile.TemporaryDirectory() as scratch:
+            ok, msg = domxml.validate(text, scratch)
+        if not ok:
+            raise VrdmaError(f"generated domain does not validate: {msg}",
+                             "report this as a bug")
+    sys.stdout.write(text)
     return 0
 
 
@@ -287,6 +306,33 @@ def build_parser():
     q.add_argument("guest")
     add_node_args(q)
     p.set_defaults(func=cmd_ns)
+
+    p = sub.add_parser("domxml", help="libvirt domain XML for a VM guest",
+                       description="Print a libvirt domain for GUEST: a "
+                       "vhostuser interface on the node's port GUEST (which "
+                       "must exist: vrdma port add), in the role opposite "
+                       "to the port's; shared guest memory; vCPUs and "
+                       "emulator pinned away from the node's PMD cores; "
+                       "domain type kvm when KVM can create a VM, else qemu "
+                       "(TCG, with the vectors=0 override QEMU 7.2 needs). "
+                       "Checked with virt-xml-validate when installed.")
+    p.add_argument("guest", help="guest name (also its port's name)")
+    add_node_args(p)
+    p.add_argument("--vcpus", type=int, default=1, help="vCPUs (default 1)")
+    p.add_argument("--memory", type=int, default=1024, metavar="MiB",
+                   help="guest memory in MiB (default 1024)")
+    p.add_argument("--memory-backing", default="hugepages-2M",
+                   choices=["hugepages-2M", "hugepages-1G", "memfd"],
+                   help="shared guest memory (default hugepages-2M)")
+    p.add_argument("--queues", type=int,
+                   help="queue pairs (default: the port's; must match it)")
+    p.add_argument("--mac", help="MAC (default: derived from the name)")
+    p.add_argument("--image", metavar="DIR",
+                   help="guest image with vmlinuz and initrd.img (default "
+                   "/var/cache/vrdma/guest)")
+    p.add_argument("--domain-type", choices=["auto", "kvm", "qemu"],
+                   default="auto", help="auto: kvm when usable (default)")
+    p.set_defaults(func=cmd_domxml)
 
     for name, what in (("vsctl", "ovs-vsctl"), ("appctl", "ovs-appctl")):
         p = sub.add_parser(name, help=f"run {what} against a node",

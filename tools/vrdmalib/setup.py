@@ -19,7 +19,7 @@ PACKAGES = {
                "util-linux"],
     "fabric": ["libucx-dev", "ucx-utils", "ibverbs-utils"],
     "guests": ["netpipe-tcp", "netpipe-openmpi", "openmpi-bin",
-               "iputils-ping"],
+               "iputils-ping", "libvirt-clients"],
     "build": ["meson", "ninja-build", "pkg-config", "gcc", "libc6-dev",
               "libdpdk-dev", "libcmocka-dev",
               "dpkg-dev"],  # apt-get source, for the driver headers

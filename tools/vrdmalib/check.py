@@ -151,6 +151,21 @@ def report(node_cfg=None):
         yield "fail", "ucx", "ucx_info missing", "run: tools/vrdma setup"
 
     level, detail = kvm_state()
+    for prog, pkg in (("NPtcp", "netpipe-tcp"),
+                      ("NPopenmpi", "netpipe-openmpi"),
+                      ("mpirun", "openmpi-bin"),
+                      ("virt-xml-validate", "libvirt-clients")):
+        if shutil.which(prog):
+            yield "ok", "guests", f"{prog} at {shutil.which(prog)}", None
+        else:
+            yield ("warn", "guests", f"{prog} missing (Debian package "
+                   f"{pkg}): no NetPIPE/MPI runs or XML checks",
+                   "run: tools/vrdma setup")
+    if os.path.exists("/dev/net/tun"):
+        yield "ok", "guests", "/dev/net/tun for namespace guests", None
+    else:
+        yield ("warn", "guests", "no /dev/net/tun: namespace guests cannot "
+               "make their tap", "modprobe tun")
     yield level, "kvm", detail, (None if level == "ok" else
                                  "none needed for tests; for real guests "
                                  "enable VT-x/AMD-V and load kvm")

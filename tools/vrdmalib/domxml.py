@@ -12,37 +12,21 @@ virtio-net device with MSI-X (msix_set_vector_notifiers): vectors=0 via
 <qemu:override> avoids it. render() is pure, for the tests; build()
 reads the node."""
 
-import fcntl
 import os
 import xml.etree.ElementTree as ET
 
-from . import nsguest, ports
+from . import check, nsguest, ports
 from .util import VrdmaError, online_cpus, run
 
 QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 BACKINGS = ("hugepages-2M", "hugepages-1G", "memfd")
 NET_ALIAS = "ua-net0"
-KVM_GET_API_VERSION = 0xAE00
-KVM_CREATE_VM = 0xAE01
 DEFAULT_IMAGE = "/var/cache/vrdma/guest"
 
 
 def kvm_usable():
     """KVM can create a VM here (not just: /dev/kvm exists)."""
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        if fcntl.ioctl(fd, KVM_GET_API_VERSION) != 12:
-            return False
-        vm = fcntl.ioctl(fd, KVM_CREATE_VM, 0)
-        os.close(vm)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
+    return check.kvm_state()[0] == "ok"
 
 
 def guest_cpus(pmd_cores, vcpus):

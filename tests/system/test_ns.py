@@ -14,49 +14,13 @@ import time
 import vrdmatest
 from vrdmatest import Case, rand_name
 from vrdmalib import netpipe, nsguest
-
-
-def ofctl_port(node, port):
-    """The port's counters straight from the netdev (the DB lags 5 s)."""
-    mgmt = os.path.join(node.paths.run, f"{node.bridge}.mgmt")
-    out = subprocess.run(["ovs-ofctl", "dump-ports", f"unix:{mgmt}", port],
-                         capture_output=True, text=True, check=True).stdout
-    m = re.search(r"rx pkts=(\d+), bytes=(\d+).*?tx pkts=(\d+), "
-                  r"bytes=(\d+)", out, re.S)
-    return {"rx_pkts": int(m[1]), "rx_bytes": int(m[2]),
-            "tx_pkts": int(m[3]), "tx_bytes": int(m[4])}
+from vrdmalib.hosts import port_counters
 
 
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-BULK_SERVER = r"""
-import socket, sys
-s = socket.socket()
-s.bind(("0.0.0.0", 5001))
-s.listen(1)
-print("listening", flush=True)
-c, _ = s.accept()
-n = 0
-while True:
-    b = c.recv(1 << 20)
-    if not b:
-        break
-    n += len(b)
-print(n)
-"""
-
-BULK_CLIENT = r"""
-import socket, sys
-s = socket.create_connection((sys.argv[1], 5001), timeout=30)
-b = bytes(1 << 20)
-for _ in range(int(sys.argv[2])):
-    s.sendall(b)
-s.close()
-"""
 
 
 class NsGuests(Case):
@@ -89,18 +53,8 @@ class NsGuests(Case):
 
     def bulk(self, src, dst, mib):
         """mib MiB over one TCP connection from src to dst; all arrive."""
-        server = subprocess.Popen(["ip", "netns", "exec", dst["netns"],
-                                   "python3", "-c", BULK_SERVER],
-                                  stdout=subprocess.PIPE, text=True)
-        try:
-            self.assertEqual(server.stdout.readline().strip(), "listening")
-            subprocess.run(["ip", "netns", "exec", src["netns"], "python3",
-                            "-c", BULK_CLIENT, dst["ip"].split("/")[0],
-                            str(mib)], check=True, timeout=120)
-            got = int(server.stdout.readline())
-        finally:
-            server.wait(timeout=30)
-            server.stdout.close()
+        got = vrdmatest.bulk_tcp(src["netns"], dst["netns"],
+                                 dst["ip"].split("/")[0], mib)
         self.assertEqual(got, mib << 20, "every byte arrived")
 
     def frontend_pid(self, node, guest):
@@ -131,9 +85,9 @@ class NsGuests(Case):
         self.assertGreaterEqual(rows[-1]["bytes"], 65536)
         self.assertTrue(all(r["mbps"] > 0 and r["usec"] > 0 for r in rows))
         # Without userspace TSO every frame fits the MTU.
-        before = ofctl_port(self.node_obj(node), a["guest"])
+        before = port_counters(self.node_obj(node), a["guest"])
         self.bulk(a, b, 16)
-        after = ofctl_port(self.node_obj(node), a["guest"])
+        after = port_counters(self.node_obj(node), a["guest"])
         frames = after["rx_pkts"] - before["rx_pkts"]
         octets = after["rx_bytes"] - before["rx_bytes"]
         self.assertLessEqual(octets / frames, 1518,
@@ -155,9 +109,9 @@ class NsGuests(Case):
         a, b = self.guests(node, (rand_name("a"), rand_name("b")),
                            "--config", conf)
         self.assertIn("offloads on", self.frontend_log(node, a["guest"]))
-        before = ofctl_port(self.node_obj(node, conf), a["guest"])
+        before = port_counters(self.node_obj(node, conf), a["guest"])
         self.bulk(a, b, 64)
-        after = ofctl_port(self.node_obj(node, conf), a["guest"])
+        after = port_counters(self.node_obj(node, conf), a["guest"])
         frames = after["rx_pkts"] - before["rx_pkts"]
         octets = after["rx_bytes"] - before["rx_bytes"]
         print(f"64 MiB from {a['guest']}: {frames} frames into OVS, "
@@ -165,7 +119,7 @@ class NsGuests(Case):
         self.assertGreater(octets / frames, 16384,
                            "frames far above the 1500-byte MTU crossed "
                            "the switch whole")
-        out = ofctl_port(self.node_obj(node, conf), b["guest"])
+        out = port_counters(self.node_obj(node, conf), b["guest"])
         self.assertGreater(out["tx_bytes"], 64 << 20)
 
     def test_server_ports_multiqueue_and_restart(self):

@@ -64,6 +64,50 @@ def snapshot():
     }
 
 
+BULK_SERVER = r"""
+import socket
+s = socket.socket()
+s.bind(("0.0.0.0", 5001))
+s.listen(1)
+print("listening", flush=True)
+c, _ = s.accept()
+n = 0
+while True:
+    b = c.recv(1 << 20)
+    if not b:
+        break
+    n += len(b)
+print(n)
+"""
+
+BULK_CLIENT = r"""
+import socket, sys
+s = socket.create_connection((sys.argv[1], 5001), timeout=30)
+b = bytes(1 << 20)
+for _ in range(int(sys.argv[2])):
+    s.sendall(b)
+s.close()
+"""
+
+
+def bulk_tcp(src_ns, dst_ns, dst_ip, mib):
+    """mib MiB over one TCP connection from namespace src_ns to dst_ip in
+    dst_ns; returns the bytes that arrived."""
+    server = subprocess.Popen(["ip", "netns", "exec", dst_ns, "python3",
+                               "-c", BULK_SERVER], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        if server.stdout.readline().strip() != "listening":
+            return 0
+        subprocess.run(["ip", "netns", "exec", src_ns, "python3", "-c",
+                        BULK_CLIENT, dst_ip, str(mib)], check=True,
+                       timeout=180)
+        return int(server.stdout.readline() or 0)
+    finally:
+        server.wait(timeout=30)
+        server.stdout.close()
+
+
 def read(path):
     with open(path, encoding="utf-8", errors="replace") as f:
         return f.read()

@@ -23,6 +23,21 @@ FABRIC_DEV = "fabric0"
 FABRIC_PORT = 7000
 
 
+def port_counters(node, port):
+    """A port's counters from the netdev itself (the DB lags 5 s):
+    {rx,tx}_{pkts,bytes}, via the bridge's OpenFlow management socket."""
+    mgmt = os.path.join(node.paths.run, f"{node.bridge}.mgmt")
+    out = run(["ovs-ofctl", "dump-ports", f"unix:{mgmt}", port]).stdout
+    nums = {}
+    for direction in ("rx", "tx"):
+        part = out.split(f"{direction} pkts=", 1)[1]
+        pkts, rest = part.split(",", 1)
+        nums[f"{direction}_pkts"] = int(pkts)
+        nums[f"{direction}_bytes"] = int(
+            rest.split("bytes=", 1)[1].split(",", 1)[0])
+    return nums
+
+
 def fabric_ip(i):
     return f"198.19.0.{i + 1}"
 
@@ -172,18 +187,9 @@ class Hosts:
                        for node in self.nodes.values())
         return wait_for(up, timeout, interval=0.5)
 
-    def port_counters(self, node, port):
-        """A port's counters from the netdev itself (the DB lags 5 s)."""
-        mgmt = os.path.join(node.paths.run, f"{node.bridge}.mgmt")
-        out = run(["ovs-ofctl", "dump-ports", f"unix:{mgmt}", port]).stdout
-        nums = {}
-        for direction in ("rx", "tx"):
-            part = out.split(f"{direction} pkts=", 1)[1]
-            pkts, rest = part.split(",", 1)
-            nums[f"{direction}_pkts"] = int(pkts)
-            nums[f"{direction}_bytes"] = int(
-                rest.split("bytes=", 1)[1].split(",", 1)[0])
-        return nums
+    @staticmethod
+    def port_counters(node, port):
+        return port_counters(node, port)
 
     def uplink_port(self):
         return "fabric" if self.uplink == "fabric" else "uplink"

@@ -8,8 +8,15 @@
  * all segments. It prints one line per size and exits 0 only if every
  * frame arrived intact (receiver) or was accepted by the port (sender).
  *
+ * With --pingpong N the sender sends one frame of the first size at a time
+ * and waits for its echo, timing N round trips (after N/10 untimed ones)
+ * with the TSC, and prints "rtt median_us=X p99_us=Y n=N lost=L"; the
+ * receiver echoes every intact frame of another sender back to it until it
+ * has been idle for a second. Any one-port PMD will do: the fabric
+ * benchmark drives net_af_packet, net_af_xdp and net_memif with it too.
+ *
  *   fabric_peer EAL-ARGS -- --send|--recv --sizes 64,1500,9000,65536
- *               [--count N] [--timeout S] [--dst MAC]
+ *               [--count N] [--timeout S] [--dst MAC] [--pingpong N]
  */
 
 #include <errno.h>
@@ -31,6 +38,8 @@
 #define MAX_SIZES	8
 #define MAX_RXQ		8
 #define HDR_BYTES	(RTE_ETHER_HDR_LEN + 8) /* + size, sequence */
+#define RTT_LIMIT_MS	200 /* a round trip slower than this is lost */
+#define ECHO_IDLE_S	1   /* the echoer stops after this long idle */
 
 struct opts {
 	bool send;
@@ -42,6 +51,7 @@ struct opts {
 	unsigned int learn_wait_s; /* sender: receive this long first */
 	unsigned int rxq;	   /* receiver: rx queues to set up and poll */
 	unsigned int flows;	   /* sender: source MACs to cycle through */
+	unsigned int pingpong;	   /* round trips to time (0: stream) */
 	struct rte_ether_addr dst;
 };
 
@@ -65,6 +75,7 @@ parse(int argc, char **argv, struct opts *o)
 		{"learn-wait", required_argument, NULL, 'l'},
 		{"rxq", required_argument, NULL, 'q'},
 		{"flows", required_argument, NULL, 'f'},
+		{"pingpong", required_argument, NULL, 'p'},
 		{NULL, 0, NULL, 0},
 	};
 	char *tok, *save = NULL;
@@ -118,6 +129,11 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'f':
 			o->flows = (unsigned int)atoi(optarg);
+			break;
+		case 'p':
+			o->pingpong = (unsigned int)atoi(optarg);
+			if (o->pingpong < 1)
+				return -EINVAL;
 			break;
 		default:
 			return -EINVAL;
@@ -264,6 +280,20 @@ drain(uint16_t port, unsigned int s)
 	}
 }
 
+/* Let the last sends complete before the port stops. */
+static void
+settle_tx(uint16_t port)
+{
+	unsigned int i;
+
+	for (i = 0; i < 200; i++) {
+		struct rte_mbuf *none[1];
+
+		rte_eth_tx_burst(port, 0, none, 0);
+		rte_delay_ms(5);
+	}
+}
+
 static int
 run_send(uint16_t port, struct rte_mempool *mp, const struct opts *o,
 	 uint64_t deadline)
@@ -291,13 +321,7 @@ run_send(uint16_t port, struct rte_mempool *mp, const struct opts *o,
 		printf("tx size=%u frames=%u\n", o->sizes[s], sent);
 		fails += sent != o->count;
 	}
-	/* Let the last sends complete before the port stops. */
-	for (seq = 0; seq < 200; seq++) {
-		struct rte_mbuf *none[1];
-
-		rte_eth_tx_burst(port, 0, none, 0);
-		rte_delay_ms(5);
-	}
+	settle_tx(port);
 	return fails ? 1 : 0;
 }
 
@@ -359,6 +383,157 @@ run_recv(uint16_t port, const struct opts *o, uint64_t deadline)
 	return fails || bad ? 1 : 0;
 }
 
+/* The sequence number of m if it is an intact test frame from another
+ * sender (not one of ours coming back unanswered), else -1. */
+static int64_t
+foreign_seq(const struct rte_mbuf *m, const struct rte_ether_addr *self)
+{
+	const struct rte_ether_hdr *eth;
+	uint32_t size, copy;
+	const void *seq;
+
+	if (check_frame(m, &size) != 0)
+		return -1;
+	eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	if (rte_is_same_ether_addr(&eth->src_addr, self))
+		return -1;
+	seq = rte_pktmbuf_read(m, RTE_ETHER_HDR_LEN + 4, 4, &copy);
+	if (seq == NULL)
+		return -1;
+	memcpy(&copy, seq, 4);
+	return copy;
+}
+
+/* TSC cycles from sending frame seq to receiving its echo; 0 if it did not
+ * come back within RTT_LIMIT_MS. */
+static uint64_t
+round_trip(uint16_t port, struct rte_mempool *mp, const struct opts *o,
+	   const struct rte_ether_addr *self, uint32_t seq)
+{
+	struct rte_mbuf *m = make_frame(mp, port, o, o->sizes[0], seq);
+	struct rte_mbuf *bufs[32];
+	uint64_t start, limit;
+
+	if (m == NULL)
+		return 0;
+	start = rte_rdtsc();
+	limit = start + rte_get_tsc_hz() * RTT_LIMIT_MS / 1000;
+	while (rte_eth_tx_burst(port, 0, &m, 1) == 0)
+		if (rte_rdtsc() > limit) {
+			rte_pktmbuf_free(m);
+			return 0;
+		}
+	while (rte_rdtsc() < limit) {
+		uint16_t n = rte_eth_rx_burst(port, 0, bufs, 32), i;
+		uint64_t now = rte_rdtsc();
+		bool back = false;
+
+		for (i = 0; i < n; i++) {
+			back |= foreign_seq(bufs[i], self) == seq;
+			rte_pktmbuf_free(bufs[i]);
+		}
+		if (back)
+			return now - start;
+	}
+	return 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Time o->pingpong round trips of one frame each, after the peer answered
+ * once (it may start later than our link comes up) and o->pingpong / 10
+ * untimed ones. */
+static int
+run_ping(uint16_t port, struct rte_mempool *mp, const struct opts *o,
+	 uint64_t deadline)
+{
+	const unsigned int warmup = o->pingpong / 10;
+	struct rte_ether_addr self;
+	unsigned int n = 0, lost = 0, i;
+	uint32_t seq = 0;
+	uint64_t *rtt;
+	double us;
+
+	rte_eth_macaddr_get(port, &self);
+	rtt = calloc(o->pingpong, sizeof(*rtt));
+	if (rtt == NULL)
+		return 1;
+	while (round_trip(port, mp, o, &self, seq++) == 0)
+		if (rte_get_timer_cycles() > deadline) {
+			printf("rtt no echo in %us\n", o->timeout_s);
+			free(rtt);
+			return 1;
+		}
+	for (i = 0; i < warmup + o->pingpong; i++) {
+		uint64_t c = round_trip(port, mp, o, &self, seq++);
+
+		if (i >= warmup && c == 0)
+			lost++;
+		else if (i >= warmup)
+			rtt[n++] = c;
+		if (rte_get_timer_cycles() > deadline)
+			break;
+	}
+	if (n == 0) {
+		printf("rtt n=0 lost=%u\n", lost);
+		free(rtt);
+		return 1;
+	}
+	qsort(rtt, n, sizeof(*rtt), cmp_u64);
+	us = 1e6 / (double)rte_get_tsc_hz();
+	printf("rtt median_us=%.2f p99_us=%.2f n=%u lost=%u\n",
+	       (double)rtt[n / 2] * us,
+	       (double)rtt[(n * 99 + 99) / 100 - 1] * us, n, lost);
+	free(rtt);
+	return n == o->pingpong ? 0 : 1;
+}
+
+/* Send every intact frame of another sender back to it, until idle for
+ * ECHO_IDLE_S after the first one, or the deadline. */
+static int
+run_echo(uint16_t port, uint64_t deadline)
+{
+	const uint64_t idle = rte_get_timer_hz() * ECHO_IDLE_S;
+	unsigned int echoed = 0, dropped = 0;
+	struct rte_ether_addr self;
+	struct rte_mbuf *bufs[32];
+	uint64_t last = 0, now;
+
+	rte_eth_macaddr_get(port, &self);
+	while ((now = rte_get_timer_cycles()) < deadline &&
+	       (echoed == 0 || now - last < idle)) {
+		uint16_t n = rte_eth_rx_burst(port, 0, bufs, 32), i;
+
+		for (i = 0; i < n; i++) {
+			struct rte_ether_hdr *eth;
+
+			if (foreign_seq(bufs[i], &self) < 0) {
+				rte_pktmbuf_free(bufs[i]);
+				continue;
+			}
+			eth = rte_pktmbuf_mtod(bufs[i], struct rte_ether_hdr *);
+			rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
+			rte_ether_addr_copy(&self, &eth->src_addr);
+			if (rte_eth_tx_burst(port, 0, &bufs[i], 1) == 1) {
+				echoed++;
+			} else {
+				rte_pktmbuf_free(bufs[i]);
+				dropped++;
+			}
+			last = rte_get_timer_cycles();
+		}
+	}
+	printf("echo frames=%u dropped=%u\n", echoed, dropped);
+	settle_tx(port);
+	return echoed > 0 && dropped == 0 ? 0 : 1;
+}
+
 static int
 setup_rxqs(uint16_t port, unsigned int n, struct rte_mempool *mp)
 {
@@ -400,6 +575,7 @@ main(int argc, char **argv)
 	struct rte_eth_conf conf = {
 		.txmode.offloads = RTE_ETH_TX_OFFLOAD_MULTI_SEGS,
 	};
+	struct rte_eth_dev_info info;
 	struct rte_mempool *mp;
 	struct opts o = {0};
 	uint64_t deadline;
@@ -415,7 +591,8 @@ main(int argc, char **argv)
 	if (parse(argc - ret, argv + ret, &o) != 0) {
 		fprintf(stderr, "fabric_peer: usage: EAL-ARGS -- --send|--recv "
 				"--sizes 64,1500 [--count N] [--timeout S] "
-				"[--dst MAC] [--hello N] [--learn-wait S]\n");
+				"[--dst MAC] [--hello N] [--learn-wait S] "
+				"[--pingpong N]\n");
 		return 2;
 	}
 	if (rte_eth_dev_count_avail() != 1) {
@@ -425,6 +602,10 @@ main(int argc, char **argv)
 			rte_eth_dev_count_avail());
 		return 2;
 	}
+	/* Chained frames need MULTI_SEGS; a PMD without it (net_af_xdp) is
+	 * still good for single-segment ping-pong. */
+	if (rte_eth_dev_info_get(port, &info) == 0)
+		conf.txmode.offloads &= info.tx_offload_capa;
 	mp = rte_pktmbuf_pool_create("fabric_peer", 16383, 256, 0,
 				     RTE_MBUF_DEFAULT_BUF_SIZE,
 				     (int)rte_socket_id());
@@ -448,8 +629,12 @@ main(int argc, char **argv)
 		send_hellos(port, mp, o.hello);
 		if (o.send && o.learn_wait_s > 0)
 			drain(port, o.learn_wait_s);
-		ret = o.send ? run_send(port, mp, &o, deadline)
-			     : run_recv(port, &o, deadline);
+		if (o.pingpong > 0)
+			ret = o.send ? run_ping(port, mp, &o, deadline)
+				     : run_echo(port, deadline);
+		else
+			ret = o.send ? run_send(port, mp, &o, deadline)
+				     : run_recv(port, &o, deadline);
 	}
 	print_xstats(port);
 	/* Frames handed to us were all freed by now: whatever the port still

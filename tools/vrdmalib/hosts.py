@@ -48,7 +48,7 @@ class Hosts:
 
     def __init__(self, n=2, guests_per_host=2, uplink="fabric",
                  transports="", tso=None, prefix="demo-", mtu=1500,
-                 socket_mem_mb=256):
+                 socket_mem_mb=512):
         if n < 2:
             raise VrdmaError(f"--hosts {n}: a fabric needs two hosts or more",
                              "use --hosts 2 or more")

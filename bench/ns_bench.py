@@ -377,11 +377,11 @@ def measure(setup, args, variant, rep):
         setup.node.appctl("dpif-netdev/pmd-stats-clear")
     cpu0 = [proc_cpu(p) for p in setup.pids]
     busy0, wall0 = machine_busy(), time.monotonic()
-    rows, raw = netpipe.nptcp(setup.server_ns, setup.client_ns,
-                              setup.server_ip,
-                              os.path.join(args.scratch, "np"),
-                              upper=args.upper, quick=args.quick,
-                              timeout=1800)
+    work = os.path.join(args.scratch, "np")
+    rows, raw = netpipe.nptcp(netpipe.Netns(setup.server_ns, work),
+                              netpipe.Netns(setup.client_ns, work),
+                              setup.server_ip, upper=args.upper,
+                              quick=args.quick, timeout=1800)
     wall = time.monotonic() - wall0
     busy = machine_busy() - busy0
     dp = sum(proc_cpu(p) - c for p, c in zip(setup.pids, cpu0))

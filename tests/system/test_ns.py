@@ -77,8 +77,9 @@ class NsGuests(Case):
         self.ping(a, b)
         self.ping(b, a)
         work = os.path.join(self.state, "netpipe")
-        rows, raw = netpipe.nptcp(b["netns"], a["netns"],
-                                  b["ip"].split("/")[0], work, upper=65536)
+        rows, raw = netpipe.nptcp(netpipe.Netns(b["netns"], work),
+                                  netpipe.Netns(a["netns"], work),
+                                  b["ip"].split("/")[0], upper=65536)
         print(raw.splitlines()[-1])
         self.assertGreaterEqual(len(rows), 60, "every NPtcp size ran")
         self.assertEqual(rows[0]["bytes"], 1)

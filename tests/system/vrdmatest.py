@@ -108,6 +108,12 @@ def bulk_tcp(src_ns, dst_ns, dst_ip, mib):
         server.stdout.close()
 
 
+def run_vrdma(*args, timeout=1800):
+    """vrdma outside a test case (class set-up); its output passes through
+    so long work shows its progress."""
+    subprocess.run([VRDMA, *args], check=True, timeout=timeout)
+
+
 def read(path):
     with open(path, encoding="utf-8", errors="replace") as f:
         return f.read()

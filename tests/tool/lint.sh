@@ -26,7 +26,8 @@ if [ "${#csrc[@]}" -gt 0 ]; then
 		--enable=warning,style,performance,portability \
 		--suppress=missingIncludeSystem -I pmd "${csrc[@]}"
 fi
-check shellcheck shellcheck tools/vrdma .ci/run tests/tool/lint.sh
+check shellcheck shellcheck tools/vrdma .ci/run tests/tool/lint.sh \
+	tools/vrdmalib/guest-init.sh
 mapfile -t pysrc < <(git ls-files '*.py' 2>/dev/null || find tools tests -name '*.py')
 check python-syntax /usr/bin/python3 -c '
 import ast, sys

@@ -96,10 +96,10 @@ def cmd_ns(args):
     if args.action == "list":
         return nsguest.listing(node, sys.stdout)
     if args.action == "exec":
-        return nsguest.exec_in(node, args.guest, args.ns_cmd)
-    if args.ns_cmd:
+        return nsguest.exec_in(node, args.guest, args.guest_cmd)
+    if args.guest_cmd:
         raise VrdmaError(f"unexpected arguments after --: "
-                         f"{' '.join(args.ns_cmd)}", "see vrdma ns --help")
+                         f"{' '.join(args.guest_cmd)}", "see vrdma ns --help")
     util.need_root(f"ns {args.action}")
     if args.action == "add":
         rec = nsguest.add(node, args.guest, args.mode, args.queues, args.mtu,
@@ -128,6 +128,54 @@ def cmd_domxml(args):
                              "report this as a bug")
     sys.stdout.write(text)
     return 0
+
+
+def cmd_vm(args):
+    from . import vm
+    node = load_node(args)
+    if args.action == "list":
+        return vm.listing(node, sys.stdout)
+    rest = args.guest_cmd
+    if args.action == "exec":
+        code, out, err = vm.exec_in(node, args.guest, rest, args.timeout)
+        sys.stdout.write(out)
+        sys.stderr.write(err)
+        return code
+    if rest:
+        raise VrdmaError(f"unexpected arguments: {' '.join(rest)}",
+                         "see vrdma vm --help")
+    if args.action == "console":
+        from .virt import Libvirt
+        lv = Libvirt(node).ensure()
+        os.execvp("virsh", ["virsh", "-c", lv.uri, "console", args.guest])
+    util.need_root(f"vm {args.action}")
+    if args.action == "define":
+        domain_type = None if args.domain_type == "auto" else args.domain_type
+        rec = vm.define(node, args.guest, args.vcpus, args.memory,
+                        args.memory_backing, args.queues, args.mode,
+                        args.mtu, args.ip, args.image, domain_type)
+        print(f"{rec['guest']} ip={rec['ip']} mac={rec['mac']} "
+              f"type={rec['domain_type']}")
+    elif args.action == "start":
+        rec = vm.start(node, args.guest, args.timeout)
+        print(f"{rec['guest']} ip={rec['ip']} running")
+    elif args.action == "stop":
+        vm.stop(node, args.guest)
+    else:
+        vm.destroy(node, args.guest)
+    return 0
+
+
+def cmd_virsh(args):
+    from .virt import Libvirt
+    node = load_node(args)
+    lv = Libvirt(node)
+    if lv.private:
+        node.require_up()
+        lv.ensure()
+    rest = args.args[1:] if args.args[:1] == ["--"] else args.args
+    os.execvp("virsh", ["virsh", "-c", lv.uri, *rest])
+    return 1
 
 
 def cmd_passthrough(args):
@@ -161,6 +209,13 @@ def cmd_env(args):
         "VHOST_SOCK_DIR": p.vhost_dir,
         "OVS_RUNDIR": p.run,
     }
+    from .virt import Libvirt
+    lv = Libvirt(node)
+    # The report's Table 3, for the node's own libvirtd.
+    exports["LIBVIRT_URI"] = lv.uri
+    if lv.private:
+        exports["LIBVIRT_PID"] = lv.pidfile
+        exports["LIBVIRT_CONFIG"] = lv.config
     for key, value in exports.items():
         print(f"export {key}={shlex.quote(value)}")
     aliases = {
@@ -169,9 +224,21 @@ def cmd_env(args):
         # The 2015 report's names, for those who know them.
         "mike-ovs-vsctl": f"ovs-vsctl --db=unix:{p.db_sock}",
         "mike-ovs-appctl": f"ovs-appctl -t {p.daemon_ctl}",
+        "vrdma-virsh": f"virsh -c {lv.uri}",
+        "mike-virsh": f"virsh -c {lv.uri}",
     }
     for name, value in aliases.items():
         print(f"alias {name}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_guest(args):
+    util.need_root("guest image")
+    from . import guestimage
+    out = os.path.abspath(args.out or guestimage.DEFAULT_IMAGE)
+    manifest, _ = guestimage.build(out, args.force)
+    print(out)
+    print(guestimage.summary(manifest))
     return 0
 
 
@@ -334,6 +401,63 @@ def build_parser():
                    default="auto", help="auto: kvm when usable (default)")
     p.set_defaults(func=cmd_domxml)
 
+    p = sub.add_parser("vm", help="VM guests through libvirt",
+                       description="VMs from the guest image (vrdma guest "
+                       "image) on the node's vhost-user ports, run by "
+                       "libvirt: the system's, or the node's own when its "
+                       "config says [libvirt] daemon = \"node\". Commands in "
+                       "a guest run through its guest agent (virtio-serial),"
+                       " not over the network under test.")
+    vsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    helps = {
+        "define": "define a VM on a new (or existing) port of the node",
+        "start": "boot a defined VM and wait until it is ready",
+        "stop": "power a VM off (guest agent; destroyed after 30 s)",
+        "destroy": "stop, undefine, and remove its port and hugepages",
+        "exec": "run a command in a VM: vrdma vm exec GUEST -- CMD ARGS",
+        "console": "attach to a VM's serial console (Ctrl-] leaves)",
+    }
+    for action, text in helps.items():
+        q = vsub.add_parser(action, help=text, description=text[0].upper()
+                            + text[1:] + ".")
+        q.add_argument("guest", help="guest name (also its port's name)")
+        add_node_args(q)
+        if action == "define":
+            q.add_argument("--vcpus", type=int, default=1,
+                           help="vCPUs (default 1)")
+            q.add_argument("--memory", type=int, default=512, metavar="MiB",
+                           help="memory in MiB (default 512)")
+            q.add_argument("--memory-backing", default="hugepages-2M",
+                           choices=["hugepages-2M", "hugepages-1G", "memfd"],
+                           help="shared guest memory (default hugepages-2M)")
+            q.add_argument("--mode", choices=["client", "server"],
+                           help="port mode when define makes the port "
+                           "(default: the node's [ports] mode)")
+            q.add_argument("--queues", type=int, help="queue pairs")
+            q.add_argument("--mtu", type=int, help="port MTU")
+            q.add_argument("--ip", metavar="CIDR", help="eth0 address "
+                           "(default: from the name, in 198.18.0.0/16)")
+            q.add_argument("--image", metavar="DIR",
+                           help="guest image (default /var/cache/vrdma/guest)")
+            q.add_argument("--domain-type", choices=["auto", "kvm", "qemu"],
+                           default="auto", help="auto: kvm when usable")
+        if action in ("start", "exec"):
+            q.add_argument("--timeout", type=float,
+                           default=180.0 if action == "start" else 300.0,
+                           help="seconds to wait (default %(default)s)")
+    q = vsub.add_parser("list", help="the node's VM guests",
+                        description="VM guests of the node and their state.")
+    add_node_args(q)
+    p.set_defaults(func=cmd_vm)
+
+    p = sub.add_parser("virsh", help="run virsh against the node's libvirt",
+                       description="virsh connected to the libvirt the "
+                       "node's VMs live in (the 2015 report's mike-virsh); "
+                       "arguments after -- go to it unchanged.")
+    add_node_args(p)
+    p.add_argument("args", nargs=argparse.REMAINDER, help="virsh arguments")
+    p.set_defaults(func=cmd_virsh)
+
     for name, what in (("vsctl", "ovs-vsctl"), ("appctl", "ovs-appctl")):
         p = sub.add_parser(name, help=f"run {what} against a node",
                            description=f"Run {what} against the node's own "
@@ -352,6 +476,25 @@ def build_parser():
                        "the original mike-* names) for `eval`.")
     add_node_args(p)
     p.set_defaults(func=cmd_env)
+
+    p = sub.add_parser("guest", help="the VM guests' boot image",
+                       description="What VM guests boot (vrdma vm, "
+                       "vrdma domxml).")
+    gsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = gsub.add_parser("image", help="build the guest image",
+                        description="Build vmlinuz and initrd.img (the "
+                        "whole root file system) from Debian packages: "
+                        "the cloud kernel, busybox, qemu-ga, dropbear, "
+                        "NetPIPE and Open MPI; the guest takes its name and "
+                        "address from vrdma.name= and vrdma.ip= on the "
+                        "kernel command line. Rebuilt only when a package "
+                        "version or the builder changes. Prints the "
+                        "directory and a summary.")
+    q.add_argument("--out", metavar="DIR",
+                   help="image directory (default /var/cache/vrdma/guest)")
+    q.add_argument("--force", action="store_true",
+                   help="rebuild even if up to date")
+    p.set_defaults(func=cmd_guest)
 
     p = sub.add_parser("hugepages", help="show hugepage reservations",
                        description="Hugepages per size and which vrdma "
@@ -410,14 +553,14 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    # `ns exec ... -- CMD`: the command is not ours to parse.
+    # `ns|vm exec ... -- CMD`: the command is not ours to parse.
     words = [a for a in argv if not a.startswith("-")]
     cmd = []
-    if words[:1] == ["ns"] and "--" in argv:
+    if words[:1] in (["ns"], ["vm"]) and "--" in argv:
         cut = argv.index("--")
         argv, cmd = argv[:cut], argv[cut + 1:]
     args = parser.parse_args(argv)
-    args.ns_cmd = cmd
+    args.guest_cmd = cmd
     util.QUIET = getattr(args, "quiet", False)
     try:
         return args.func(args)

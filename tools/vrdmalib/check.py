@@ -4,6 +4,7 @@ fail with the fix. Exit status 1 when any line fails."""
 
 import ctypes
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -49,6 +50,50 @@ def kvm_state():
         return "warn", f"KVM ioctl failed ({exc.strerror}): guests use TCG"
     finally:
         os.close(fd)
+
+
+KVM_PROBE_CACHE = "/run/vrdma/kvm-probe.json"
+QEMU = "/usr/bin/qemu-system-x86_64"
+
+
+def kvm_boots(kernel, timeout=20):
+    """(ok, detail): does KVM run an ordinary guest here? Creating a VM is
+    not enough: nested or partial KVM can create one and then hang or fail
+    emulating the guest kernel's first instructions. Boots kernel with
+    KVM to its 'no root fs' panic (panic=-1 and -no-reboot make QEMU
+    exit). Cached per kernel and QEMU in /run (until the machine
+    reboots)."""
+    if not (os.access(QEMU, os.X_OK) and os.path.exists(kernel)):
+        return False, "no QEMU or guest kernel to probe KVM with"
+    key = "|".join(f"{p}:{os.stat(p).st_size}:{os.stat(p).st_mtime_ns}"
+                   for p in (kernel, QEMU))
+    try:
+        with open(KVM_PROBE_CACHE, encoding="utf-8") as f:
+            cache = json.load(f)
+    except (OSError, ValueError):
+        cache = {}
+    if key in cache:
+        return tuple(cache[key])
+    argv = [QEMU, "-accel", "kvm", "-cpu", "host", "-m", "128",
+            "-nodefaults", "-display", "none", "-no-reboot", "-serial",
+            "stdio", "-kernel", kernel, "-append",
+            "console=ttyS0 panic=-1"]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        out = proc.stdout + proc.stderr
+        ok = proc.returncode == 0 and "Linux version" in out
+        detail = ("KVM boots a guest kernel" if ok else
+                  f"KVM did not boot a guest kernel (exit "
+                  f"{proc.returncode}): guests run under TCG")
+    except subprocess.TimeoutExpired:
+        ok, detail = False, (f"KVM hung booting a guest kernel ({timeout}s)"
+                             ": guests run under TCG")
+    cache[key] = [ok, detail]
+    os.makedirs(os.path.dirname(KVM_PROBE_CACHE), exist_ok=True)
+    with open(KVM_PROBE_CACHE, "w", encoding="utf-8") as f:
+        json.dump(cache, f)
+    return ok, detail
 
 
 def report(node_cfg=None):
@@ -166,6 +211,12 @@ def report(node_cfg=None):
     else:
         yield ("warn", "guests", "no /dev/net/tun: namespace guests cannot "
                "make their tap", "modprobe tun")
+    from .guestimage import DEFAULT_IMAGE
+    kernel = os.path.join(DEFAULT_IMAGE, "vmlinuz")
+    if level == "ok" and os.path.exists(kernel):
+        ok, boot = kvm_boots(kernel)
+        level, detail = ("ok" if ok else "warn"), f"{detail}; {boot}"
     yield level, "kvm", detail, (None if level == "ok" else
                                  "none needed for tests; for real guests "
-                                 "enable VT-x/AMD-V and load kvm")
+                                 "enable VT-x/AMD-V (nested: expose it to "
+                                 "this VM) and load kvm")

@@ -95,6 +95,12 @@ def _mode(value):
     return value
 
 
+def _daemon(value):
+    if value not in ("system", "node"):
+        raise ValueError('expected "system" or "node"')
+    return value
+
+
 def _devargs(value):
     if not isinstance(value, str) or any(c.isspace() for c in value):
         raise ValueError("expected DPDK devargs without spaces, e.g. "
@@ -198,6 +204,13 @@ SCHEMA = {
                        'UCX transports joined by "+" ("tcp", "rc+ud+sm"); '
                        "empty: UCX chooses"),
         "mac": ("", _mac, "fabric port MAC; empty: derived from listen"),
+    },
+    "libvirt": {
+        "daemon": ("system", _daemon,
+                   'whose libvirtd runs the node\'s VMs: "system" (the '
+                   'machine\'s, qemu:///system) or "node" (its own '
+                   "libvirtd and virtlogd, config and sockets named after "
+                   "the node, under state_dir)"),
     },
     "uplink": {
         "devargs": ("", _devargs,

@@ -146,9 +146,10 @@ def main(args):
             progress(f"demo: NPtcp {label}: {src['guest']} -> "
                      f"{dst['guest']}{' (quick)' if args.quick else ''}")
             before = snapshot(hosts)
-            rows, raw = netpipe.nptcp(dst["netns"], src["netns"],
+            work = os.path.join(out, "netpipe")
+            rows, raw = netpipe.nptcp(netpipe.Netns(dst["netns"], work),
+                                      netpipe.Netns(src["netns"], work),
                                       dst["ip"].split("/")[0],
-                                      os.path.join(out, "netpipe"),
                                       upper=upper, quick=args.quick)
             with open(os.path.join(out, f"nptcp-{label}.txt"), "w",
                       encoding="utf-8") as f:

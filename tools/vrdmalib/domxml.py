@@ -16,17 +16,21 @@ import os
 import xml.etree.ElementTree as ET
 
 from . import check, nsguest, ports
+from .guestimage import DEFAULT_IMAGE
 from .util import VrdmaError, online_cpus, run
 
 QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 BACKINGS = ("hugepages-2M", "hugepages-1G", "memfd")
 NET_ALIAS = "ua-net0"
-DEFAULT_IMAGE = "/var/cache/vrdma/guest"
+AGENT_CHANNEL = "org.qemu.guest_agent.0"
 
 
-def kvm_usable():
-    """KVM can create a VM here (not just: /dev/kvm exists)."""
-    return check.kvm_state()[0] == "ok"
+def kvm_usable(image=DEFAULT_IMAGE):
+    """KVM runs guests here: it creates a VM and boots the image's kernel
+    (some machines' /dev/kvm does the first and hangs at the second).
+    Without an image to try, TCG: slow but sure."""
+    return check.kvm_state()[0] == "ok" and \
+        check.kvm_boots(os.path.join(image, "vmlinuz"))[0]
 
 
 def guest_cpus(pmd_cores, vcpus):
@@ -37,8 +41,11 @@ def guest_cpus(pmd_cores, vcpus):
 
 def render(guest, socket, port_mode, queues=1, vcpus=1, memory_mb=1024,
            backing="hugepages-2M", mac=None, cpus=None, emulator_cpus=None,
-           domain_type="qemu", image=DEFAULT_IMAGE):
-    """The domain as an XML string."""
+           domain_type="qemu", image=DEFAULT_IMAGE, cmdline="",
+           console_log=None):
+    """The domain as an XML string. cmdline is added to the kernel's
+    (the image's init reads vrdma.name= and vrdma.ip=); console_log, if
+    given, receives the serial console."""
     if backing not in BACKINGS:
         raise VrdmaError(f"--memory-backing {backing!r} unknown",
                          f"use one of {', '.join(BACKINGS)}")
@@ -75,7 +82,8 @@ def render(guest, socket, port_mode, queues=1, vcpus=1, memory_mb=1024,
     ET.SubElement(os_el, "type", arch="x86_64", machine="pc").text = "hvm"
     ET.SubElement(os_el, "kernel").text = os.path.join(image, "vmlinuz")
     ET.SubElement(os_el, "initrd").text = os.path.join(image, "initrd.img")
-    ET.SubElement(os_el, "cmdline").text = "console=ttyS0 quiet"
+    ET.SubElement(os_el, "cmdline").text = \
+        " ".join(["console=ttyS0 quiet", cmdline]).strip()
     cpu = ET.SubElement(dom, "cpu", mode="host-passthrough") \
         if domain_type == "kvm" else ET.SubElement(dom, "cpu")
     numa = ET.SubElement(cpu, "numa")
@@ -100,9 +108,21 @@ def render(guest, socket, port_mode, queues=1, vcpus=1, memory_mb=1024,
     if queues > 1:
         drv.set("name", "vhost")
     ET.SubElement(nic, "alias", name=NET_ALIAS)
-    ET.SubElement(dev, "serial", type="pty")
+    serial = ET.SubElement(dev, "serial", type="pty")
+    if console_log:
+        ET.SubElement(serial, "log", file=console_log, append="off")
+    ET.SubElement(serial, "target", port="0")
     console = ET.SubElement(dev, "console", type="pty")
     ET.SubElement(console, "target", type="serial", port="0")
+    # The host runs commands in the guest through its agent, on a path
+    # that does not depend on the data path under test.
+    chan = ET.SubElement(dev, "channel", type="unix")
+    ET.SubElement(chan, "target", type="virtio", name=AGENT_CHANNEL)
+    # Entropy at boot: without it (TCG) ssh waits for the random pool.
+    rng = ET.SubElement(dev, "rng", model="virtio")
+    ET.SubElement(rng, "backend", model="random").text = "/dev/urandom"
+    ET.SubElement(dev, "controller", type="usb", model="none")
+    ET.SubElement(dev, "memballoon", model="none")
     if domain_type == "qemu":
         # QEMU 7.2 TCG crash with MSI-X on vhost-user virtio-net (DESIGN.md).
         over = ET.SubElement(dom, f"{{{QEMU_NS}}}override")
@@ -124,7 +144,8 @@ def validate(xml_text, scratch):
 
 
 def build(node, guest, vcpus=1, memory_mb=1024, backing="hugepages-2M",
-          queues=None, mac=None, image=None, domain_type=None):
+          queues=None, mac=None, image=None, domain_type=None, cmdline="",
+          console_log=None):
     """The domain for guest's port on node (which must be up)."""
     node.require_up()
     row = ports.find_interface(node, guest)
@@ -146,5 +167,6 @@ def build(node, guest, vcpus=1, memory_mb=1024, backing="hugepages-2M",
                   queues=port_queues, vcpus=vcpus, memory_mb=memory_mb,
                   backing=backing, mac=mac, cpus=cpus, emulator_cpus=free,
                   domain_type=domain_type or
-                  ("kvm" if kvm_usable() else "qemu"),
-                  image=image or DEFAULT_IMAGE)
+                  ("kvm" if kvm_usable(image or DEFAULT_IMAGE) else "qemu"),
+                  image=image or DEFAULT_IMAGE, cmdline=cmdline,
+                  console_log=console_log)

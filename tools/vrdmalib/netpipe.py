@@ -22,6 +22,8 @@ LINE = re.compile(r"^\s*\d+:\s+(\d+) bytes\s+(\d+) times -->\s+([\d.]+) "
 NPTCP = "/usr/bin/NPtcp"
 NPMPI = "/usr/bin/NPopenmpi"
 MPIRUN = "/usr/bin/mpirun"
+PACKAGE = {NPTCP: "netpipe-tcp", NPMPI: "netpipe-openmpi",
+           MPIRUN: "openmpi-bin"}
 
 
 def parse(text):
@@ -48,37 +50,61 @@ def size_args(upper=None, quick=False):
     return args
 
 
-def nptcp(server_ns, client_ns, server_ip, workdir, upper=None, quick=False,
-          timeout=300):
-    """NPtcp receiver in server_ns, transmitter in client_ns; returns
-    (rows, raw output). workdir gets NetPIPE's np.out."""
-    _need(NPTCP, "netpipe-tcp")
-    os.makedirs(workdir, exist_ok=True)
+class Netns:
+    """A namespace guest as NetPIPE's runner: spawn, reap, run."""
+
+    def __init__(self, netns, workdir):
+        self.name = netns
+        self.workdir = workdir
+
+    def spawn(self, argv):
+        if argv[0] in PACKAGE:
+            _need(argv[0], PACKAGE[argv[0]])
+        os.makedirs(self.workdir, exist_ok=True)
+        return subprocess.Popen(["ip", "netns", "exec", self.name, *argv],
+                                cwd=self.workdir, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    @staticmethod
+    def reap(handle, timeout):
+        """(status, stdout, stderr); status None, and the process killed,
+        if it did not end within timeout."""
+        try:
+            out, err = handle.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            handle.kill()
+            out, err = handle.communicate()
+            return None, out, err
+        return handle.returncode, out, err
+
+    def run(self, argv, timeout):
+        return self.reap(self.spawn(argv), timeout)
+
+
+def nptcp(server, client, server_ip, upper=None, quick=False, timeout=300):
+    """NPtcp receiver in guest server, transmitter in guest client (runners
+    such as Netns or vm.VmGuest); returns (rows, raw output)."""
     sizes = size_args(upper, quick)
-    recv = subprocess.Popen(["ip", "netns", "exec", server_ns, NPTCP, *sizes],
-                            cwd=workdir, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    recv = server.spawn([NPTCP, *sizes])
+    done = False
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 15
         while True:
             # The receiver listens within moments; retry until it does.
-            send = subprocess.run(
-                ["ip", "netns", "exec", client_ns, NPTCP, "-h", server_ip,
-                 *sizes], cwd=workdir, capture_output=True, text=True,
-                timeout=timeout, check=False)
-            out = send.stdout + send.stderr
-            if send.returncode == 0 and parse(out):
+            code, out, err = client.run([NPTCP, "-h", server_ip, *sizes],
+                                        timeout)
+            out += err
+            if code == 0 and parse(out):
                 break
             if time.monotonic() > deadline:
-                raise VrdmaError(f"NPtcp {client_ns} -> {server_ip} "
+                raise VrdmaError(f"NPtcp {client.name} -> {server_ip} "
                                  f"failed: {out.strip()[-200:]}",
                                  "check that the guests reach each other")
             time.sleep(0.3)
-        recv.wait(timeout=30)
+        done = server.reap(recv, 30)[0] is not None
     finally:
-        if recv.poll() is None:
-            recv.kill()
-            recv.wait()
+        if not done:
+            server.reap(recv, 0)
     return parse(out), out
 
 
@@ -90,29 +116,42 @@ def mpi_env():
     return env
 
 
-def mpirun_argv(namespaces, argv, ifname="eth0"):
-    """mpirun with one rank per namespace, started in the first one.
+def tcp_transport(ifname):
+    """MCA arguments for ranks talking TCP over ifname (btl tcp, pml ob1:
+    the path a VM's MPI takes over virtio-net)."""
+    return ["--mca", "pml", "ob1", "--mca", "btl", "tcp,self",
+            "--mca", "btl_tcp_if_include", ifname]
 
-    Ranks talk TCP over the guests' eth0 (btl tcp, pml ob1: the path a VM's
-    MPI takes over virtio-net) and yield when idle, since busy-polling
-    ranks on a small machine starve the switch they measure."""
-    return [MPIRUN, "--host", ",".join(namespaces), "-np",
-            str(len(namespaces)), "--bind-to", "none",
-            "--mca", "plm_rsh_agent", RSH_AGENT,
-            "--mca", "plm_rsh_no_tree_spawn", "1",
-            "--mca", "pml", "ob1", "--mca", "btl", "tcp,self",
-            "--mca", "btl_tcp_if_include", ifname,
+
+def mpirun_argv(hosts, argv, ifname="eth0", rsh_agent=RSH_AGENT,
+                transport=None):
+    """mpirun with one rank per host, started on the first one: hosts are
+    namespaces (with tools/vrdma-ns-rsh as the agent) or VM addresses
+    (rsh_agent None: the guest image's dropbear client is configured).
+
+    Ranks talk as transport says (MCA arguments; default: TCP over
+    ifname, the guests' eth0), Open MPI's own control traffic takes
+    ifname, and ranks yield when idle, since busy-polling ranks on a
+    small machine starve the switch they measure."""
+    agent = ["--mca", "plm_rsh_agent", rsh_agent] if rsh_agent else []
+    transport = tcp_transport(ifname) if transport is None else transport
+    return [MPIRUN, "--host", ",".join(hosts), "-np",
+            str(len(hosts)), "--bind-to", "none", *agent,
+            "--mca", "plm_rsh_no_tree_spawn", "1", *transport,
             "--mca", "oob_tcp_if_include", ifname,
             "--mca", "mpi_yield_when_idle", "1", *argv]
 
 
-def npmpi(namespaces, workdir, upper=None, quick=False, timeout=300):
-    """A 2-rank NPmpi across two namespaces; returns (rows, raw output)."""
+def npmpi(namespaces, workdir, upper=None, quick=False, timeout=300,
+          ifname="eth0", transport=None):
+    """A 2-rank NPmpi across two namespaces, over ifname or as transport
+    says (see mpirun_argv); returns (rows, raw output)."""
     _need(NPMPI, "netpipe-openmpi")
     _need(MPIRUN, "openmpi-bin")
     os.makedirs(workdir, exist_ok=True)
     argv = ["ip", "netns", "exec", namespaces[0],
-            *mpirun_argv(namespaces, [NPMPI, *size_args(upper, quick)])]
+            *mpirun_argv(namespaces, [NPMPI, *size_args(upper, quick)],
+                         ifname, transport=transport)]
     # Its own session, so that a timeout stops mpirun, the orteds it
     # started through the rsh agent and the ranks, and nothing else.
     proc = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.PIPE,
@@ -126,9 +165,33 @@ def npmpi(namespaces, workdir, upper=None, quick=False, timeout=300):
         raise VrdmaError(f"NPmpi across {','.join(namespaces)} did not "
                          f"finish in {timeout}s: {out.strip()[-300:]}",
                          "check that the guests reach each other") from None
+    except BaseException:
+        # Ctrl-C or SIGTERM reach our session only.
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     rows = parse(out)
     if proc.returncode != 0 or not rows:
         raise VrdmaError(f"NPmpi across {','.join(namespaces)} failed "
                          f"(exit {proc.returncode}): {out.strip()[-300:]}",
+                         "check that the guests reach each other")
+    return rows, out
+
+
+def npmpi_vms(first, addresses, upper=None, quick=False, timeout=300):
+    """A 2-rank NPmpi across VM guests, mpirun started in guest first (a
+    runner such as vm.VmGuest); returns (rows, raw output)."""
+    argv = mpirun_argv(addresses, [NPMPI, *size_args(upper, quick)],
+                       rsh_agent=None)
+    code, out, err = first.run(argv, timeout)
+    out += err
+    rows = parse(out)
+    if code is None:
+        raise VrdmaError(f"NPmpi across {','.join(addresses)} did not "
+                         f"finish in {timeout}s: {out.strip()[-300:]}",
+                         "check that the guests reach each other")
+    if code != 0 or not rows:
+        raise VrdmaError(f"NPmpi across {','.join(addresses)} failed "
+                         f"(exit {code}): {out.strip()[-300:]}",
                          "check that the guests reach each other")
     return rows, out

@@ -10,9 +10,10 @@ import hashlib
 import json
 import os
 import shutil
+import time
 
 from . import config as cfgmod
-from . import hugepages, nsguest, plugin
+from . import hugepages, nsguest, plugin, vm
 from .util import (VrdmaError, cpu_mask, isolated_cpus, locked, online_cpus,
                    parse_cpu_list, pid_alive, progress, read_pidfile, run,
                    stop_pid, wait_for, warn)
@@ -444,6 +445,32 @@ class Node:
             self._kick_stuck_vhost_ports()
             progress(f"node {self.name}: ovs-vswitchd restarted "
                      f"(pid {self.daemon_pid()})")
+            self._report_server_mode_guests()
+
+    def _report_server_mode_guests(self, timeout=15.0):
+        """Guests on server-mode ports (dpdkvhostuser) lost their socket
+        with the old ovs-vswitchd: it is theirs to connect again (QEMU's
+        vhostuser <reconnect>, vrdma-vhost-ns's retry). Say so, and say
+        whether they did."""
+        rows = self.vsctl("--format=csv", "--data=bare", "--no-headings",
+                          "--columns=name", "find", "Interface",
+                          "type=dpdkvhostuser", check=False).stdout.split()
+        for port in rows:
+            def connected(port=port):
+                out = self.vsctl("get", "Interface", port, "status",
+                                 check=False).stdout
+                return "status=connected" in out
+            t0 = time.monotonic()
+            if wait_for(connected, timeout, 0.2):
+                progress(f"node {self.name}: port {port} is server-mode: "
+                         f"its guest reconnected by itself after "
+                         f"{time.monotonic() - t0:.1f}s")
+            else:
+                warn(f"node {self.name}: port {port} is server-mode and its "
+                     f"guest has not reconnected in {timeout:.0f}s: its "
+                     "frontend does not reconnect; restart the guest (vrdma "
+                     "vm stop/start, or QEMU with reconnect=1 on the "
+                     "vhost-user chardev)")
 
     def down(self):
         if not os.path.isdir(self.cfg.state_dir):
@@ -465,7 +492,7 @@ class Node:
         after a failure so that one stuck step does not strand the rest."""
         p = self.paths
         # Guests first: their frontends hold the node's vhost sockets.
-        errors = nsguest.remove_all(self)
+        errors = vm.remove_all(self) + nsguest.remove_all(self)
         if self.daemon_running():
             # exit --cleanup deletes the datapath, and with it the bridge's
             # persistent kernel tap; a plain SIGTERM would leave the tap.

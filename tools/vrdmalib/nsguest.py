@@ -60,7 +60,11 @@ def _paths(node, guest):
             os.path.join(p.log_dir, f"ns-{guest}.log"))
 
 
-def _load(path):
+def record_path(node, guest):
+    return _paths(node, guest)[0]
+
+
+def load_json(path):
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
@@ -68,7 +72,7 @@ def _load(path):
         return None
 
 
-def _save(path, rec):
+def save_json(path, rec):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
@@ -76,24 +80,27 @@ def _save(path, rec):
     os.replace(tmp, path)
 
 
-def records(node):
+def load_records(directory):
     out = []
-    for path in sorted(glob.glob(os.path.join(node.paths.root, "guests",
-                                              "*.json"))):
-        rec = _load(path)
+    for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
+        rec = load_json(path)
         if rec:
             out.append(rec)
     return out
 
 
-def _all_guest_ips(state_dir, skip):
-    """Addresses of every namespace guest of every node in state_dir: the
-    fabric joins them into one subnet."""
+def records(node):
+    return load_records(os.path.join(node.paths.root, "guests"))
+
+
+def used_ips(state_dir, skip):
+    """Addresses of every guest, namespace or VM, of every node in
+    state_dir: the fabric joins them into one subnet."""
     used = {}
-    for path in glob.glob(os.path.join(state_dir, "*", "guests", "*.json")):
-        rec = _load(path)
-        if rec and rec["guest"] != skip:
-            used[rec["ip"].split("/")[0]] = rec["guest"]
+    for kind in ("guests", "vms"):
+        for rec in load_records(os.path.join(state_dir, "*", kind)):
+            if rec["guest"] != skip:
+                used[rec["ip"].split("/")[0]] = rec["guest"]
     return used
 
 
@@ -136,7 +143,7 @@ def add(node, guest, mode=None, queues=None, mtu=None, ip=None, netns=None,
     if "/" not in ip:
         ip += "/16"
     with locked(node.cfg.state_dir):
-        rec = _load(recpath)
+        rec = load_json(recpath)
         if rec is not None:
             want = {"mode": mode, "queues": queues, "mtu": mtu, "ip": ip,
                     "netns": netns}
@@ -154,7 +161,11 @@ def add(node, guest, mode=None, queues=None, mtu=None, ip=None, netns=None,
             progress(f"ns {guest}: frontend not running; starting it again")
             _start(node, rec, pidfile, log, timeout)
             return rec
-        clash = _all_guest_ips(node.cfg.state_dir, guest).get(ip.split("/")[0])
+        if os.path.exists(os.path.join(node.paths.root, "vms",
+                                       f"{guest}.json")):
+            raise VrdmaError(f"{guest} is a VM guest of node {node.name}",
+                             "pick another name")
+        clash = used_ips(node.cfg.state_dir, guest).get(ip.split("/")[0])
         if clash:
             raise VrdmaError(f"address {ip} is already guest {clash}'s",
                              "pass another with --ip")
@@ -172,7 +183,7 @@ def add(node, guest, mode=None, queues=None, mtu=None, ip=None, netns=None,
                                       lock=False)
             run(["ip", "netns", "add", netns])
             rec["created_netns"] = True
-            _save(recpath, rec)
+            save_json(recpath, rec)
             run(["ip", "-n", netns, "link", "set", "lo", "up"])
             # IPv4 only: no IPv6 autoconfiguration chatter on the switch,
             # so port counters show the guest's own traffic.
@@ -260,7 +271,7 @@ def _remove(node, rec, recpath, pidfile):
 def delete(node, guest):
     recpath, pidfile, _ = _paths(node, guest)
     with locked(node.cfg.state_dir):
-        rec = _load(recpath)
+        rec = load_json(recpath)
         if rec is None:
             progress(f"ns {guest}: not a namespace guest of node "
                      f"{node.name}; nothing to do")
@@ -300,7 +311,7 @@ def listing(node, out):
 
 def exec_in(node, guest, argv, timeout=None):
     """Run argv in the guest's namespace, passing its exit status on."""
-    rec = _load(_paths(node, guest)[0])
+    rec = load_json(_paths(node, guest)[0])
     if rec is None:
         raise VrdmaError(f"no namespace guest {guest} on node {node.name}",
                          f"vrdma ns add --node {node.name} {guest}")

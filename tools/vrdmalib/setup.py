@@ -19,7 +19,12 @@ PACKAGES = {
                "util-linux"],
     "fabric": ["libucx-dev", "ucx-utils", "ibverbs-utils"],
     "guests": ["netpipe-tcp", "netpipe-openmpi", "openmpi-bin",
-               "iputils-ping", "libvirt-clients"],
+               "iputils-ping", "libvirt-clients",
+               # vrdma guest image: depmod, the initramfs and its
+               # compression, the guests' ssh keys; plain QEMU for its test.
+               "kmod", "cpio", "lz4", "dropbear-bin", "qemu-system-x86",
+               # vrdma vm: libvirtd and virtlogd (the system's or a node's).
+               "libvirt-daemon-system"],
     "build": ["meson", "ninja-build", "pkg-config", "gcc", "libc6-dev",
               "libdpdk-dev", "libcmocka-dev",
               "dpkg-dev"],  # apt-get source, for the driver headers

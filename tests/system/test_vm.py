@@ -14,6 +14,7 @@ import time
 import vrdmatest
 from vrdmatest import Case, rand_name
 from vrdmalib import netpipe, vm
+from vrdmalib.hosts import Hosts, port_counters
 from vrdmalib.virt import Libvirt
 
 NODE_CONFIG = """\
@@ -126,6 +127,30 @@ class VmGuests(Case):
         ports = self.vrdma("vsctl", "--config", cfg, "--", "list-ports",
                            f"br-{node}").stdout.split()
         self.assertNotIn("vm1", ports)
+
+    def test_cross_host(self):
+        """Issue 6's VM case: a VM on each of two emulated hosts, their
+        switches joined by the net_vrdma fabric port."""
+        hosts = Hosts(n=2, guests_per_host=1, guest_kind="vm",
+                      prefix=rand_name("vx")[:6] + "-")
+        self.addCleanup(hosts.down)
+        hosts.up()
+        self.assertTrue(hosts.wait_fabric(60), "fabric links up")
+        a, b = hosts.all_guests()
+        work = os.path.join(self.state, "np")
+        ra, rb = hosts.runner(a, work), hosts.runner(b, work)
+        for src, dst in ((ra, b), (rb, a)):
+            ok, text = self.ping(src, dst["ip"].split("/")[0])
+            self.assertTrue(ok, f"{src.name} -> {dst['guest']}: {text}")
+        node = hosts.nodes[hosts.names[0]]
+        before = port_counters(node, hosts.uplink_port())
+        rows, raw = netpipe.nptcp(rb, ra, b["ip"].split("/")[0], upper=4096,
+                                  quick=True, timeout=300)
+        print(raw.strip().splitlines()[-1])
+        self.assertEqual(rows[-1]["bytes"], 4096)
+        after = port_counters(node, hosts.uplink_port())
+        self.assertGreater(after["tx_pkts"] - before["tx_pkts"], 100,
+                           "NPtcp crossed the fabric port")
 
     def test_bad_input(self):
         node, cfg = self.node_with_libvirt()

@@ -15,7 +15,7 @@ import os
 import subprocess
 
 from . import config as cfgmod
-from . import nsguest
+from . import netpipe, nsguest, vm
 from .node import Node
 from .util import VrdmaError, progress, run, wait_for
 
@@ -48,7 +48,9 @@ class Hosts:
 
     def __init__(self, n=2, guests_per_host=2, uplink="fabric",
                  transports="", tso=None, prefix="demo-", mtu=1500,
-                 socket_mem_mb=512):
+                 socket_mem_mb=512, guest_kind="ns"):
+        """guest_kind "vm": the guests are VMs (vm.py) in each node's own
+        libvirtd, else namespace guests."""
         if n < 2:
             raise VrdmaError(f"--hosts {n}: a fabric needs two hosts or more",
                              "use --hosts 2 or more")
@@ -57,7 +59,11 @@ class Hosts:
         if uplink == "raw" and transports:
             raise VrdmaError("--transports only applies to the fabric uplink",
                              "drop --transports or use --uplink fabric")
+        if guest_kind not in ("ns", "vm"):
+            raise VrdmaError(f"bad guest kind {guest_kind!r}",
+                             "use ns or vm")
         self.n = n
+        self.guest_kind = guest_kind
         self.per_host = guests_per_host
         self.uplink = uplink
         self.transports = transports
@@ -137,6 +143,8 @@ class Hosts:
                  "[memory]", f"socket_mem_mb = {self.socket_mem_mb}",
                  "[ports]", f"mtu = {self.mtu}",
                  f"tso = {'true' if self.tso else 'false'}"]
+        if self.guest_kind == "vm":
+            lines += ["[libvirt]", 'daemon = "node"']
         if self.uplink == "fabric":
             peers = ", ".join(f'"{fabric_ip(j)}:{FABRIC_PORT}"'
                               for j in range(self.n) if j != i)
@@ -166,8 +174,20 @@ class Hosts:
         node = self.nodes[name]
         self.guests[name] = []
         for j in range(self.per_host):
-            rec = nsguest.add(node, f"{name}g{j + 1}")
+            guest = f"{name}g{j + 1}"
+            if self.guest_kind == "vm":
+                vm.define(node, guest)
+                rec = vm.start(node, guest)
+            else:
+                rec = nsguest.add(node, guest)
             self.guests[name].append(rec)
+
+    def runner(self, rec, workdir):
+        """How to run a command in guest rec: a netpipe.Netns or a
+        vm.VmGuest (spawn, reap, run)."""
+        if "netns" in rec:
+            return netpipe.Netns(rec["netns"], workdir)
+        return vm.VmGuest(self.nodes[rec["node"]], rec["guest"])
 
     # --- use --------------------------------------------------------------
 

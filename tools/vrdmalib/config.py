@@ -95,6 +95,15 @@ def _mode(value):
     return value
 
 
+def _iface(value):
+    if value == "":
+        return value
+    if not isinstance(value, str) or \
+            not re.match(r"^[A-Za-z0-9_.:-]{1,15}$", value):
+        raise ValueError("expected an interface name of 1-15 characters")
+    return value
+
+
 def _daemon(value):
     if value not in ("system", "node"):
         raise ValueError('expected "system" or "node"')
@@ -218,6 +227,11 @@ SCHEMA = {
                     'probed) or a vdev such as "net_af_packet0,iface=eth1"; '
                     "empty for none. Without a PCI address DPDK runs "
                     "with --no-pci."),
+        "iface": ("", _iface,
+                  "raw uplink by kernel interface name, instead of devargs:"
+                  " vrdma reads its PCI device and driver from sysfs "
+                  "(mlx5: the PCI address; mlx4: address and port; no PCI "
+                  "device: net_af_packet on it)"),
     },
 }
 
@@ -334,6 +348,9 @@ def load(path=None, node=None):
         except ValueError:
             raise VrdmaError("VRDMA_STATE_DIR must be an absolute path",
                              "export VRDMA_STATE_DIR=/abs/path") from None
+    if values["uplink"]["devargs"] and values["uplink"]["iface"]:
+        raise VrdmaError(f"{source}: [uplink] has both devargs and iface",
+                         "keep one: iface (found in sysfs) or devargs")
     mem = values["memory"]
     if mem["socket_limit_mb"] == "auto":
         mem["socket_limit_mb"] = mem["socket_mem_mb"]

@@ -153,8 +153,9 @@ class Hosts:
             if self.transports:
                 lines.append(f'transports = "{self.transports}"')
         else:
-            lines += ["[uplink]",
-                      f'devargs = "net_af_packet0,iface={FABRIC_DEV}"']
+            # Named by interface: vrdma finds its devargs in sysfs (no PCI
+            # device behind a veth: net_af_packet on it).
+            lines += ["[uplink]", f'iface = "{FABRIC_DEV}"']
         return "\n".join(lines) + "\n"
 
     def _node(self, i, name):

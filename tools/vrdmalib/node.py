@@ -13,7 +13,7 @@ import shutil
 import time
 
 from . import config as cfgmod
-from . import hugepages, nsguest, plugin, vm
+from . import hugepages, nsguest, plugin, uplink, vm
 from .util import (VrdmaError, cpu_mask, isolated_cpus, locked, online_cpus,
                    parse_cpu_list, pid_alive, progress, read_pidfile, run,
                    stop_pid, wait_for, warn)
@@ -87,6 +87,7 @@ class Node:
         self.paths = Paths(cfg.state_dir, cfg.name)
         self.bridge = bridge_name(cfg)
         self.netns = cfg["node.netns"]
+        self._uplink = None
 
     def in_netns(self, argv):
         """argv run inside the node's network namespace, if it has one."""
@@ -199,7 +200,7 @@ class Node:
         args = ["--in-memory", "--file-prefix", self.paths.dpdk_prefix]
         if self.fabric_devargs():
             args += ["-d", os.path.join(self.plugin_dir(), PMD_NAME)]
-        pci = cfgmod.pci_address(self.cfg["uplink.devargs"])
+        pci = cfgmod.pci_address(self.uplink_devargs())
         if pci:
             args += ["-a", pci]
         else:
@@ -402,9 +403,20 @@ class Node:
             self.vsctl("remove", "Interface", port, "options",
                        "tx-retries-max")
 
+    def uplink_devargs(self):
+        """[uplink] devargs, or those found in sysfs for [uplink] iface;
+        empty for no uplink."""
+        if self.cfg["uplink.iface"]:
+            if self._uplink is None:
+                self._uplink = uplink.resolve(self.cfg["uplink.iface"],
+                                              self.netns)
+            return self._uplink
+        return self.cfg["uplink.devargs"]
+
     def _ensure_uplink(self):
-        self._ensure_dpdk_port("uplink", self.cfg["uplink.devargs"],
-                               "[uplink] devargs")
+        where = "[uplink] iface" if self.cfg["uplink.iface"] \
+            else "[uplink] devargs"
+        self._ensure_dpdk_port("uplink", self.uplink_devargs(), where)
         self._ensure_dpdk_port("fabric", self.fabric_devargs(), "[fabric]")
 
     def _ensure_dpdk_port(self, name, devargs, where):

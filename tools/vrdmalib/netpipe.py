@@ -22,6 +22,7 @@ LINE = re.compile(r"^\s*\d+:\s+(\d+) bytes\s+(\d+) times -->\s+([\d.]+) "
 NPTCP = "/usr/bin/NPtcp"
 NPMPI = "/usr/bin/NPopenmpi"
 MPIRUN = "/usr/bin/mpirun"
+GUEST_HOSTFILE = "/root/vrdma-hosts"
 PACKAGE = {NPTCP: "netpipe-tcp", NPMPI: "netpipe-openmpi",
            MPIRUN: "openmpi-bin"}
 
@@ -124,7 +125,7 @@ def tcp_transport(ifname):
 
 
 def mpirun_argv(hosts, argv, ifname="eth0", rsh_agent=RSH_AGENT,
-                transport=None):
+                transport=None, hostfile=None):
     """mpirun with one rank per host, started on the first one: hosts are
     namespaces (with tools/vrdma-ns-rsh as the agent) or VM addresses
     (rsh_agent None: the guest image's dropbear client is configured).
@@ -135,8 +136,10 @@ def mpirun_argv(hosts, argv, ifname="eth0", rsh_agent=RSH_AGENT,
     small machine starve the switch they measure."""
     agent = ["--mca", "plm_rsh_agent", rsh_agent] if rsh_agent else []
     transport = tcp_transport(ifname) if transport is None else transport
-    return [MPIRUN, "--host", ",".join(hosts), "-np",
-            str(len(hosts)), "--bind-to", "none", *agent,
+    where = ["--hostfile", hostfile] if hostfile else \
+        ["--host", ",".join(hosts)]
+    return [MPIRUN, *where, "-np", str(len(hosts)), "--bind-to", "none",
+            *agent,
             "--mca", "plm_rsh_no_tree_spawn", "1", *transport,
             "--mca", "oob_tcp_if_include", ifname,
             "--mca", "mpi_yield_when_idle", "1", *argv]
@@ -181,8 +184,16 @@ def npmpi(namespaces, workdir, upper=None, quick=False, timeout=300,
 def npmpi_vms(first, addresses, upper=None, quick=False, timeout=300):
     """A 2-rank NPmpi across VM guests, mpirun started in guest first (a
     runner such as vm.VmGuest); returns (rows, raw output)."""
+    # A hostfile in the guest, one slot per guest: what a user's mpirun
+    # across VMs reads.
+    lines = "".join(f"{ip} slots=1\n" for ip in addresses)
+    code, _, err = first.run(["/bin/sh", "-c", f"printf '{lines}' > "
+                              f"{GUEST_HOSTFILE}"], 30)
+    if code != 0:
+        raise VrdmaError(f"{first.name}: cannot write {GUEST_HOSTFILE}: "
+                         f"{err.strip()}")
     argv = mpirun_argv(addresses, [NPMPI, *size_args(upper, quick)],
-                       rsh_agent=None)
+                       rsh_agent=None, hostfile=GUEST_HOSTFILE)
     code, out, err = first.run(argv, timeout)
     out += err
     rows = parse(out)

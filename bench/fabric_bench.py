@@ -6,9 +6,8 @@ round trip, side by side in one run, for
 
   net_vrdma tcp   net_vrdma over UCX tcp across the veth;
   net_vrdma shm   net_vrdma with UCX's own choice, which is shared memory
-                  between the two processes given UCX_MM_ERROR_HANDLING=y
-                  (UCX 1.13 takes tcp for listener-made endpoints
-                  otherwise); the notes say what UCX chose;
+                  between the two processes; the notes say what UCX
+                  chose;
   ucx tcp, shm    the bare transport: ucx_perftest ucp_am_bw at the same
                   sizes, ucp_am_lat with 64 B messages;
   net_af_packet   the same veth through the kernel's packet sockets;
@@ -387,13 +386,9 @@ def peer_config(kind, ns, tls, port, size, pmd, scratch):
            "tx_mbufs": TX_MBUF, "env": {}, "lanes": set()}
     if kind == "vrdma":
         extra = f",transports={tls}" if tls else ""
-        # UCX's log says which transports the endpoints use. Its shared
-        # memory needs UCX_MM_ERROR_HANDLING=y for endpoints made through
-        # a listener, as net_vrdma's are (openucx/ucx#8477); without it
-        # UCX 1.13 picks tcp.
+        # UCX's log says which transports the endpoints use (shared
+        # memory unless tls says otherwise: the driver allows it).
         cfg["env"] = {"UCX_LOG_LEVEL": "info"}
-        if not tls:
-            cfg["env"]["UCX_MM_ERROR_HANDLING"] = "y"
         cfg.update(pmd=pmd,
                    rx=f"net_vrdma0,listen={A}:{port},peer={B}:{port}{extra}",
                    tx=f"net_vrdma0,listen={B}:{port},peer={A}:{port}{extra}")

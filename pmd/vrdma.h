@@ -49,6 +49,7 @@ extern int vrdma_logtype;
 #define VRDMA_BATCH_BYTES    16384 /* one coalesced message, eager size */
 #define VRDMA_BATCH_FRAME    1536  /* frames up to this are coalesced */
 #define VRDMA_BATCHES	     128   /* coalesced messages in flight */
+#define VRDMA_TX_RECLAIM     64	   /* progress calls before a burst stops */
 #define VRDMA_LEARN_AGE_S    300   /* a MAC not heard from is forgotten */
 #define VRDMA_BACKOFF_MIN_MS 100
 #define VRDMA_BACKOFF_MAX_MS 5000
@@ -169,6 +170,7 @@ struct vrdma_port {
 	struct vrdma_peers learn;
 	uint64_t rejected;  /* connections from unlisted addresses */
 	uint64_t tx_failed; /* sends UCX completed with an error */
+	uint64_t tx_full;   /* bursts cut short: sends still in flight */
 	uint64_t bad_headers;
 	uint64_t bad_reason[VRDMA_WIRE_REASON_MAX];
 
@@ -179,10 +181,12 @@ struct vrdma_port {
 
 	struct vrdma_tx_slot *tx_slots; /* VRDMA_TX_SLOTS */
 	int tx_free;			/* head of the free list, -1 empty */
+	unsigned int n_tx_free;		/* entries on it */
 	struct vrdma_rx_slot *rx_slots; /* VRDMA_RX_SLOTS */
 	int rx_free;
 	struct vrdma_batch *batches; /* VRDMA_BATCHES */
 	int batch_free;		     /* free list head */
+	unsigned int n_batch_free;   /* entries on it */
 	struct vrdma_batch *open[VRDMA_MAX_PEERS][VRDMA_MAX_RXQ]; /* filling */
 	struct vrdma_am_ctx am_ctx[VRDMA_MAX_RXQ];
 	uint16_t n_rxq_conf; /* rx queues configured: AM ids fold onto them */

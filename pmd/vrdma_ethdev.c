@@ -196,6 +196,7 @@ vrdma_dev_start(struct rte_eth_dev *dev)
 		port->tx_slots[i].next_free =
 			i + 1 < VRDMA_TX_SLOTS ? i + 1 : -1;
 	port->tx_free = 0;
+	port->n_tx_free = VRDMA_TX_SLOTS;
 	for (i = 0; i < VRDMA_RX_SLOTS; i++)
 		port->rx_slots[i].next_free =
 			i + 1 < VRDMA_RX_SLOTS ? i + 1 : -1;
@@ -209,6 +210,7 @@ vrdma_dev_start(struct rte_eth_dev *dev)
 	for (i = 0; i < VRDMA_BATCHES; i++)
 		port->batches[i].next_free = i + 1 < VRDMA_BATCHES ? i + 1 : -1;
 	port->batch_free = 0;
+	port->n_batch_free = VRDMA_BATCHES;
 	ret = vrdma_fabric_start(port);
 	if (ret != 0)
 		goto err_free_batches;
@@ -359,6 +361,7 @@ vrdma_stats_reset(struct rte_eth_dev *dev)
 		memset(&port->peers[i].stats, 0, sizeof(port->peers[i].stats));
 	port->rejected = 0;
 	port->tx_failed = 0;
+	port->tx_full = 0;
 	port->bad_headers = 0;
 	memset(port->bad_reason, 0, sizeof(port->bad_reason));
 	rte_spinlock_unlock(&port->lock);
@@ -369,6 +372,7 @@ vrdma_stats_reset(struct rte_eth_dev *dev)
 #define VRDMA_PORT_XSTATS(X)              \
 	X(rejected_connections, rejected) \
 	X(tx_failed, tx_failed)           \
+	X(tx_full, tx_full)               \
 	X(bad_headers, bad_headers)
 
 enum {

@@ -11,6 +11,7 @@
  */
 
 #include <errno.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -365,6 +366,16 @@ vrdma_fabric_start(struct vrdma_port *port)
 		ret = ucs_to_errno(status);
 		goto err;
 	}
+	/* UCX 1.13 leaves shared memory out of endpoints that ask for error
+	 * handling (ours must: peers restart) unless told it may use it
+	 * (openucx/ucx#8477); without it two ports on one machine talk tcp.
+	 * A user's UCX_MM_ERROR_HANDLING still wins. */
+	if (getenv("UCX_MM_ERROR_HANDLING") == NULL &&
+	    ucp_config_modify(config, "MM_ERROR_HANDLING", "y") != UCS_OK)
+		VRDMA_LOG(INFO,
+			  "%s: UCX has no MM_ERROR_HANDLING: shared "
+			  "memory may be left out",
+			  port->name);
 	if (port->da.transports[0] != '\0') {
 		status = ucp_config_modify(config, "TLS", port->da.transports);
 		if (status != UCS_OK) {

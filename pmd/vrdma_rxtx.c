@@ -36,6 +36,7 @@ tx_slot_get(struct vrdma_port *port)
 		return NULL;
 	slot = &port->tx_slots[port->tx_free];
 	port->tx_free = slot->next_free;
+	port->n_tx_free--;
 	return slot;
 }
 
@@ -46,6 +47,7 @@ tx_slot_put(struct vrdma_port *port, struct vrdma_tx_slot *slot)
 	slot->m = NULL;
 	slot->next_free = (int)(slot - port->tx_slots);
 	RTE_SWAP(slot->next_free, port->tx_free);
+	port->n_tx_free++;
 }
 
 static struct vrdma_rx_slot *
@@ -77,6 +79,7 @@ batch_get(struct vrdma_port *port, int peer)
 		return NULL;
 	b = &port->batches[port->batch_free];
 	port->batch_free = b->next_free;
+	port->n_batch_free--;
 	b->port = port;
 	b->peer = peer;
 	vrdma_wire_batch_init(&b->wb, b->buf, sizeof(b->buf));
@@ -88,6 +91,7 @@ batch_put(struct vrdma_port *port, struct vrdma_batch *b)
 {
 	b->next_free = (int)(b - port->batches);
 	RTE_SWAP(b->next_free, port->batch_free);
+	port->n_batch_free++;
 }
 
 /* --- offload flags <-> wire -------------------------------------------- */
@@ -577,6 +581,26 @@ batch_add(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx,
 	return false;
 }
 
+/*
+ * Room for one frame to nb peers: a batch (small frames) or a send slot
+ * (large) each. When the transport has not finished earlier sends yet
+ * (over shared memory a send completes only once the receiver has taken
+ * it), progress it a little; if still full, the burst stops there and the
+ * caller keeps the rest, as with a NIC's full TX ring.
+ */
+static bool
+tx_room(struct vrdma_port *port, bool small, unsigned int nb)
+{
+	unsigned int tries;
+
+	for (tries = 0; tries < VRDMA_TX_RECLAIM; tries++) {
+		if ((small ? port->n_batch_free : port->n_tx_free) >= nb)
+			return true;
+		ucp_worker_progress(port->worker);
+	}
+	return false;
+}
+
 uint16_t
 vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 {
@@ -586,7 +610,7 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 	struct vrdma_wire_frame f;
 	uint64_t now = rte_get_timer_cycles();
 	uint64_t connected, dests;
-	uint16_t i, q;
+	uint16_t i, q, sent;
 
 	rte_spinlock_lock(&port->lock);
 	if (!port->started) {
@@ -612,6 +636,11 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 					      connected, -1, now);
 		if (dests == 0)
 			goto drop;
+		nb = (unsigned int)__builtin_popcountll(dests);
+		if (!tx_room(port, m->pkt_len <= VRDMA_BATCH_FRAME, nb)) {
+			port->tx_full++;
+			break;
+		}
 		txq->stats.packets++;
 		txq->stats.bytes += m->pkt_len;
 		q = flow_queue(m);
@@ -629,7 +658,6 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		nb = (unsigned int)__builtin_popcountll(dests);
 		if (nb > 1)
 			rte_mbuf_refcnt_update(m, (int16_t)(nb - 1));
 		for (peer = 0; dests != 0; peer++, dests >>= 1)
@@ -641,12 +669,13 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 		txq->stats.errors++;
 		rte_pktmbuf_free(m);
 	}
+	sent = i;
 	for (i = 0; i < port->n_peers; i++)
 		for (q = 0; q < VRDMA_MAX_RXQ; q++)
 			batch_flush(port, txq, i, q);
 	vrdma_fabric_progress(port);
 	rte_spinlock_unlock(&port->lock);
-	return n;
+	return sent;
 }
 
 void

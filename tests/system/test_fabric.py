@@ -108,8 +108,9 @@ class Fabric(Case):
         self.pair(f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 1}")
 
     def test_loopback_ucx_default_transports(self):
-        """UCX chooses the transport (on UCX 1.13, tcp: shared memory
-        needs UCX_MM_ERROR_HANDLING=y, see the README)."""
+        """UCX chooses the transport: shared memory (the driver allows
+        it for error-handling endpoints, see the README), where a fast
+        sender finds every batch in flight and must wait, not drop."""
         self.pair(f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 1}",
                   transports="")
 

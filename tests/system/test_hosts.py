@@ -77,11 +77,26 @@ class Hosts(Case):
         self.assertGreater(octets / frames, 16384,
                            "TSO frames crossed the fabric whole")
 
+    def ucx_shm_segments(self, h):
+        """Per host, the UCX posix shared-memory segments its
+        ovs-vswitchd maps: its own FIFO, plus the peer's once they talk
+        through shared memory."""
+        out = {}
+        for name, node in h.nodes.items():
+            maps = vrdmatest.read(f"/proc/{node.daemon_pid()}/maps")
+            out[name] = {ln.split()[5] for ln in maps.splitlines()
+                         if "/dev/shm/ucx_shm_posix_" in ln}
+        return out
+
     def test_two_hosts_default_transports(self):
-        """UCX chooses the transport (tcp across the veth on UCX 1.13:
-        see the README on UCX_MM_ERROR_HANDLING)."""
+        """UCX chooses the transport: shared memory between the two
+        switches (net_vrdma lets UCX 1.13 use it for endpoints with error
+        handling), frames whole, NPmpi across."""
         h = self.make(n=2)
         self.assert_all_pairs_reach(h)
+        for name, segs in self.ucx_shm_segments(h).items():
+            self.assertGreaterEqual(len(segs), 2, f"{name} maps its own "
+                                    f"and its peer's UCX FIFO: {segs}")
         self.assert_tso_crosses_whole(h)
         a, c = h.guests[h.names[0]][0], h.guests[h.names[1]][0]
         rows, raw = netpipe.npmpi([a["netns"], c["netns"]],
@@ -95,6 +110,9 @@ class Hosts(Case):
     def test_two_hosts_tcp(self):
         h = self.make(n=2, transports="tcp")
         self.assert_all_pairs_reach(h)
+        self.assertEqual(self.ucx_shm_segments(h),
+                         {name: set() for name in h.names},
+                         "transports=tcp: no shared memory")
         self.assert_tso_crosses_whole(h)
 
     def test_three_hosts(self):

@@ -18,7 +18,8 @@ from vrdmalib import config  # noqa: E402
 from vrdmalib.util import VrdmaError, parse_cpu_list  # noqa: E402
 
 SUBCOMMANDS = ["setup", "check", "node", "port", "ns", "domxml", "vsctl",
-               "appctl", "env", "hugepages", "config", "demo", "test"]
+               "appctl", "env", "hugepages", "config", "demo", "bench",
+               "test"]
 
 
 def vrdma(*args):

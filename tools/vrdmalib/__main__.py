@@ -259,6 +259,12 @@ def cmd_demo(args):
     return demo.main(args)
 
 
+def cmd_bench(args):
+    util.need_root("bench")
+    from . import bench
+    return bench.main(args)
+
+
 def cmd_test(args):
     util.need_root("the test suite (it starts switches)")
     from . import testrun
@@ -536,6 +542,36 @@ def build_parser():
     p.add_argument("--out", metavar="DIR", default="results/demo",
                    help="results directory (default results/demo)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="the 2015 report's benchmark: Table "
+                       "1, Figures 4-6",
+                       description="The 2015 report's benchmark on "
+                       "emulated hosts: NetPIPE (NPtcp, NPmpi) and "
+                       "ucx_perftest for Table 1's cases and "
+                       "vm2vm-raw-p1, medians of --reps runs; writes raw "
+                       "outputs, summary.csv, summary.json, Figures 4-6 "
+                       "(PNG) and report.md (environment, ratios to "
+                       "h2h-verb-roce and h2h-sock-roce, targets) into "
+                       "--out, and cleans up, also on Ctrl-C.")
+    p.add_argument("--cases", metavar="LIST",
+                   help="comma-separated: vm2vm-vhost-shm, "
+                   "vm2vm-virtio-eth, vm2vm-rdma-p1, vm2vm-raw-p1, "
+                   "h2h-verb-roce, h2h-sock-roce, h2h-sock-eth, micro "
+                   "(bench/ns_bench.py and bench/fabric_bench.py); "
+                   "default: all but micro")
+    p.add_argument("--guests", choices=["ns", "vm"], default="ns",
+                   help="guest kind (default ns: namespace guests)")
+    p.add_argument("--quick", action="store_true",
+                   help="NetPIPE powers of two to 64 KiB, one run (CI)")
+    p.add_argument("--reps", type=int,
+                   help="runs per case and tool (default 3; --quick 1)")
+    p.add_argument("--out", metavar="DIR",
+                   help="output directory (default "
+                   "results/bench/YYYYmmdd-HHMMSS)")
+    p.add_argument("--config", metavar="FILE",
+                   help="node config whose [cpu], [memory], [ports] and "
+                   "[fabric] transports the emulated hosts' switches use")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("test", help="install, build and run every test",
                        description="Install what is missing, build, and run "

@@ -7,9 +7,12 @@ ovs-vswitchd-dpdk); the hosts are joined by a veth "fabric" (MTU 9000,
 namespace for more. Each node reaches the others either through its
 net_vrdma fabric port (UCX over shared memory, or tcp across the veth) or
 through a raw uplink (net_af_packet on the host's veth, the 2015
-prototype's path). Guests are namespace guests (nsguest.py). Used by
-`vrdma demo`, the system tests and the benchmarks; everything made here is
-removed by down(), in reverse order, even after a failed up()."""
+prototype's path). Guests are namespace guests (nsguest.py). For the
+benchmark, two hosts can also have an "Ethernet" link (a second veth,
+MTU 1500, shaped to 1 Gbit/s, in a Linux bridge per host that kernel-only
+guests join) and can come up without switches. Used by `vrdma demo`,
+`vrdma bench`, the system tests and the benchmarks; everything made here
+is removed by down(), in reverse order, even after a failed up()."""
 
 import os
 import subprocess
@@ -21,6 +24,13 @@ from .util import VrdmaError, progress, run, wait_for
 
 FABRIC_DEV = "fabric0"
 FABRIC_PORT = 7000
+ETH_DEV = "eth1"
+ETH_BRIDGE = "ethbr0"
+# The 2015 testbed's 1 Gbit/s NIC: a token bucket of two full frames
+# and at most 1 ms of queue. A bigger bucket refills while a ping-pong
+# turns around and lets half of a 64 KiB message through at veth speed;
+# this one still passes a small message undelayed.
+ETH_QDISC = ["tbf", "rate", "1gbit", "burst", "3kb", "latency", "1ms"]
 
 
 def port_counters(node, port):
@@ -42,14 +52,23 @@ def fabric_ip(i):
     return f"198.19.0.{i + 1}"
 
 
+def eth_ip(i):
+    """Host i's address on the Ethernet link; kernel guests follow from
+    .11."""
+    return f"198.19.1.{i + 1}"
+
+
 class Hosts:
     """n hosts named PREFIX + "h1".., guests_per_host namespace guests each
     (named HOST + "g1"..)."""
 
     def __init__(self, n=2, guests_per_host=2, uplink="fabric",
                  transports="", tso=None, prefix="demo-", mtu=1500,
-                 socket_mem_mb=512, guest_kind="ns"):
-        """guest_kind "vm": the guests are VMs (vm.py) in each node's own
+                 socket_mem_mb=512, eth_link=False, switches=True,
+                 guest_kind="ns"):
+        """eth_link: the Ethernet link too (two hosts only); switches
+        False: namespaces and links only, no nodes and no guests;
+        guest_kind "vm": the guests are VMs (vm.py) in each node's own
         libvirtd, else namespace guests."""
         if n < 2:
             raise VrdmaError(f"--hosts {n}: a fabric needs two hosts or more",
@@ -59,11 +78,17 @@ class Hosts:
         if uplink == "raw" and transports:
             raise VrdmaError("--transports only applies to the fabric uplink",
                              "drop --transports or use --uplink fabric")
+        if eth_link and n != 2:
+            raise VrdmaError(f"the Ethernet link joins two hosts, not {n}",
+                             "use two hosts")
         if guest_kind not in ("ns", "vm"):
             raise VrdmaError(f"bad guest kind {guest_kind!r}",
                              "use ns or vm")
         self.n = n
         self.guest_kind = guest_kind
+        self.eth_link = eth_link
+        self.switches = switches
+        self.kernel_guests = []
         self.per_host = guests_per_host
         self.uplink = uplink
         self.transports = transports
@@ -85,9 +110,11 @@ class Hosts:
     def up(self):
         try:
             self._fabric()
-            for i, name in enumerate(self.names):
+            if self.eth_link:
+                self._eth()
+            for i, name in enumerate(self.names if self.switches else ()):
                 self._node(i, name)
-            for name in self.names:
+            for name in self.names if self.switches else ():
                 self._guests(name)
         except BaseException:
             progress("hosts: bring-up failed; removing what was made")
@@ -136,6 +163,23 @@ class Hosts:
                     check=False).stdout, 10):
                 raise VrdmaError(f"fabric link of {name} did not come up",
                                  "check `ip -n NAME link`")
+
+    def _eth(self):
+        progress("hosts: Ethernet link: veth MTU 1500, tc " +
+                 " ".join(ETH_QDISC) + f", in bridge {ETH_BRIDGE} per host")
+        run(["ip", "link", "add", ETH_DEV, "mtu", "1500", "netns",
+             self.names[0], "type", "veth", "peer", "name", ETH_DEV, "mtu",
+             "1500", "netns", self.names[1]])
+        for i, name in enumerate(self.names):
+            run(["ip", "-n", name, "link", "add", ETH_BRIDGE, "type",
+                 "bridge"])
+            run(["ip", "-n", name, "link", "set", ETH_DEV, "master",
+                 ETH_BRIDGE, "up"])
+            run(["tc", "-n", name, "qdisc", "add", "dev", ETH_DEV, "root",
+                 *ETH_QDISC])
+            run(["ip", "-n", name, "addr", "add", f"{eth_ip(i)}/24", "dev",
+                 ETH_BRIDGE])
+            run(["ip", "-n", name, "link", "set", ETH_BRIDGE, "up"])
 
     def config_text(self, i, name):
         lines = ["# Written by vrdma's emulated hosts (hosts.py).",
@@ -191,6 +235,26 @@ class Hosts:
         return vm.VmGuest(self.nodes[rec["node"]], rec["guest"])
 
     # --- use --------------------------------------------------------------
+
+    def kernel_guest(self, host, guest):
+        """A guest without DPDK (the 2015 vm2vm-virtio-eth path: tap,
+        Linux bridge, NIC): namespace guest, its eth0 a veth into the
+        host's Ethernet bridge. Needs eth_link; removed by down()."""
+        if not self.eth_link:
+            raise VrdmaError("kernel guests need the Ethernet link",
+                             "make the hosts with eth_link=True")
+        port = f"kg{len(self.kernel_guests) + 1}"
+        self._netns(guest)
+        run(["ip", "link", "add", "eth0", "netns", guest, "type", "veth",
+             "peer", "name", port, "netns", host])
+        run(["ip", "-n", host, "link", "set", port, "master", ETH_BRIDGE,
+             "up"])
+        rec = {"guest": guest, "netns": guest, "node": host,
+               "ip": f"198.19.1.{11 + len(self.kernel_guests)}/24"}
+        run(["ip", "-n", guest, "addr", "add", rec["ip"], "dev", "eth0"])
+        run(["ip", "-n", guest, "link", "set", "eth0", "up"])
+        self.kernel_guests.append(rec)
+        return rec
 
     def all_guests(self):
         return [g for name in self.names for g in self.guests.get(name, [])]

@@ -28,6 +28,7 @@ PACKAGES = {
     "build": ["meson", "ninja-build", "pkg-config", "gcc", "libc6-dev",
               "libdpdk-dev", "libcmocka-dev",
               "dpkg-dev"],  # apt-get source, for the driver headers
+    "bench": ["python3-matplotlib"],
     "test": ["dpdk-dev", "clang", "libclang-rt-14-dev", "clang-format",
              "cppcheck", "shellcheck"],
 }

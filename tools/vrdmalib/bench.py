@@ -1,0 +1,731 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""`vrdma bench`: the 2015 report's benchmark (its section 4: Table 1,
+Figures 4-6) on emulated hosts (hosts.py). Two host namespaces joined by
+the fabric link (a veth, MTU 9000, unshaped: the "RoCE" link) and, where
+a case needs it, an "Ethernet" link (a second veth, MTU 1500, tc tbf at
+1 Gbit/s, bridged to kernel-only guests); Table 1's cases plus
+vm2vm-raw-p1 (the 2015 prototype's raw uplink), each measured with
+NetPIPE (NPtcp, NPmpi) or ucx_perftest --reps times, medians reported;
+the guests behind a switch are namespace guests or VMs (--guests).
+Cases on the same hosts share one bring-up; a failed case is reported
+and the others still run; everything made is removed, also on Ctrl-C.
+One directory receives the raw outputs, summary.csv and summary.json,
+Figures 4-6 as PNGs (figures.py) and report.md (report.py); `--cases
+micro` runs bench/ns_bench.py and bench/fabric_bench.py into it too."""
+
+import collections
+import json
+import os
+import resource
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+
+from . import config as cfgmod
+from . import hosts as hostsmod
+from . import netpipe, nsguest, vm
+from . import setup as setupmod
+from .hosts import Hosts
+from .util import (VrdmaError, pid_cmdline, progress, read_pidfile,
+                   wait_for)
+
+Case = collections.namedtuple("Case", "setup tools what")
+# Table 1 of the report, in its order, and vm2vm-raw-p1. setup: which
+# hosts a case runs on (bare: no switches, both links; fabric: OVS with
+# net_vrdma fabric ports; raw: OVS with af_packet uplinks).
+CASES = {
+    "vm2vm-vhost-shm": Case("fabric", ("NPtcp", "NPmpi"),
+                            "two guests, one host, through OVS "
+                            "vhost-user (shared memory)"),
+    "vm2vm-virtio-eth": Case("bare", ("NPtcp", "NPmpi"),
+                             "two guests on two hosts through the kernel "
+                             "only: veth, Linux bridge, the Ethernet "
+                             "link; no DPDK"),
+    "vm2vm-rdma-p1": Case("fabric", ("NPtcp", "NPmpi"),
+                          "two guests on two hosts through OVS and the "
+                          "net_vrdma fabric port"),
+    "vm2vm-raw-p1": Case("raw", ("NPtcp", "NPmpi"),
+                         "the same through a raw uplink (net_af_packet on "
+                         "the fabric veth): the 2015 prototype's path"),
+    "h2h-verb-roce": Case("bare", ("ucx_perftest", "NPmpi"),
+                          "host to host on the fabric link with no "
+                          "switch: UCX (tcp) and Open MPI over UCX"),
+    "h2h-sock-roce": Case("bare", ("NPtcp", "NPmpi"),
+                          "host to host TCP over the fabric link"),
+    "h2h-sock-eth": Case("bare", ("NPtcp", "NPmpi"),
+                         "host to host TCP over the Ethernet link"),
+}
+MICRO = "micro"
+SETUPS = ("bare", "fabric", "raw")  # bring-up order
+# UCX between the host namespaces: tcp, since shared memory, UCX's choice
+# on one machine, is not host to host.
+UCX_TLS = "tcp"
+HZ = os.sysconf("SC_CLK_TCK")
+
+Endpoint = collections.namedtuple("Endpoint",
+                                  "name host runner ip ifname pids")
+
+
+# --- guests --------------------------------------------------------------
+
+def ns_guest(hosts, host, name, workdir):
+    """A namespace guest on host's switch (nsguest.py)."""
+    node = hosts.nodes[host]
+    rec = nsguest.add(node, name)
+    pid = read_pidfile(os.path.join(node.paths.run, f"ns-{name}.pid"))
+    return Endpoint(name, host, netpipe.Netns(rec["netns"], workdir),
+                    rec["ip"].split("/")[0], "eth0", [pid] if pid else [])
+
+
+def qemu_pids(guest):
+    """The QEMU running guest (libvirt names it guest=NAME on its command
+    line)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        argv = pid_cmdline(int(pid))
+        if argv and os.path.basename(argv[0]).startswith("qemu-system") \
+                and any(a.startswith(f"guest={guest},") for a in argv):
+            found.append(int(pid))
+    return found
+
+
+def vm_guest(hosts, host, name, _workdir):
+    """A VM guest on host's switch (vm.py), booted and ready."""
+    node = hosts.nodes[host]
+    vm.define(node, name)
+    rec = vm.start(node, name)
+    return Endpoint(name, host, vm.VmGuest(node, name),
+                    rec["ip"].split("/")[0], "eth0", qemu_pids(name))
+
+
+# The guests of the cases through a switch, by --guests; NPmpi across VMs
+# takes netpipe.npmpi_vms (see npmpi below).
+GUESTS = {"ns": ns_guest, "vm": vm_guest}
+
+
+class Bed:
+    """One bring-up of hosts and the endpoints its cases use, made on
+    first use."""
+
+    def __init__(self, hosts, guest_kind, workdir):
+        self.hosts = hosts
+        self.make_guest = GUESTS[guest_kind]
+        self.workdir = workdir
+        self.endpoints = {}
+
+    def _cached(self, name, make):
+        if name not in self.endpoints:
+            self.endpoints[name] = make()
+        return self.endpoints[name]
+
+    def guest(self, i, j):
+        host = self.hosts.names[i]
+        name = f"{host}g{j}"
+        return self._cached(name, lambda: self.make_guest(
+            self.hosts, host, name, self.workdir))
+
+    def kernel_guest(self, i):
+        host = self.hosts.names[i]
+
+        def make():
+            rec = self.hosts.kernel_guest(host, f"{host}k1")
+            return Endpoint(rec["guest"], host,
+                            netpipe.Netns(rec["netns"], self.workdir),
+                            rec["ip"].split("/")[0], "eth0", [])
+        return self._cached(f"{host}k1", make)
+
+    def host(self, i, link):
+        host = self.hosts.names[i]
+        ip, dev = (hostsmod.eth_ip(i), hostsmod.ETH_BRIDGE) \
+            if link == "eth" else (hostsmod.fabric_ip(i),
+                                   hostsmod.FABRIC_DEV)
+        return Endpoint(host, host, netpipe.Netns(host, self.workdir), ip,
+                        dev, [])
+
+    def datapath_pids(self):
+        """Per host ("h1", "h2"): its switch's daemons and its guests'
+        datapath processes (vhost-user frontends)."""
+        out = {}
+        for i, host in enumerate(self.hosts.names):
+            node = self.hosts.nodes.get(host)
+            pids = [node.server_pid(), node.daemon_pid()] if node else []
+            for ep in self.endpoints.values():
+                if ep.host == host:
+                    pids += ep.pids
+            out[f"h{i + 1}"] = [p for p in pids if p]
+        return out
+
+
+def endpoints(bed, case):
+    """(server, client) of a case."""
+    if case == "vm2vm-vhost-shm":
+        return bed.guest(0, 2), bed.guest(0, 1)
+    if case in ("vm2vm-rdma-p1", "vm2vm-raw-p1"):
+        return bed.guest(1, 1), bed.guest(0, 1)
+    if case == "vm2vm-virtio-eth":
+        return bed.kernel_guest(1), bed.kernel_guest(0)
+    link = "eth" if case == "h2h-sock-eth" else "fabric"
+    return bed.host(1, link), bed.host(0, link)
+
+
+def reach(client, server, timeout=60):
+    """Resolve ARP and prove the path before anything is timed."""
+    def ping():
+        code = client.runner.run(["ping", "-c", "1", "-W", "1", server.ip],
+                                 30)[0]
+        return code == 0
+    if not wait_for(ping, timeout, interval=0.5):
+        raise VrdmaError(f"{client.name} cannot reach {server.name} "
+                         f"({server.ip}) in {timeout}s",
+                         "see the nodes' logs in the output's logs/")
+
+
+# --- the tools -------------------------------------------------------------
+
+def ucx_env(ifname, tls=UCX_TLS):
+    return [f"UCX_TLS={tls}", f"UCX_NET_DEVICES={ifname}"]
+
+
+def ucx_transport(ifname):
+    """Open MPI over UCX (pml ucx): Open MPI 4.1 takes UCX only on
+    Mellanox devices unless told any will do."""
+    args = ["--mca", "pml", "ucx", "--mca", "pml_ucx_tls", "any",
+            "--mca", "pml_ucx_devices", "any", "--mca", "btl", "self"]
+    for env in ucx_env(ifname, UCX_TLS + ",self"):
+        args += ["-x", env]
+    return args
+
+
+def npmpi(case, first, second, workdir, opts):
+    transport = ucx_transport(first.ifname) if case == "h2h-verb-roce" \
+        else None
+    if isinstance(first.runner, netpipe.Netns):
+        return netpipe.npmpi([first.runner.name, second.runner.name],
+                             workdir, upper=opts.upper, quick=opts.quick,
+                             timeout=opts.timeout, ifname=first.ifname,
+                             transport=transport)
+    return netpipe.npmpi_vms(first.runner, [first.ip, second.ip],
+                             upper=opts.upper, quick=opts.quick,
+                             timeout=opts.timeout)
+
+
+def perftest_sizes(upper):
+    sizes, size = [], 1
+    while size <= upper:
+        sizes.append(size)
+        size *= 2
+    return sizes
+
+
+def perftest_batch(opts):
+    """ucx_perftest's batch file: per size a ping-pong (ucp_am_lat: half
+    the round trip, NetPIPE's latency) and a stream (ucp_am_bw), each
+    sized to a fraction of a second here."""
+    lat_bytes, bw_bytes, most = ((8 << 20, 32 << 20, 2000) if opts.quick
+                                 else (64 << 20, 256 << 20, 10000))
+    lines = []
+    for size in perftest_sizes(opts.upper):
+        for test, budget in (("lat", lat_bytes), ("bw", bw_bytes)):
+            iters = max(100, min(most * (2 if test == "bw" else 1),
+                                 budget // size))
+            lines.append(f"{test}-{size} -t ucp_am_{test} -s {size} "
+                         f"-n {iters} -w {max(10, iters // 10)}")
+    return "\n".join(lines) + "\n"
+
+
+def parse_perftest(text):
+    """Rows like NetPIPE's from the batch's result lines: usec, the median
+    one-way time of the ping-pong, gbits as NetPIPE counts it (size over
+    one-way time) and stream_gbits from ucp_am_bw (its MB/s are 2^20
+    B/s). The median, as NetPIPE keeps the best of its trials: an average
+    would be mostly the scheduler of a small shared machine."""
+    got = {}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) == 9 and f[0].split("-")[0] in ("lat", "bw"):
+            test, size = f[0].split("-")
+            got.setdefault(int(size), {})[test] = [float(x) for x in f[1:]]
+    rows = []
+    for size, t in sorted(got.items()):
+        if "lat" not in t or "bw" not in t:
+            continue
+        usec = t["lat"][1]
+        rows.append({"bytes": size, "usec": usec,
+                     "gbits": size * 8 / (usec * 1e3),
+                     "stream_gbits": t["bw"][5] * (1 << 20) * 8 / 1e9})
+    return rows
+
+
+def perftest(server, client, workdir, opts):
+    batch = os.path.join(workdir, "ucx_perftest.batch")
+    os.makedirs(workdir, exist_ok=True)
+    with open(batch, "w", encoding="utf-8") as f:
+        f.write(perftest_batch(opts))
+    env = ["env", *ucx_env(server.ifname)]
+    # -f: only each test's final line.
+    srv = server.runner.spawn([*env, "ucx_perftest", "-f", "-b", batch])
+    ended = False
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            # The server listens within moments; retry until it does.
+            code, out, err = client.runner.run(
+                [*env, "ucx_perftest", server.ip, "-f", "-b", batch],
+                opts.timeout)
+            rows = parse_perftest(out)
+            if code == 0 and rows:
+                break
+            if srv.poll() is not None or time.monotonic() > deadline:
+                raise VrdmaError(f"ucx_perftest {client.name} -> "
+                                 f"{server.ip} failed: "
+                                 f"{(out + err).strip()[-300:]}",
+                                 "check that the hosts reach each other")
+            time.sleep(0.5)
+        ended = server.runner.reap(srv, 30)[0] is not None
+    finally:
+        if not ended:
+            server.runner.reap(srv, 0)
+    return rows, out + err
+
+
+def measure(case, tool, server, client, workdir, opts):
+    """(rows, raw output) of one run of tool."""
+    if tool == "NPtcp":
+        return netpipe.nptcp(server.runner, client.runner, server.ip,
+                             upper=opts.upper, quick=opts.quick,
+                             timeout=opts.timeout)
+    if tool == "NPmpi":
+        return npmpi(case, client, server, workdir, opts)
+    return perftest(server, client, workdir, opts)
+
+
+# --- CPU accounting --------------------------------------------------------
+
+def proc_cpu(pid):
+    """utime + stime of a whole process (all its threads), seconds."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def machine_busy():
+    """Busy CPU seconds of the machine since boot: every /proc/stat field
+    but idle and iowait."""
+    with open("/proc/stat", encoding="ascii") as f:
+        ticks = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / HZ
+
+
+def cpu_now(pids):
+    """Counters for cpu_delta: per host its datapath processes; the tools
+    (NetPIPE, mpirun and its ranks, ucx_perftest: the children this
+    process waited for); the machine; the wall clock."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    now = {f"cpu_{h}_s": sum(proc_cpu(p) for p in ps)
+           for h, ps in pids.items()}
+    now.update(cpu_tools_s=kids.ru_utime + kids.ru_stime,
+               cpu_machine_s=machine_busy(), wall_s=time.monotonic())
+    return now
+
+
+def cpu_delta(before, pids):
+    after = cpu_now(pids)
+    return {k: round(after[k] - before[k], 2) for k in before}
+
+
+# Programs that skew every number when they run beside the bench on a
+# small machine.
+BUSY = ("ovs-vswitchd-dpdk", "ovs-vswitchd", "dpdk-testpmd",
+        "vrdma-vhost-ns", "fabric_peer", "NPtcp", "NPopenmpi",
+        "ucx_perftest", "qemu-system-x86_64")
+
+
+def others_running():
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        argv = pid_cmdline(int(pid))
+        if argv and os.path.basename(argv[0]) in BUSY:
+            found.append(f"{os.path.basename(argv[0])}[{pid}]")
+    return found
+
+
+# --- running ---------------------------------------------------------------
+
+class Progress:
+    """Which case, N of M, elapsed and a rough time left, on stderr."""
+
+    def __init__(self, total):
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+
+    def step(self, what):
+        self.done += 1
+        spent = time.monotonic() - self.started
+        left = ""
+        if self.done > 1:
+            per = spent / (self.done - 1)
+            left = f", about {clock(per * (self.total - self.done + 1))} " \
+                "left"
+        progress(f"bench: [{self.done}/{self.total}] {what} "
+                 f"({clock(spent)} elapsed{left})")
+
+    def skip(self, n):
+        self.total -= n
+
+
+def clock(seconds):
+    return f"{int(seconds) // 60}m{int(seconds) % 60:02d}s"
+
+
+def median_rows(reps):
+    """Per size, the median of each figure over the repetitions (sizes
+    every repetition has)."""
+    common = set.intersection(*({r["bytes"] for r in rows}
+                                for rows in reps))
+    out = []
+    for row in reps[0]:
+        if row["bytes"] not in common:
+            continue
+        same = [next(r for r in rows if r["bytes"] == row["bytes"])
+                for rows in reps]
+        med = {"bytes": row["bytes"]}
+        for key in row:
+            if key not in ("bytes", "mbps"):
+                med[key] = statistics.median(r[key] for r in same)
+        out.append(med)
+    return out
+
+
+def save(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def pmd_clear(bed):
+    for node in bed.hosts.nodes.values():
+        node.appctl("dpif-netdev/pmd-stats-clear", check=False)
+
+
+def pmd_save(bed, stem):
+    """Where the switches' PMD threads spent the run, beside its output."""
+    for i, node in enumerate(bed.hosts.nodes.values()):
+        text = "".join(node.appctl(cmd, check=False).stdout for cmd in (
+            "dpif-netdev/pmd-stats-show", "dpif-netdev/pmd-perf-show"))
+        save(f"{stem}.pmd-h{i + 1}.txt", text)
+
+
+def timed(ctx, bed, case, tool, server, client):
+    """(rows, raw output, CPU seconds) of one run of tool."""
+    pmd_clear(bed)
+    pids = bed.datapath_pids()
+    before = cpu_now(pids)
+    rows, raw = measure(case, tool, server, client, ctx.workdir, ctx.opts)
+    return rows, raw, cpu_delta(before, pids)
+
+
+def attempt(ctx, bed, case, tool, server, client, retried):
+    """timed(), once more after a failure (Open MPI's launch across a
+    switch now and then hangs until the timeout); the failure's reason
+    goes to retried."""
+    try:
+        return timed(ctx, bed, case, tool, server, client)
+    except (VrdmaError, subprocess.SubprocessError) as exc:
+        line = exc.line() if isinstance(exc, VrdmaError) else str(exc)
+        progress(f"bench: {case} {tool}: {line}; trying once more")
+        retried.append(line)
+    return timed(ctx, bed, case, tool, server, client)
+
+
+def run_tool(ctx, bed, case, tool, server, client):
+    reps, cpus, retried = [], [], []
+    for rep in range(ctx.opts.reps):
+        ctx.progress.step(f"{case}: {tool} {client.name} -> {server.name}"
+                          f", run {rep + 1} of {ctx.opts.reps}")
+        try:
+            rows, raw, cpu = attempt(ctx, bed, case, tool, server, client,
+                                     retried)
+        except BaseException:
+            ctx.progress.skip(ctx.opts.reps - rep - 1)
+            raise
+        stem = os.path.join(ctx.out, "raw", f"{case}.{tool}.{rep + 1}")
+        save(stem + ".txt", raw)
+        pmd_save(bed, stem)
+        reps.append(rows)
+        cpus.append(cpu)
+    return {"rows": median_rows(reps), "retried": retried,
+            "cpu": {k: statistics.median(c[k] for c in cpus)
+                    for k in cpus[0]}}
+
+
+def run_case(ctx, bed, case):
+    tools = CASES[case].tools
+    result = {"what": CASES[case].what, "status": "ok", "tools": {}}
+    try:
+        server, client = endpoints(bed, case)
+        reach(client, server)
+    except (VrdmaError, subprocess.SubprocessError, OSError) as exc:
+        ctx.progress.skip(len(tools) * ctx.opts.reps)
+        return failed(case, result, exc)
+    for tool in tools:
+        try:
+            result["tools"][tool] = run_tool(ctx, bed, case, tool, server,
+                                             client)
+        except (VrdmaError, subprocess.SubprocessError, OSError) as exc:
+            failed(f"{case} {tool}", result, exc)
+            result["tools"][tool] = {"error": result["error"]}
+    return result
+
+
+def failed(what, result, exc):
+    line = exc.line() if isinstance(exc, VrdmaError) else str(exc)
+    progress(f"bench: {what}: failed: {line}")
+    result["status"] = "failed"
+    result["error"] = line
+    return result
+
+
+def toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    # Plain numbers; strings: a JSON string is a TOML basic string.
+    return json.dumps(value)
+
+
+class BenchHosts(Hosts):
+    """Hosts whose switches start from --config's settings."""
+
+    def __init__(self, settings, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = settings
+
+    def config_text(self, i, name):
+        data = tomllib.loads(super().config_text(i, name))
+        for section, keys in self.settings.items():
+            if section != "fabric" or section in data:
+                data.setdefault(section, {}).update(keys)
+        lines = ["# Written by vrdma bench: hosts.py's and --config's."]
+        for section, keys in data.items():
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {toml_value(v)}" for k, v in keys.items()]
+        return "\n".join(lines) + "\n"
+
+
+# What --config may set for the emulated hosts' switches; the rest (names,
+# addresses, uplinks) is the bench's own.
+SETTABLE = {"cpu": None, "memory": None, "ports": None,
+            "fabric": ("transports",)}
+
+
+def node_settings(path):
+    """The settable part of a node config, checked like any node config."""
+    if path is None:
+        return {}
+    cfgmod.load(path)
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    out = {}
+    for section, keys in SETTABLE.items():
+        given = {k: v for k, v in data.get(section, {}).items()
+                 if keys is None or k in keys}
+        if given:
+            out[section] = given
+    return out
+
+
+def make_hosts(ctx, setup):
+    common = {"guests_per_host": 0, "prefix": f"b{ctx.tag}{setup[0]}-"}
+    if setup == "bare":
+        return BenchHosts(ctx.settings, eth_link=True, switches=False,
+                          **common)
+    return BenchHosts(ctx.settings, uplink=setup, guest_kind=ctx.guests,
+                      **common)
+
+
+def run_setup(ctx, setup, cases):
+    hosts = make_hosts(ctx, setup)
+    try:
+        try:
+            hosts.up()
+            if hosts.switches and not hosts.wait_fabric(60):
+                raise VrdmaError(f"{hosts.uplink_port()} links not up "
+                                 "after 60s", "see the nodes' logs in the "
+                                 "output's logs/")
+        except (VrdmaError, subprocess.SubprocessError, OSError) as exc:
+            for case in cases:
+                ctx.progress.skip(len(CASES[case].tools) * ctx.opts.reps)
+                ctx.results[case] = failed(case, {
+                    "what": CASES[case].what, "tools": {}}, exc)
+            return
+        bed = Bed(hosts, ctx.guests, ctx.workdir)
+        for case in cases:
+            ctx.results[case] = run_case(ctx, bed, case)
+    finally:
+        for name, node in hosts.nodes.items():
+            if os.path.exists(node.paths.daemon_log):
+                os.makedirs(os.path.join(ctx.out, "logs"), exist_ok=True)
+                shutil.copy(node.paths.daemon_log,
+                            os.path.join(ctx.out, "logs", f"{name}.log"))
+        progress(f"bench: taking the {setup} hosts down")
+        try:
+            hosts.down()
+        except VrdmaError as exc:
+            ctx.problems.append(f"{setup} hosts: {exc.line()}")
+
+
+# --- micro -----------------------------------------------------------------
+
+def run_script(argv, stem, timeout):
+    """A benchmark script: its table to STEM.txt, its progress to
+    STEM.log; on Ctrl-C or SIGTERM it gets SIGTERM and time to clean up
+    (both scripts unwind on it)."""
+    with open(stem + ".txt", "w", encoding="utf-8") as out, \
+            open(stem + ".log", "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(argv, stdout=out, stderr=log,
+                                stdin=subprocess.DEVNULL)
+        try:
+            return proc.wait(timeout=timeout)
+        except BaseException:
+            proc.terminate()
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise
+
+
+def run_micro(ctx):
+    top = setupmod.TOP
+    scripts = (("ns_bench", ["--out", os.path.join(ctx.out,
+                                                   "micro-ns_bench")]),
+               ("fabric_bench", []))
+    results = {}
+    for name, extra in scripts:
+        ctx.progress.step(f"micro: bench/{name}.py"
+                          f"{' --quick' if ctx.opts.quick else ''}")
+        argv = [sys.executable, os.path.join(top, "bench", f"{name}.py"),
+                *(["--quick"] if ctx.opts.quick else []), *extra]
+        stem = os.path.join(ctx.out, f"micro-{name}")
+        try:
+            code = run_script(argv, stem, 1800 if ctx.opts.quick else 7200)
+        except subprocess.TimeoutExpired:
+            code = None
+        results[name] = {"exit": code, "table": stem + ".txt",
+                         "log": stem + ".log"}
+        if code != 0:
+            progress(f"bench: micro {name} failed (exit {code}); see "
+                     f"{stem}.log")
+    return results
+
+
+# --- main ------------------------------------------------------------------
+
+class Options:
+    def __init__(self, args):
+        self.quick = args.quick
+        self.reps = args.reps if args.reps is not None else \
+            1 if args.quick else 3
+        if self.reps < 1:
+            raise VrdmaError(f"--reps {args.reps}: need one or more",
+                             "use --reps 1 or more")
+        # Quick: powers of two to 64 KiB; full: NetPIPE's own sizes
+        # (with its +-3 B perturbations) to 1 MiB. A run takes 10 s or
+        # 45 s here; the timeout only catches a hang.
+        self.upper = 65536 if args.quick else 1 << 20
+        self.timeout = 180 if args.quick else 900
+
+
+def parse_cases(text):
+    if not text:
+        return list(CASES)
+    cases = [c.strip() for c in text.split(",") if c.strip()]
+    bad = [c for c in cases if c not in CASES and c != MICRO]
+    if bad or not cases:
+        raise VrdmaError(f"--cases: unknown case(s) {', '.join(bad)}",
+                         "pick from " + ", ".join([*CASES, MICRO]))
+    return [c for c in [*CASES, MICRO] if c in cases]
+
+
+def terminate(_sig, _frame):
+    """SIGTERM unwinds like Ctrl-C, so every cleanup runs."""
+    raise KeyboardInterrupt
+
+
+class Run:
+    """What one `vrdma bench` carries through its cases."""
+
+    def __init__(self, args):
+        self.opts = Options(args)
+        self.settings = node_settings(args.config)
+        self.guests = args.guests
+        self.out = os.path.abspath(args.out or time.strftime(
+            "results/bench/%Y%m%d-%H%M%S"))
+        self.tag = os.urandom(2).hex()  # names hosts, so runs never clash
+        self.results = {}
+        self.problems = []
+        self.progress = None
+        self.workdir = None
+        self.others = {}  # others_running() before and after
+
+
+def main(args):
+    from . import report
+    cases = parse_cases(args.cases)
+    ctx = Run(args)
+    setupmod.setup()
+    if args.guests == "vm":
+        from . import guestimage
+        guestimage.build()
+    os.makedirs(ctx.out, exist_ok=True)
+    ctx.progress = Progress(sum(len(CASES[c].tools) * ctx.opts.reps
+                                for c in cases if c != MICRO) +
+                            (2 if MICRO in cases else 0))
+    command = shlex.join(["vrdma", *sys.argv[1:]])
+    progress(f"bench: {len(cases)} case(s), {ctx.opts.reps} run(s) each"
+             f"{' (quick)' if ctx.opts.quick else ''}; output in "
+             f"{ctx.out}")
+    ctx.others["before"] = others_running()
+    if ctx.others["before"]:
+        progress("bench: warning: not alone, numbers will suffer: " +
+                 " ".join(ctx.others["before"]))
+    started = time.monotonic()
+    micro = None
+    old = signal.signal(signal.SIGTERM, terminate)
+    ctx.workdir = tempfile.mkdtemp(prefix="vrdma-bench-")
+    interrupted = False
+    try:
+        for setup in SETUPS:
+            mine = [c for c in cases if c in CASES and
+                    CASES[c].setup == setup]
+            if mine:
+                run_setup(ctx, setup, mine)
+        if MICRO in cases:
+            micro = run_micro(ctx)
+    except KeyboardInterrupt:
+        # Everything made is down by now; keep what was measured.
+        ctx.problems.append("interrupted: later cases did not run")
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        shutil.rmtree(ctx.workdir, ignore_errors=True)
+    ctx.others["after"] = others_running()
+    summary = report.summary(ctx, command, micro,
+                             time.monotonic() - started)
+    report.write(ctx.out, summary)
+    report.print_table(summary, sys.stdout)
+    if interrupted:
+        raise KeyboardInterrupt
+    return 0 if report.all_ok(summary) else 1

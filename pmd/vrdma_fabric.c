@@ -361,21 +361,18 @@ vrdma_fabric_start(struct vrdma_port *port)
 	unsigned int i;
 	int ret;
 
+	/* UCX 1.13 leaves shared memory out of endpoints that ask for error
+	 * handling (ours must: peers restart) unless told it may use it
+	 * (openucx/ucx#8477); without it two ports on one machine talk tcp.
+	 * Through the environment, which its memory domains read: as a
+	 * ucp_config_modify key UCX applies it but warns it is unused. A
+	 * user's own setting wins. */
+	setenv("UCX_MM_ERROR_HANDLING", "y", 0);
 	status = ucp_config_read(NULL, NULL, &config);
 	if (status != UCS_OK) {
 		ret = ucs_to_errno(status);
 		goto err;
 	}
-	/* UCX 1.13 leaves shared memory out of endpoints that ask for error
-	 * handling (ours must: peers restart) unless told it may use it
-	 * (openucx/ucx#8477); without it two ports on one machine talk tcp.
-	 * A user's UCX_MM_ERROR_HANDLING still wins. */
-	if (getenv("UCX_MM_ERROR_HANDLING") == NULL &&
-	    ucp_config_modify(config, "MM_ERROR_HANDLING", "y") != UCS_OK)
-		VRDMA_LOG(INFO,
-			  "%s: UCX has no MM_ERROR_HANDLING: shared "
-			  "memory may be left out",
-			  port->name);
 	if (port->da.transports[0] != '\0') {
 		status = ucp_config_modify(config, "TLS", port->da.transports);
 		if (status != UCS_OK) {

@@ -50,14 +50,14 @@ sys.path.insert(0, os.path.join(TOP, "tools"))
 from vrdmalib import config as cfgmod  # noqa: E402
 from vrdmalib import hugepages, netpipe  # noqa: E402
 from vrdmalib.node import Node  # noqa: E402
-from vrdmalib.util import VrdmaError, pid_cmdline  # noqa: E402
+from vrdmalib.util import (VrdmaError, machine_busy,  # noqa: E402
+                           pid_cmdline, proc_cpu)
 
 VRDMA = os.path.join(TOP, "tools", "vrdma")
 VARIANTS = ("veth", "vhost-ns", "vhost-ns-tso", "vhost-ns-busypoll",
             "vhost-ns-nosleep", "vhost-ns-tso-nosleep", "testpmd-tap")
 VETH_A, VETH_B = "198.18.0.1", "198.18.0.2"
 TAP_A, TAP_B = "198.18.1.1", "198.18.1.2"  # testpmd-tap guests, /24
-HZ = os.sysconf("SC_CLK_TCK")
 TESTPMD_MB = 128
 
 
@@ -77,26 +77,6 @@ def sh(*argv, check=True, timeout=120):
 def vrdma(*args, check=True):
     """The real CLI, against the scratch state dir in os.environ."""
     return sh(VRDMA, *args, check=check, timeout=300)
-
-
-# --- CPU accounting ------------------------------------------------------
-
-def proc_cpu(pid):
-    """utime + stime of a whole process (all its threads), seconds."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / HZ
-
-
-def machine_busy():
-    """Busy CPU seconds of the machine since boot: every /proc/stat field
-    but idle and iowait (guest time is already inside user)."""
-    with open("/proc/stat", encoding="ascii") as f:
-        ticks = [int(x) for x in f.readline().split()[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / HZ
 
 
 # --- the variants ----------------------------------------------------------

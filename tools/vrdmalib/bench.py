@@ -32,8 +32,8 @@ from . import hosts as hostsmod
 from . import netpipe, nsguest, vm
 from . import setup as setupmod
 from .hosts import Hosts
-from .util import (VrdmaError, pid_cmdline, progress, read_pidfile,
-                   wait_for)
+from .util import (VrdmaError, machine_busy, pid_cmdline, proc_cpu,
+                   progress, read_pidfile, wait_for)
 
 Case = collections.namedtuple("Case", "setup tools what")
 # Table 1 of the report, in its order, and vm2vm-raw-p1. setup: which
@@ -66,7 +66,6 @@ SETUPS = ("bare", "fabric", "raw")  # bring-up order
 # UCX between the host namespaces: tcp, since shared memory, UCX's choice
 # on one machine, is not host to host.
 UCX_TLS = "tcp"
-HZ = os.sysconf("SC_CLK_TCK")
 
 Endpoint = collections.namedtuple("Endpoint",
                                   "name host runner ip ifname pids")
@@ -306,24 +305,6 @@ def measure(case, tool, server, client, workdir, opts):
 
 
 # --- CPU accounting --------------------------------------------------------
-
-def proc_cpu(pid):
-    """utime + stime of a whole process (all its threads), seconds."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / HZ
-
-
-def machine_busy():
-    """Busy CPU seconds of the machine since boot: every /proc/stat field
-    but idle and iowait."""
-    with open("/proc/stat", encoding="ascii") as f:
-        ticks = [int(x) for x in f.readline().split()[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / HZ
-
 
 def cpu_now(pids):
     """Counters for cpu_delta: per host its datapath processes; the tools

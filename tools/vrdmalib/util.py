@@ -201,3 +201,24 @@ def cpu_mask(cpus):
     for cpu in cpus:
         mask |= 1 << cpu
     return hex(mask)
+
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid):
+    """utime + stime of a whole process (all its threads), seconds."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def machine_busy():
+    """Busy CPU seconds of the machine since boot: every /proc/stat field
+    but idle and iowait (guest time is already inside user)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        ticks = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / HZ

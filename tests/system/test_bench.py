@@ -5,7 +5,10 @@ of hosts it brings up (bare hosts with the fabric and Ethernet links; OVS
 nodes with fabric ports): every output file, numbers in summary.csv and
 summary.json that parse and are positive, Figures 4-6 as valid PNGs with
 the expected series, a report with the ratio tables, and nothing left
-behind."""
+behind. And `vrdma bench --hosts FILE` on two hosts reached by ssh
+(vrdmatest.SshHosts), from node configs on them: the nodes, guests and
+tools all run there, a case the file does not configure is skipped with
+the key that would enable it, and the nodes are down again after."""
 
 import csv
 import json
@@ -14,7 +17,7 @@ import struct
 import zlib
 
 import vrdmatest
-from vrdmatest import Case, snapshot
+from vrdmatest import Case, SshHosts, snapshot
 
 TOOLS = {"vm2vm-vhost-shm": {"NPtcp", "NPmpi"},
          "vm2vm-virtio-eth": {"NPtcp", "NPmpi"},
@@ -138,6 +141,76 @@ class Bench(Case):
             series = json.loads(png_text(chunks)["vrdma-series"])
             self.assertEqual(sorted(series), sorted(measured + extra[name]),
                              name)
+
+
+REMOTE = {"vm2vm-rdma-p1": {"NPtcp", "NPmpi"},
+          "vm2vm-virtio-eth": {"NPtcp"},
+          "h2h-verb-roce": {"ucx_perftest", "NPmpi"}}
+
+
+class BenchRealHosts(Case):
+    def test_hosts_file(self):
+        before = snapshot()
+        hosts = SshHosts(self, self.state)
+        lines = [f'ssh = "{hosts.ssh}"', 'ucx_tls = "tcp"']
+        for i, name in enumerate(hosts.names):
+            node = f"{name}n"
+            peer = f"198.19.0.{2 - i}:7000"
+            config = self.write_config(node, "\n".join([
+                "[node]", f'name = "{node}"', f'state_dir = "{self.state}"',
+                "[memory]", "socket_mem_mb = 512", "[ports]", "tso = true",
+                "[fabric]", f'listen = "198.19.0.{i + 1}:7000"',
+                f'peers = ["{peer}"]', ""]))
+            # fabric_ip left out: the bench reads it from the config.
+            lines += ["[[host]]", f'name = "{name}"',
+                      f'address = "root@{hosts.address(i)}"',
+                      f'config = "{config}"', f'eth_ip = "198.19.1.{i + 1}"',
+                      'eth_bridge = "ethbr0"',
+                      f'eth_guest_ip = "198.19.1.{21 + i}/24"']
+        path = os.path.join(self.state, "hosts.toml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        out = os.path.join(self.state, "bench")
+        cases = [*REMOTE, "vm2vm-raw-p1"]
+        proc = self.vrdma("bench", "--quick", "--hosts", path, "--cases",
+                          ",".join(cases), "--out", out, timeout=1200)
+        print(proc.stdout)
+        self.assertIn("vm2vm-raw-p1       -             SKIPPED:",
+                      proc.stdout)
+        with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
+            summary = json.load(f)
+        raw = summary["cases"]["vm2vm-raw-p1"]
+        self.assertEqual(raw["status"], "skipped")
+        self.assertIn("no raw_config", raw["error"])
+        for case, tools in REMOTE.items():
+            res = summary["cases"][case]
+            self.assertEqual(res["status"], "ok", f"{case}: {res}")
+            self.assertTrue(tools <= set(res["tools"]), case)
+            for tool, got in res["tools"].items():
+                self.assertGreater(len(got["rows"]), 5, f"{case} {tool}")
+                for row in got["rows"]:
+                    self.assertGreater(row["usec"], 0, f"{case} {tool}")
+                    self.assertGreater(row["gbits"], 0, f"{case} {tool}")
+                # Per host CPU: the whole host, read there.
+                self.assertGreater(got["cpu"]["cpu_h1_s"], 0, case)
+        env = summary["environment"]
+        for i, name in enumerate(hosts.names):
+            self.assertIn(f"root@{hosts.address(i)}", env["hosts"])
+            # fabric_ip came from the node config, the device from the host.
+            self.assertIn(f"fabric 198.19.0.{i + 1} on fabric0", env[name])
+        # The switches' logs came back from the hosts.
+        for name in hosts.names:
+            log = os.path.join(out, "logs", f"{name}.fabric.log")
+            self.assertIn("net_vrdma", vrdmatest.read(log))
+        # The nodes it brought up are down, its guests gone.
+        for name in hosts.names:
+            down = self.vrdma("node", "status", "--config",
+                              os.path.join(self.state, f"{name}n.toml"),
+                              ok=False)
+            self.assertIn("is not up", down.stderr)
+        del hosts
+        self.doCleanups()
+        self.assertEqual(snapshot(), before)
 
 
 if __name__ == "__main__":

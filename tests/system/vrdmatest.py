@@ -19,7 +19,9 @@ VRDMA = os.path.join(TOP, "tools", "vrdma")
 sys.path.insert(0, os.path.join(TOP, "tools"))
 
 from vrdmalib import config as cfgmod  # noqa: E402
-from vrdmalib import hugepages, traffic  # noqa: E402,F401 (traffic: for tests)
+from vrdmalib import hugepages, traffic  # noqa: E402 (traffic: for tests)
+
+__all__ = ["traffic"]  # re-exported for the tests
 from vrdmalib.node import Node  # noqa: E402
 from vrdmalib.endpoints import Testpmd  # noqa: E402
 
@@ -287,3 +289,118 @@ class Case(unittest.TestCase):
 def main():
     require_root()
     unittest.main(verbosity=2)
+
+
+class SshHosts:
+    """Two emulated hosts (vrdmalib.hosts, no switches: namespaces, the
+    fabric and Ethernet links) that are reached like real ones: each runs
+    dropbear in its namespace on a management veth from this namespace,
+    with a key made here. root's home, for dropbear's authorized_keys,
+    is a scratch directory in dropbear's own mount namespace: nothing of
+    this machine's /root changes. ssh is the command line that logs in
+    (OpenSSH's client, this key, no host key checks); address(i) is
+    host i's ssh address. Cleanups go to case.addCleanup."""
+
+    MGMT = "198.19.250"
+
+    def __init__(self, case, scratch):
+        from vrdmalib.hosts import Hosts
+        self.case = case
+        self.scratch = scratch
+        self.tag = secrets.token_hex(2)
+        self.hosts = Hosts(guests_per_host=0, eth_link=True, switches=False,
+                           prefix=f"t{self.tag}-")
+        self.names = self.hosts.names
+        case.addCleanup(self.hosts.down)
+        self.hosts.up()
+        key = os.path.join(scratch, "id_ed25519")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                        key], check=True)
+        home = os.path.join(scratch, "home")
+        os.makedirs(os.path.join(home, ".ssh"), mode=0o700)
+        shutil.copy(key + ".pub", os.path.join(home, ".ssh",
+                                               "authorized_keys"))
+        passwd = os.path.join(scratch, "passwd")
+        with open("/etc/passwd", encoding="utf-8") as src, \
+                open(passwd, "w", encoding="utf-8") as dst:
+            for line in src:
+                f = line.split(":")
+                if f[0] == "root":
+                    f[5] = home
+                dst.write(":".join(f))
+        hostkey = os.path.join(scratch, "hostkey")
+        subprocess.run(["dropbearkey", "-t", "ed25519", "-f", hostkey],
+                       check=True, capture_output=True)
+        self.ssh = (f"ssh -i {key} -o StrictHostKeyChecking=no "
+                    "-o UserKnownHostsFile=/dev/null -o BatchMode=yes "
+                    "-o LogLevel=ERROR -o ConnectTimeout=10")
+        self._mgmt()
+        for i, name in enumerate(self.names):
+            self._sshd(i, name, passwd, hostkey)
+
+    def address(self, i):
+        return f"{self.MGMT}.{i + 2}"
+
+    def _mgmt(self):
+        """The management network: a bridge in a hub namespace that this
+        namespace (.1) and every host (.2, .3) join, as a cluster's
+        hosts share one network for ssh."""
+        hub = f"t{self.tag}-mgmt"
+        subprocess.run(["ip", "netns", "add", hub], check=True)
+        self.case.addCleanup(subprocess.run, ["ip", "netns", "del", hub],
+                             capture_output=True, check=False)
+        subprocess.run(["ip", "-n", hub, "link", "add", "br0", "type",
+                        "bridge"], check=True)
+        subprocess.run(["ip", "-n", hub, "link", "set", "br0", "up"],
+                       check=True)
+        ends = [(f"t{self.tag}m0", None, f"{self.MGMT}.1")]
+        ends += [("mgmt0", name, f"{self.address(i)}")
+                 for i, name in enumerate(self.names)]
+        for i, (dev, netns, ip) in enumerate(ends):
+            where = ["netns", netns] if netns else []
+            subprocess.run(["ip", "link", "add", dev, *where, "type",
+                            "veth", "peer", "name", f"p{i}", "netns", hub],
+                           check=True)
+            if netns is None:
+                # Now: a namespace's links go when the kernel gets to it.
+                self.case.addCleanup(subprocess.run,
+                                     ["ip", "link", "del", dev],
+                                     capture_output=True, check=False)
+            subprocess.run(["ip", "-n", hub, "link", "set", f"p{i}",
+                            "master", "br0", "up"], check=True)
+            ns = ["-n", netns] if netns else []
+            subprocess.run(["ip", *ns, "addr", "add", f"{ip}/24", "dev",
+                            dev], check=True)
+            subprocess.run(["ip", *ns, "link", "set", dev, "up"],
+                           check=True)
+
+    def _sshd(self, i, name, passwd, hostkey):
+        log = open(os.path.join(self.scratch, f"sshd-{name}.log"), "w",
+                   encoding="utf-8")
+        self.case.addCleanup(log.close)
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", name, "unshare", "--mount", "sh", "-c",
+             f"mount --bind {passwd} /etc/passwd && exec dropbear -F -E -s "
+             f"-r {hostkey} -p {self.address(i)}:22 -P "
+             f"{self.scratch}/sshd-{name}.pid"],
+            stdout=log, stderr=subprocess.STDOUT)
+        self.case.addCleanup(self._stop, proc)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            ok = subprocess.run([*self.ssh.split(), f"root@{self.address(i)}",
+                                 "true"], capture_output=True,
+                                check=False).returncode == 0
+            if ok:
+                return
+            time.sleep(0.3)
+        self.case.fail(f"dropbear in {name} does not answer: "
+                       f"{read(log.name)}")
+
+    @staticmethod
+    def _stop(proc):
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # House-style checks over the whole tree: clang-format (14) on C, cppcheck,
-# ShellCheck on the shell scripts, and a syntax check of every Python file.
+# ShellCheck on the shell scripts, and a syntax check and pyflakes (unused
+# names, undefined names) of every Python file.
 # Prints one line per check and fails if any check fails.
 set -eu
 top=${1:?usage: lint.sh SOURCE_ROOT}
@@ -35,4 +36,5 @@ for path in sys.argv[1:]:
     with open(path, encoding="utf-8") as f:
         ast.parse(f.read(), path)
 ' "${pysrc[@]}"
+check pyflakes /usr/bin/python3 -m pyflakes "${pysrc[@]}"
 exit $fail

@@ -14,7 +14,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(
 VRDMA = os.path.join(TOP, "tools", "vrdma")
 sys.path.insert(0, os.path.join(TOP, "tools"))
 
-from vrdmalib import config  # noqa: E402
+from vrdmalib import cluster, config  # noqa: E402
 from vrdmalib.util import VrdmaError, parse_cpu_list  # noqa: E402
 
 SUBCOMMANDS = ["setup", "check", "node", "port", "ns", "domxml", "vsctl",
@@ -57,6 +57,72 @@ class Cli(unittest.TestCase):
             self.assertEqual(f.read().strip(), text.strip(),
                              "configs/node.example.toml is stale: "
                              "tools/vrdma config example > it")
+
+    def test_bench_hosts_example(self):
+        text = vrdma("config", "bench-hosts").stdout
+        path = self.hosts_file(text)
+        cl = cluster.Cluster(path)
+        self.assertEqual([h.name for h in cl.hosts], ["cn1", "cn2"])
+        self.assertEqual(cl.hosts[1]["config"], "/etc/vrdma/cn2.toml")
+        self.assertEqual(cl.hosts[0]["raw_config"], "")
+        # Each host's command line: the ssh command, its address, argv
+        # quoted for the remote shell, bounded in time there.
+        self.assertEqual(cl.hosts[0].argv(["echo", "a b"], 30)[-2:],
+                         ["root@cn1", "timeout -k 5 30 echo 'a b'"])
+        with open(os.path.join(TOP, "configs", "bench-hosts.example.toml"),
+                  encoding="utf-8") as f:
+            self.assertEqual(f.read(), text,
+                             "configs/bench-hosts.example.toml is stale: "
+                             "tools/vrdma config bench-hosts > it")
+
+    def hosts_file(self, text):
+        with tempfile.NamedTemporaryFile("w", suffix=".toml",
+                                         delete=False) as f:
+            f.write(text)
+        self.addCleanup(os.unlink, f.name)
+        return f.name
+
+    def bad_hosts(self, text):
+        with self.assertRaises(VrdmaError) as ctx:
+            cluster.Cluster(self.hosts_file(text))
+        return ctx.exception.line()
+
+    def test_bench_hosts_errors_name_the_problem(self):
+        one = '[[host]]\nname = "a"\naddress = "a"\nconfig = "/c"\n'
+        two = one + one.replace('"a"', '"b"')
+        self.assertIn("the bench's cases need two", self.bad_hosts(one))
+        self.assertIn("unknown key 'adress'", self.bad_hosts(
+            two.replace("address", "adress", 1)))
+        self.assertIn("config is required", self.bad_hosts(
+            two.replace('config = "/c"\n', "", 1)))
+        self.assertIn("two hosts named a", self.bad_hosts(
+            one + one))
+        self.assertIn("eth_ip: '10.0.0' is not an address", self.bad_hosts(
+            two + 'eth_ip = "10.0.0"\n'))
+        self.assertIn("guest_ips: '10.0.0.1' is not an address with a "
+                      "prefix", self.bad_hosts(
+                          two + 'guest_ips = ["10.0.0.1"]\n'))
+        self.assertIn("eth_bridge without eth_guest_ip", self.bad_hosts(
+            two + 'eth_bridge = "br0"\n'))
+        self.assertIn("guest_ips must be a list", self.bad_hosts(
+            two + 'guest_ips = "10.0.0.1/24"\n'))
+        self.assertIn("not TOML", self.bad_hosts("[[host]\n"))
+        self.assertIn("ssh is empty", self.bad_hosts('ssh = ""\n' + two))
+
+    def test_rsh_agent_reaches_each_host(self):
+        cl = cluster.Cluster(self.hosts_file(
+            vrdma("config", "bench-hosts").stdout))
+        first, second = cl.hosts
+        text = cluster.rsh_agent(first, [(first, "g1", "g1"),
+                                         (second, "g2", "g2"),
+                                         (second, "cn2", None)])
+        self.assertIn('g1) exec ip netns exec g1 sh -c "$*" ;;', text)
+        self.assertIn("exec nsenter --net=\"$VRDMA_HOST_NETNS\" ssh -o "
+                      "BatchMode=yes -o ConnectTimeout=10 root@cn2 "
+                      "\"ip netns exec g2 sh -c '$q'\"", text)
+        self.assertIn("exec nsenter --net=\"$VRDMA_HOST_NETNS\" ssh -o "
+                      "BatchMode=yes -o ConnectTimeout=10 root@cn2 "
+                      "\"sh -c '$q'\"", text)
 
     def bad(self, data):
         with self.assertRaises(VrdmaError) as ctx:

@@ -249,6 +249,10 @@ def cmd_hugepages(args):
 
 
 def cmd_config(args):
+    if args.what == "bench-hosts":
+        from . import cluster
+        sys.stdout.write(cluster.example())
+        return 0
     print(cfgmod.example_toml())
     return 0
 
@@ -508,9 +512,10 @@ def build_parser():
     p.set_defaults(func=cmd_hugepages)
 
     p = sub.add_parser("config", help="print the documented example config",
-                       description="Print a node config with every key, its "
-                       "default and its meaning.")
-    p.add_argument("what", choices=["example"])
+                       description="Print a node config (example) or a "
+                       "hosts file for vrdma bench --hosts (bench-hosts) "
+                       "with every key, its default and its meaning.")
+    p.add_argument("what", choices=["example", "bench-hosts"])
     p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("demo", help="the main job: hosts, fabric, guests, "
@@ -546,7 +551,7 @@ def build_parser():
     p = sub.add_parser("bench", help="the 2015 report's benchmark: Table "
                        "1, Figures 4-6",
                        description="The 2015 report's benchmark on "
-                       "emulated hosts: NetPIPE (NPtcp, NPmpi) and "
+                       "emulated hosts, or on real ones (--hosts): NetPIPE (NPtcp, NPmpi) and "
                        "ucx_perftest for Table 1's cases and "
                        "vm2vm-raw-p1, medians of --reps runs; writes raw "
                        "outputs, summary.csv, summary.json, Figures 4-6 "
@@ -571,6 +576,10 @@ def build_parser():
     p.add_argument("--config", metavar="FILE",
                    help="node config whose [cpu], [memory], [ports] and "
                    "[fabric] transports the emulated hosts' switches use")
+    p.add_argument("--hosts", metavar="FILE",
+                   help="run on the two real hosts this file names (ssh "
+                   "address, node configs there; see `vrdma config "
+                   "bench-hosts`) instead of emulated ones")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("test", help="install, build and run every test",

@@ -9,7 +9,8 @@ NetPIPE (NPtcp, NPmpi) or ucx_perftest --reps times, medians reported;
 the guests behind a switch are namespace guests or VMs (--guests).
 Cases on the same hosts share one bring-up; a failed case is reported
 and the others still run; everything made is removed, also on Ctrl-C.
-One directory receives the raw outputs, summary.csv and summary.json,
+With --hosts FILE the same cases run on two real hosts through ssh
+(cluster.py). One directory receives the raw outputs, summary.csv and summary.json,
 Figures 4-6 as PNGs (figures.py) and report.md (report.py); `--cases
 micro` runs bench/ns_bench.py and bench/fabric_bench.py into it too."""
 
@@ -27,6 +28,7 @@ import tempfile
 import time
 import tomllib
 
+from . import cluster as clustermod
 from . import config as cfgmod
 from . import hosts as hostsmod
 from . import netpipe, nsguest, vm
@@ -160,6 +162,76 @@ class Bed:
             out[f"h{i + 1}"] = [p for p in pids if p]
         return out
 
+    def cpu_counters(self):
+        """Per host, the CPU seconds of its datapath processes so far."""
+        return {f"cpu_{h}_s": sum(proc_cpu(p) for p in ps)
+                for h, ps in self.datapath_pids().items()}
+
+    def appctl(self, command):
+        """Per host, ovs-appctl COMMAND's output from its switch."""
+        return {name: node.appctl(command, check=False).stdout
+                for name, node in self.hosts.nodes.items()}
+
+    ucx_tls = UCX_TLS
+    ucx_net_devices = None  # the path's interface
+
+
+class ClusterBed(Bed):
+    """The endpoints of real hosts (cluster.py): guests made there by
+    their vrdma, the hosts themselves, kernel-only guests on their
+    Ethernet bridges."""
+
+    def __init__(self, cl, hosts, guest_kind, workdir):
+        self.cluster = cl
+        self.hosts = hosts
+        self.guest_kind = guest_kind
+        self.workdir = workdir
+        self.endpoints = {}
+        self.ucx_tls = cl.top["ucx_tls"]
+        self.ucx_net_devices = cl.top["ucx_net_devices"] or None
+
+    def guest(self, i, j):
+        host = self.cluster.hosts[i]
+
+        def make():
+            if not self.hosts.switches:
+                raise VrdmaError("guests need switches", "report this bug")
+            name, ip, runner, netns = self.hosts.guest(host, j)
+            runner.kind, runner.netns = ("ns", netns) if netns \
+                else ("vm", None)
+            return Endpoint(name, host.name, runner, ip, "eth0", [])
+        return self._cached(f"{host.name}g{j}", make)
+
+    def kernel_guest(self, i):
+        host = self.cluster.hosts[i]
+
+        def make():
+            name, ip, runner = self.hosts.kernel_guest(host)
+            runner.kind, runner.netns = "ns", name
+            return Endpoint(name, host.name, runner, ip, "eth0", [])
+        return self._cached(f"{host.name}k1", make)
+
+    def host(self, i, link):
+        host = self.cluster.hosts[i]
+        key = "eth_ip" if link == "eth" else "fabric_ip"
+        if not host[key]:
+            raise clustermod.Skip(f"{host.name} has no {key} in the hosts "
+                                  "file")
+        runner = clustermod.Runner(host, [], host.name)
+        runner.kind, runner.netns = "host", None
+        return Endpoint(host.name, host.name, runner, host[key],
+                        host.dev_of(host[key]), [])
+
+    def cpu_counters(self):
+        """Per host, its busy CPU seconds (the whole host: its /proc/stat
+        read over ssh)."""
+        busy = self.cluster.cpu_busy()
+        return {f"cpu_h{h.index + 1}_s": busy[h.name]
+                for h in self.cluster.hosts}
+
+    def appctl(self, command):
+        return self.hosts.appctl(command) if self.hosts.switches else {}
+
 
 def endpoints(bed, case):
     """(server, client) of a case."""
@@ -187,31 +259,78 @@ def reach(client, server, timeout=60):
 
 # --- the tools -------------------------------------------------------------
 
-def ucx_env(ifname, tls=UCX_TLS):
-    return [f"UCX_TLS={tls}", f"UCX_NET_DEVICES={ifname}"]
+def ucx_env(bed, ifname, extra=""):
+    """UCX's transports host to host (bed.ucx_tls, "" for UCX's choice)
+    and devices (bed.ucx_net_devices; default: the path's interface when
+    the transport is tcp, else UCX's choice)."""
+    env = []
+    if bed.ucx_tls:
+        env.append(f"UCX_TLS={bed.ucx_tls}{extra}")
+    devices = bed.ucx_net_devices or (
+        ifname if bed.ucx_tls.split(",")[0] == "tcp" else None)
+    if devices:
+        env.append(f"UCX_NET_DEVICES={devices}")
+    return env
 
 
-def ucx_transport(ifname):
+def ucx_transport(bed, ifname):
     """Open MPI over UCX (pml ucx): Open MPI 4.1 takes UCX only on
     Mellanox devices unless told any will do."""
     args = ["--mca", "pml", "ucx", "--mca", "pml_ucx_tls", "any",
             "--mca", "pml_ucx_devices", "any", "--mca", "btl", "self"]
-    for env in ucx_env(ifname, UCX_TLS + ",self"):
+    for env in ucx_env(bed, ifname, ",self"):
         args += ["-x", env]
     return args
 
 
-def npmpi(case, first, second, workdir, opts):
-    transport = ucx_transport(first.ifname) if case == "h2h-verb-roce" \
-        else None
+def npmpi(bed, case, first, second, workdir, opts):
+    transport = ucx_transport(bed, first.ifname) \
+        if case == "h2h-verb-roce" else None
     if isinstance(first.runner, netpipe.Netns):
         return netpipe.npmpi([first.runner.name, second.runner.name],
                              workdir, upper=opts.upper, quick=opts.quick,
                              timeout=opts.timeout, ifname=first.ifname,
                              transport=transport)
+    if getattr(first.runner, "kind", "vm") != "vm":
+        return npmpi_cluster(first, second, opts, transport)
     return netpipe.npmpi_vms(first.runner, [first.ip, second.ip],
                              upper=opts.upper, quick=opts.quick,
                              timeout=opts.timeout)
+
+
+def npmpi_cluster(first, second, opts, transport):
+    """NPmpi across two real hosts or namespace guests on them: mpirun on
+    first's host, with an rsh agent written there that reaches each rank's
+    host and namespace (cluster.rsh_agent)."""
+    keys = [ep.runner.netns or ep.runner.host.name for ep in (first,
+                                                              second)]
+    host = first.runner.host
+    agent = f"/tmp/vrdma-bench-rsh-{os.getpid()}"
+    host.write(agent, clustermod.rsh_agent(
+        host, [(ep.runner.host, key, ep.runner.netns)
+               for ep, key in zip((first, second), keys)]), "755")
+    try:
+        argv = ["env", "OMPI_ALLOW_RUN_AS_ROOT=1",
+                "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                *netpipe.mpirun_argv(keys, [netpipe.NPMPI,
+                                            *netpipe.size_args(opts.upper,
+                                                               opts.quick)],
+                                     first.ifname, rsh_agent=agent,
+                                     transport=transport)]
+        launcher = clustermod.Runner(host, [*clustermod.MARK_NETNS,
+                                            *first.runner.prefix],
+                                     first.name)
+        code, out, err = launcher.run(argv, opts.timeout)
+    finally:
+        host.run(["rm", "-f", agent], 60, check=False)
+    out += err
+    rows = netpipe.parse(out)
+    if code != 0 or not rows:
+        raise VrdmaError(f"NPmpi across {','.join(keys)} "
+                         f"{'did not finish in time' if code is None else f'failed (exit {code})'}"
+                         f": {out.strip()[-300:]}",
+                         "check that the guests reach each other")
+    return rows, out
 
 
 def perftest_sizes(upper):
@@ -261,12 +380,18 @@ def parse_perftest(text):
     return rows
 
 
-def perftest(server, client, workdir, opts):
+def perftest(bed, server, client, workdir, opts):
     batch = os.path.join(workdir, "ucx_perftest.batch")
+    text = perftest_batch(opts)
     os.makedirs(workdir, exist_ok=True)
     with open(batch, "w", encoding="utf-8") as f:
-        f.write(perftest_batch(opts))
-    env = ["env", *ucx_env(server.ifname)]
+        f.write(text)
+    for ep in (server, client):
+        if isinstance(ep.runner, clustermod.Runner):
+            # Real hosts read it from their own /tmp.
+            batch = f"/tmp/vrdma-bench-perftest-{os.getpid()}.batch"
+            ep.runner.host.write(batch, text)
+    env = ["env", *ucx_env(bed, server.ifname)]
     # -f: only each test's final line.
     srv = server.runner.spawn([*env, "ucx_perftest", "-f", "-b", batch])
     ended = False
@@ -290,36 +415,39 @@ def perftest(server, client, workdir, opts):
     finally:
         if not ended:
             server.runner.reap(srv, 0)
+        for ep in (server, client):
+            if isinstance(ep.runner, clustermod.Runner):
+                ep.runner.host.run(["rm", "-f", batch], 60, check=False)
     return rows, out + err
 
 
-def measure(case, tool, server, client, workdir, opts):
+def measure(bed, case, tool, server, client, workdir, opts):
     """(rows, raw output) of one run of tool."""
     if tool == "NPtcp":
         return netpipe.nptcp(server.runner, client.runner, server.ip,
                              upper=opts.upper, quick=opts.quick,
                              timeout=opts.timeout)
     if tool == "NPmpi":
-        return npmpi(case, client, server, workdir, opts)
-    return perftest(server, client, workdir, opts)
+        return npmpi(bed, case, client, server, workdir, opts)
+    return perftest(bed, server, client, workdir, opts)
 
 
 # --- CPU accounting --------------------------------------------------------
 
-def cpu_now(pids):
-    """Counters for cpu_delta: per host its datapath processes; the tools
-    (NetPIPE, mpirun and its ranks, ucx_perftest: the children this
-    process waited for); the machine; the wall clock."""
+def cpu_now(bed):
+    """Counters for cpu_delta: per host its datapath processes (real
+    hosts: the whole host); the tools (NetPIPE, mpirun and its ranks,
+    ucx_perftest: the children this process waited for; on real hosts
+    only the local ssh clients); the machine; the wall clock."""
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    now = {f"cpu_{h}_s": sum(proc_cpu(p) for p in ps)
-           for h, ps in pids.items()}
+    now = bed.cpu_counters()
     now.update(cpu_tools_s=kids.ru_utime + kids.ru_stime,
                cpu_machine_s=machine_busy(), wall_s=time.monotonic())
     return now
 
 
-def cpu_delta(before, pids):
-    after = cpu_now(pids)
+def cpu_delta(before, bed):
+    after = cpu_now(bed)
     return {k: round(after[k] - before[k], 2) for k in before}
 
 
@@ -394,25 +522,25 @@ def save(path, text):
 
 
 def pmd_clear(bed):
-    for node in bed.hosts.nodes.values():
-        node.appctl("dpif-netdev/pmd-stats-clear", check=False)
+    bed.appctl("dpif-netdev/pmd-stats-clear")
 
 
 def pmd_save(bed, stem):
     """Where the switches' PMD threads spent the run, beside its output."""
-    for i, node in enumerate(bed.hosts.nodes.values()):
-        text = "".join(node.appctl(cmd, check=False).stdout for cmd in (
-            "dpif-netdev/pmd-stats-show", "dpif-netdev/pmd-perf-show"))
-        save(f"{stem}.pmd-h{i + 1}.txt", text)
+    shows = [bed.appctl(cmd) for cmd in ("dpif-netdev/pmd-stats-show",
+                                         "dpif-netdev/pmd-perf-show")]
+    for i, name in enumerate(shows[0]):
+        save(f"{stem}.pmd-h{i + 1}.txt",
+             "".join(show.get(name, "") for show in shows))
 
 
 def timed(ctx, bed, case, tool, server, client):
     """(rows, raw output, CPU seconds) of one run of tool."""
     pmd_clear(bed)
-    pids = bed.datapath_pids()
-    before = cpu_now(pids)
-    rows, raw = measure(case, tool, server, client, ctx.workdir, ctx.opts)
-    return rows, raw, cpu_delta(before, pids)
+    before = cpu_now(bed)
+    rows, raw = measure(bed, case, tool, server, client, ctx.workdir,
+                        ctx.opts)
+    return rows, raw, cpu_delta(before, bed)
 
 
 def attempt(ctx, bed, case, tool, server, client, retried):
@@ -455,6 +583,9 @@ def run_case(ctx, bed, case):
     try:
         server, client = endpoints(bed, case)
         reach(client, server)
+    except clustermod.Skip as exc:
+        ctx.progress.skip(len(tools) * ctx.opts.reps)
+        return skipped(case, result, exc)
     except (VrdmaError, subprocess.SubprocessError, OSError) as exc:
         ctx.progress.skip(len(tools) * ctx.opts.reps)
         return failed(case, result, exc)
@@ -465,6 +596,13 @@ def run_case(ctx, bed, case):
         except (VrdmaError, subprocess.SubprocessError, OSError) as exc:
             failed(f"{case} {tool}", result, exc)
             result["tools"][tool] = {"error": result["error"]}
+    return result
+
+
+def skipped(what, result, exc):
+    progress(f"bench: {what}: SKIPPED: {exc.line()}")
+    result["status"] = "skipped"
+    result["error"] = exc.line()
     return result
 
 
@@ -527,6 +665,21 @@ def node_settings(path):
 
 
 def make_hosts(ctx, setup):
+    """The hosts of a setup: emulated (BenchHosts), or the real ones of
+    --hosts (cluster.Bare, cluster.Nodes; a setup the hosts file does not
+    configure raises cluster.Skip)."""
+    if ctx.cluster is not None:
+        if setup == "bare":
+            return clustermod.Bare(ctx.cluster, ctx.tag)
+        key = "config" if setup == "fabric" else "raw_config"
+        missing = [h.name for h in ctx.cluster.hosts if not h[key]]
+        if missing:
+            raise clustermod.Skip(f"{', '.join(missing)}: no {key} in "
+                                  f"{ctx.cluster.path}",
+                                  f"give each host a {key} (a node config "
+                                  "with a raw uplink) to run it")
+        return clustermod.Nodes(ctx.cluster, key, ctx.guests, ctx.tag,
+                                setup)
     common = {"guests_per_host": 0, "prefix": f"b{ctx.tag}{setup[0]}-"}
     if setup == "bare":
         return BenchHosts(ctx.settings, eth_link=True, switches=False,
@@ -535,8 +688,36 @@ def make_hosts(ctx, setup):
                       **common)
 
 
+def make_bed(ctx, hosts):
+    if ctx.cluster is not None:
+        return ClusterBed(ctx.cluster, hosts, ctx.guests, ctx.workdir)
+    return Bed(hosts, ctx.guests, ctx.workdir)
+
+
+def save_logs(ctx, setup, hosts):
+    """The switches' logs into the output's logs/."""
+    if ctx.cluster is not None:
+        texts = hosts.logs() if hosts.switches else {}
+    else:
+        texts = {}
+        for name, node in hosts.nodes.items():
+            if os.path.exists(node.paths.daemon_log):
+                with open(node.paths.daemon_log, encoding="utf-8",
+                          errors="replace") as f:
+                    texts[name] = f.read()
+    for name, text in texts.items():
+        save(os.path.join(ctx.out, "logs", f"{name}.{setup}.log"), text)
+
+
 def run_setup(ctx, setup, cases):
-    hosts = make_hosts(ctx, setup)
+    try:
+        hosts = make_hosts(ctx, setup)
+    except clustermod.Skip as exc:
+        for case in cases:
+            ctx.progress.skip(len(CASES[case].tools) * ctx.opts.reps)
+            ctx.results[case] = skipped(case, {
+                "what": CASES[case].what, "tools": {}}, exc)
+        return
     try:
         try:
             hosts.up()
@@ -550,15 +731,14 @@ def run_setup(ctx, setup, cases):
                 ctx.results[case] = failed(case, {
                     "what": CASES[case].what, "tools": {}}, exc)
             return
-        bed = Bed(hosts, ctx.guests, ctx.workdir)
+        bed = make_bed(ctx, hosts)
         for case in cases:
             ctx.results[case] = run_case(ctx, bed, case)
     finally:
-        for name, node in hosts.nodes.items():
-            if os.path.exists(node.paths.daemon_log):
-                os.makedirs(os.path.join(ctx.out, "logs"), exist_ok=True)
-                shutil.copy(node.paths.daemon_log,
-                            os.path.join(ctx.out, "logs", f"{name}.log"))
+        try:
+            save_logs(ctx, setup, hosts)
+        except (VrdmaError, OSError) as exc:
+            ctx.problems.append(f"{setup} hosts: logs not saved: {exc}")
         progress(f"bench: taking the {setup} hosts down")
         try:
             hosts.down()
@@ -651,6 +831,12 @@ class Run:
     def __init__(self, args):
         self.opts = Options(args)
         self.settings = node_settings(args.config)
+        self.cluster = clustermod.Cluster(args.hosts) if args.hosts \
+            else None
+        if self.cluster is not None and args.config:
+            raise VrdmaError("--config sets the emulated hosts' switches; "
+                             "real hosts (--hosts) use their own node "
+                             "configs", "drop --config, or --hosts")
         self.guests = args.guests
         self.out = os.path.abspath(args.out or time.strftime(
             "results/bench/%Y%m%d-%H%M%S"))
@@ -666,10 +852,21 @@ def main(args):
     from . import report
     cases = parse_cases(args.cases)
     ctx = Run(args)
-    setupmod.setup()
-    if args.guests == "vm":
-        from . import guestimage
-        guestimage.build()
+    if ctx.cluster is not None:
+        if MICRO in cases:
+            raise VrdmaError("--cases micro runs on this machine, not on "
+                             "--hosts", "run it without --hosts")
+        # The hosts run everything; each has its own vrdma set up.
+        ctx.cluster.reach()
+        if args.guests == "vm":
+            for host in ctx.cluster.hosts:
+                progress(f"bench: {host.name}: vrdma guest image")
+                host.vrdma_run(["guest", "image"], 1800)
+    else:
+        setupmod.setup()
+        if args.guests == "vm":
+            from . import guestimage
+            guestimage.build()
     os.makedirs(ctx.out, exist_ok=True)
     ctx.progress = Progress(sum(len(CASES[c].tools) * ctx.opts.reps
                                 for c in cases if c != MICRO) +

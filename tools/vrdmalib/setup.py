@@ -28,9 +28,10 @@ PACKAGES = {
     "build": ["meson", "ninja-build", "pkg-config", "gcc", "libc6-dev",
               "libdpdk-dev", "libcmocka-dev",
               "dpkg-dev"],  # apt-get source, for the driver headers
-    "bench": ["python3-matplotlib"],
+    # ssh: vrdma bench --hosts reaches real hosts with it.
+    "bench": ["python3-matplotlib", "openssh-client"],
     "test": ["dpdk-dev", "clang", "libclang-rt-14-dev", "clang-format",
-             "cppcheck", "shellcheck"],
+             "cppcheck", "shellcheck", "pyflakes3"],
 }
 
 
@@ -82,8 +83,8 @@ def _add_deb_src():
         lines.append("\n")
     if not any(ln.startswith("Types: deb-src") for ln in lines):
         raise VrdmaError("no deb822 apt source to derive a deb-src entry "
-                         "from", f"add a deb-src line for Debian 12 main "
-                         f"and rerun setup")
+                         "from", "add a deb-src line for Debian 12 main "
+                         "and rerun setup")
     with open(DEB_SRC, "w", encoding="utf-8") as f:
         f.writelines(lines)
     run(["apt-get", "update", "-qq"], timeout=600)

@@ -48,6 +48,7 @@ extern int vrdma_logtype;
 #define VRDMA_LEARN_SLOTS    4096  /* learning table capacity */
 #define VRDMA_BATCH_BYTES    16384 /* one coalesced message, eager size */
 #define VRDMA_BATCH_FRAME    1536  /* frames up to this are coalesced */
+#define VRDMA_EAGER_MAX	     65535 /* larger frames go by rendezvous */
 #define VRDMA_BATCHES	     128   /* coalesced messages in flight */
 #define VRDMA_TX_RECLAIM     64	   /* progress calls before a burst stops */
 #define VRDMA_LEARN_AGE_S    300   /* a MAC not heard from is forgotten */

@@ -368,6 +368,13 @@ vrdma_fabric_start(struct vrdma_port *port)
 	 * ucp_config_modify key UCX applies it but warns it is unused. A
 	 * user's own setting wins. */
 	setenv("UCX_MM_ERROR_HANDLING", "y", 0);
+	/* Eager frames (vrdma_rxtx.c) in one piece where they fit: a shared
+	 * memory FIFO element of the most UCX takes (its length is 16 bits),
+	 * grown 64 at a time, not 512 (32 MiB); a tcp receive buffer that
+	 * takes a 64 KiB frame whole, which lets UCX send it zero-copy. */
+	setenv("UCX_MM_SEG_SIZE", "65535", 0);
+	setenv("UCX_MM_RX_BUFS_GROW", "64", 0);
+	setenv("UCX_TCP_RX_SEG_SIZE", "128k", 0);
 	status = ucp_config_read(NULL, NULL, &config);
 	if (status != UCS_OK) {
 		ret = ucs_to_errno(status);

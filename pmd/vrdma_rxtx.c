@@ -3,8 +3,11 @@
  * net_vrdma data path: the rx and tx bursts and the active-message receive
  * handler. A frame leaves as one UCX active message whose header is the
  * wire header (vrdma_wire.h) and whose data is the frame, straight from the
- * mbuf (an iov for a chained mbuf); frames of VRDMA_RNDV_MIN bytes or more
- * go by rendezvous, which UCX moves zero-copy where the transport can. On
+ * mbuf (an iov for a chained mbuf). Frames up to VRDMA_EAGER_MAX bytes,
+ * every frame a switch hands over, go eager: UCX 1.13 moves an iov (our
+ * receive side always is one) by rendezvous only as copied fragments
+ * after a request/ready round trip, so eager is never slower; larger ones
+ * go by rendezvous. On
  * receive the header is checked before anything else, the frame lands in
  * mbufs of the rx queue's pool (chained when larger than one) and its
  * offload request is restored as transmit flags, so the switch treats it
@@ -22,8 +25,6 @@
 #include <rte_mbuf.h>
 
 #include "vrdma.h"
-
-#define VRDMA_RNDV_MIN 16384
 
 /* --- slots ---------------------------------------------------------------- */
 
@@ -475,9 +476,11 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 		buf = slot->iov;
 		count = (size_t)i;
 	}
-	if (m->pkt_len >= VRDMA_RNDV_MIN) {
+	if (m->pkt_len > VRDMA_EAGER_MAX) {
 		param.flags |= UCP_AM_SEND_FLAG_RNDV;
 		peer->stats.rndv_sends++;
+	} else {
+		param.flags |= UCP_AM_SEND_FLAG_EAGER;
 	}
 	param.user_data = slot;
 	req = ucp_am_send_nbx(vrdma_peer_tx_ep(peer), VRDMA_AM_ID + q,

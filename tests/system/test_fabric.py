@@ -99,7 +99,7 @@ class Fabric(Case):
         self.assertEqual(rc_s, 0, out_s)
         self.assertEqual(rc_r, 0, out_r)
         self.assert_all_arrived(out_r)
-        # Frames of 16 KiB and more go by rendezvous.
+        # Frames above 65535 B go by rendezvous, the rest eager.
         self.assertRegex(out_s, r"xstat peer0_rndv_sends=200\b")
         self.assertRegex(out_r, r"xstat peer0_rx_frames=800\b")
         return out_s, out_r

@@ -51,6 +51,7 @@ extern int vrdma_logtype;
 #define VRDMA_EAGER_MAX	     65535 /* larger frames go by rendezvous */
 #define VRDMA_BATCHES	     128   /* coalesced messages in flight */
 #define VRDMA_TX_RECLAIM     64	   /* progress calls before a burst stops */
+#define VRDMA_RX_GROUP	     32	   /* frames handed to an rx ring at once */
 #define VRDMA_LEARN_AGE_S    300   /* a MAC not heard from is forgotten */
 #define VRDMA_BACKOFF_MIN_MS 100
 #define VRDMA_BACKOFF_MAX_MS 5000

@@ -196,30 +196,53 @@ peer_of_ep(const struct vrdma_port *port, ucp_ep_h ep)
 	return -1;
 }
 
+/* Count a received frame and, if learn, learn where its source MAC is. */
+static void
+rx_account(struct vrdma_port *port, const struct rte_mbuf *m, int peer,
+	   uint64_t now, bool learn)
+{
+	const struct rte_ether_hdr *eth =
+		rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+
+	if (peer < 0)
+		return;
+	if (learn)
+		vrdma_peers_learn(&port->learn, eth->src_addr.addr_bytes, peer,
+				  now);
+	port->peers[peer].stats.rx_frames++;
+	port->peers[peer].stats.rx_bytes += m->pkt_len;
+}
+
+/* Hand n complete frames to the rx queue at once; the ring's cost is per
+ * call, not per frame. */
+static void
+rx_enqueue(struct vrdma_rxq *rxq, struct rte_mbuf **ms, unsigned int n)
+{
+	unsigned int done;
+
+	if (n == 0)
+		return;
+	done = rte_ring_mp_enqueue_burst(rxq->ring, (void **)ms, n, NULL);
+	if (done < n) {
+		rxq->missed += n - done;
+		rte_pktmbuf_free_bulk(ms + done, n - done);
+	}
+}
+
 /* Hand a complete frame to the rx queue: offloads, learning, counters. */
 static void
 rx_deliver(struct vrdma_port *port, struct vrdma_rxq *rxq, struct rte_mbuf *m,
 	   const struct vrdma_wire_frame *f, int peer)
 {
-	const struct rte_ether_hdr *eth =
-		rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-
 	set_offloads(m, f);
-	if (peer >= 0) {
-		vrdma_peers_learn(&port->learn, eth->src_addr.addr_bytes, peer,
-				  rte_get_timer_cycles());
-		port->peers[peer].stats.rx_frames++;
-		port->peers[peer].stats.rx_bytes += m->pkt_len;
-	}
-	if (rte_ring_mp_enqueue(rxq->ring, m) != 0) {
-		rxq->missed++;
-		rte_pktmbuf_free(m);
-	}
+	rx_account(port, m, peer, rte_get_timer_cycles(), true);
+	rx_enqueue(rxq, &m, 1);
 }
 
-static void
-rx_copy(struct vrdma_port *port, struct vrdma_rxq *rxq,
-	const struct vrdma_wire_frame *f, int peer)
+/* A received frame copied into mbufs of the queue's pool, its offload
+ * request restored; NULL (counted) when the pool is dry. */
+static struct rte_mbuf *
+rx_copy(struct vrdma_rxq *rxq, const struct vrdma_wire_frame *f)
 {
 	const uint8_t *src = f->data;
 	struct rte_mbuf *m, *seg;
@@ -228,13 +251,51 @@ rx_copy(struct vrdma_port *port, struct vrdma_rxq *rxq,
 	m = alloc_chain(rxq->mp, f->len, NULL, &nseg);
 	if (m == NULL) {
 		rxq->nombuf++;
-		return;
+		return NULL;
 	}
 	for (seg = m; seg != NULL; seg = seg->next) {
-		memcpy(rte_pktmbuf_mtod(seg, void *), src, seg->data_len);
+		rte_memcpy(rte_pktmbuf_mtod(seg, void *), src, seg->data_len);
 		src += seg->data_len;
 	}
-	rx_deliver(port, rxq, m, f, peer);
+	set_offloads(m, f);
+	return m;
+}
+
+/*
+ * Every frame of a received message into the queue: copied, then handed
+ * over VRDMA_RX_GROUP at a time; the learning table is told once per run
+ * of frames from one source MAC (a batch is mostly one flow's).
+ */
+static void
+rx_frames(struct vrdma_port *port, struct vrdma_rxq *rxq,
+	  struct vrdma_wire_msg *msg, int peer)
+{
+	struct rte_mbuf *ms[VRDMA_RX_GROUP];
+	const uint8_t *last_src = NULL;
+	struct vrdma_wire_frame f;
+	uint64_t now = rte_get_timer_cycles();
+	unsigned int n = 0;
+
+	while (vrdma_wire_next_frame(msg, &f) == 1) {
+		struct rte_mbuf *m = rx_copy(rxq, &f);
+		const uint8_t *src;
+		bool learn;
+
+		if (m == NULL)
+			continue;
+		src = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)
+			      ->src_addr.addr_bytes;
+		learn = last_src == NULL ||
+			memcmp(last_src, src, RTE_ETHER_ADDR_LEN) != 0;
+		rx_account(port, m, peer, now, learn);
+		last_src = src;
+		ms[n++] = m;
+		if (n == VRDMA_RX_GROUP) {
+			rx_enqueue(rxq, ms, n);
+			n = 0;
+		}
+	}
+	rx_enqueue(rxq, ms, n);
 }
 
 static void
@@ -314,7 +375,6 @@ vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
 	struct vrdma_port *port = ctx->port;
 	struct vrdma_rxq *rxq = port->rxqs[ctx->q % port->n_rxq_conf];
 	enum vrdma_wire_reason reason;
-	struct vrdma_wire_frame f;
 	struct vrdma_wire_msg msg;
 	bool rndv = param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV;
 	int peer = -1;
@@ -344,8 +404,7 @@ vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
 		bad_header(port, peer, reason);
 		return UCS_OK;
 	}
-	while (vrdma_wire_next_frame(&msg, &f) == 1)
-		rx_copy(port, rxq, &f, peer);
+	rx_frames(port, rxq, &msg, peer);
 	return UCS_OK;
 }
 
@@ -612,7 +671,11 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 	uint8_t hdr[VRDMA_WIRE_HDR_LEN];
 	struct vrdma_wire_frame f;
 	uint64_t now = rte_get_timer_cycles();
-	uint64_t connected, dests;
+	/* The destination of the burst's previous frame and its peers: a
+	 * burst is mostly one flow's, and the table lookup is per frame. */
+	struct rte_ether_addr last_dst;
+	uint64_t connected, dests = 0, left;
+	bool have_last = false;
 	uint16_t i, q, sent;
 
 	rte_spinlock_lock(&port->lock);
@@ -634,9 +697,14 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 		    vrdma_wire_encode(hdr, sizeof(hdr), &f) < 0)
 			goto drop;
 		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-		dests = vrdma_peers_flood_set(&port->learn,
-					      eth->dst_addr.addr_bytes,
-					      connected, -1, now);
+		if (!have_last ||
+		    !rte_is_same_ether_addr(&last_dst, &eth->dst_addr)) {
+			dests = vrdma_peers_flood_set(&port->learn,
+						      eth->dst_addr.addr_bytes,
+						      connected, -1, now);
+			rte_ether_addr_copy(&eth->dst_addr, &last_dst);
+			have_last = true;
+		}
 		if (dests == 0)
 			goto drop;
 		nb = (unsigned int)__builtin_popcountll(dests);
@@ -651,8 +719,9 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 			/* Small: copied into one message per peer per burst;
 			 * UCX's per-message cost is what limits small frames.
 			 */
-			for (peer = 0; dests != 0; peer++, dests >>= 1)
-				if ((dests & 1) &&
+			for (peer = 0, left = dests; left != 0;
+			     peer++, left >>= 1)
+				if ((left & 1) &&
 				    !batch_add(port, txq, (int)peer, q, m,
 					       &f)) {
 					port->peers[peer].stats.drops++;
@@ -663,8 +732,8 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 		}
 		if (nb > 1)
 			rte_mbuf_refcnt_update(m, (int16_t)(nb - 1));
-		for (peer = 0; dests != 0; peer++, dests >>= 1)
-			if (dests & 1)
+		for (peer = 0, left = dests; left != 0; peer++, left >>= 1)
+			if (left & 1)
 				tx_one(port, txq, &port->peers[peer], m, hdr,
 				       q);
 		continue;

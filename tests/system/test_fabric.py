@@ -10,6 +10,7 @@ far side. A connection from an unlisted address is rejected and counted."""
 import os
 import re
 import secrets
+import socket
 import subprocess
 import time
 
@@ -24,6 +25,25 @@ PEER = os.environ.get("FABRIC_PEER", os.path.join(
 SIZES = "64,1500,9000,65536"
 
 
+def free_port_pair():
+    """A fresh even port P with P and P + 1 free on 127.0.0.1: a closed
+    listener's port may stay taken for a while (UCX binds without
+    SO_REUSEADDR), and below the kernel's ephemeral range, whose ports
+    any outgoing connection of the machine may hold."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range",
+              encoding="ascii") as f:
+        low = int(f.read().split()[0])
+    for _ in range(100):
+        port = 10000 + secrets.randbelow((low - 10002) // 2) * 2
+        try:
+            for p in (port, port + 1):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair below the ephemeral range")
+
 class Fabric(Case):
     def setUp(self):
         super().setUp()
@@ -35,9 +55,7 @@ class Fabric(Case):
         owner = f"test:{rand_name('fab')}"
         hugepages.reserve(owner, "2M", 200)
         self.addCleanup(hugepages.release, owner)
-        # A fresh port pair per test: a closed listener's port may still
-        # be taken for a while (UCX binds without SO_REUSEADDR).
-        self.port = 20000 + secrets.randbelow(20000) * 2
+        self.port = free_port_pair()
 
     def start(self, role, listen, peers, ns=None, transports="tcp",
               extra=(), count=200, sizes=SIZES, mac=None):

@@ -308,7 +308,6 @@ class Nodes:
         self.switches = True
         self.uplink = uplink
         self.brought_up = []
-        self.guests = []  # (host, name)
 
     def node_args(self, host):
         return ["--config", host[self.key]]
@@ -377,7 +376,6 @@ class Nodes:
         ips = host["guest_ips"]
         ip = ["--ip", ips[j - 1]] if len(ips) >= j else []
         args = self.node_args(host)
-        self.guests.append((host, name))
         if self.guest_kind == "vm":
             host.vrdma_run(["vm", "define", *args, name, *ip], 300)
             _, out, _ = host.vrdma_run(["vm", "start", *args, name], 600)

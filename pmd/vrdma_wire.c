@@ -29,7 +29,7 @@ _Static_assert(offsetof(struct vrdma_wire_hdr, tso_segsz) == 12, "wire layout");
 _Static_assert(offsetof(struct vrdma_wire_hdr, l3_len) == 14, "wire layout");
 _Static_assert(offsetof(struct vrdma_wire_hdr, l2_len) == 16, "wire layout");
 _Static_assert(offsetof(struct vrdma_wire_hdr, l4_len) == 17, "wire layout");
-_Static_assert(offsetof(struct vrdma_wire_hdr, reserved) == 18, "wire layout");
+_Static_assert(offsetof(struct vrdma_wire_hdr, pad) == 18, "wire layout");
 _Static_assert(offsetof(struct vrdma_wire_frame_hdr, frame_len) == 0,
 	       "wire layout");
 _Static_assert(offsetof(struct vrdma_wire_frame_hdr, flags) == 4,
@@ -217,6 +217,7 @@ put_hdr(uint8_t *buf, uint16_t flags, uint16_t count, uint32_t payload_len,
 		h.l3_len = htole16(f->l3_len);
 		h.l2_len = f->l2_len;
 		h.l4_len = f->l4_len;
+		h.pad = htole16(f->pad);
 	}
 	memcpy(buf, &h, sizeof(h));
 }
@@ -224,11 +225,11 @@ put_hdr(uint8_t *buf, uint16_t flags, uint16_t count, uint32_t payload_len,
 int
 vrdma_wire_encode(void *buf, size_t len, const struct vrdma_wire_frame *f)
 {
-	if (check_wire_frame(f) != VRDMA_WIRE_OK)
+	if (check_wire_frame(f) != VRDMA_WIRE_OK || f->pad > VRDMA_WIRE_MAX_PAD)
 		return -EINVAL;
 	if (len < VRDMA_WIRE_HDR_LEN)
 		return -ENOSPC;
-	put_hdr(buf, f->flags, 1, f->len, f);
+	put_hdr(buf, f->flags, 1, (uint32_t)f->pad + f->len, f);
 	return VRDMA_WIRE_HDR_LEN;
 }
 
@@ -251,7 +252,7 @@ vrdma_wire_batch_add(struct vrdma_wire_batch *b,
 	struct vrdma_wire_frame_hdr fh;
 	uint8_t *dst;
 
-	if (check_wire_frame(f) != VRDMA_WIRE_OK)
+	if (check_wire_frame(f) != VRDMA_WIRE_OK || f->pad != 0)
 		return -EINVAL;
 	if (b->buf == NULL || b->count >= VRDMA_WIRE_MAX_BATCH)
 		return -ENOSPC;
@@ -318,7 +319,7 @@ vrdma_wire_decode_hdr(struct vrdma_wire_msg *msg, const void *hdr,
 	if (h.version != VRDMA_WIRE_VERSION)
 		return refuse(msg, reason, VRDMA_WIRE_BAD_VERSION);
 	/*
-	 * A version-1 header has exactly this size; bytes after it in the UCX
+	 * A version-2 header has exactly this size; bytes after it in the UCX
 	 * AM header would be silently ignored, so they are refused instead.
 	 */
 	if (h.hdr_len != VRDMA_WIRE_HDR_LEN || hdr_len != VRDMA_WIRE_HDR_LEN)
@@ -330,8 +331,6 @@ vrdma_wire_decode_hdr(struct vrdma_wire_msg *msg, const void *hdr,
 	msg->payload_len = plen;
 	if (msg->flags & ~(VRDMA_WIRE_F_OFFLOAD_MASK | VRDMA_WIRE_F_BATCH))
 		return refuse(msg, reason, VRDMA_WIRE_BAD_FLAGS);
-	if (h.reserved != 0)
-		return refuse(msg, reason, VRDMA_WIRE_BAD_RESERVED);
 
 	if (msg->flags & VRDMA_WIRE_F_BATCH) {
 		if (msg->count == 0 || msg->count > VRDMA_WIRE_MAX_BATCH)
@@ -341,6 +340,8 @@ vrdma_wire_decode_hdr(struct vrdma_wire_msg *msg, const void *hdr,
 			return refuse(msg, reason, VRDMA_WIRE_BAD_OFFLOAD);
 		if (h.tso_segsz != 0)
 			return refuse(msg, reason, VRDMA_WIRE_BAD_TSO);
+		if (h.pad != 0)
+			return refuse(msg, reason, VRDMA_WIRE_BAD_PAD);
 		if (h.l2_len != 0 || h.l3_len != 0 || h.l4_len != 0)
 			return refuse(msg, reason, VRDMA_WIRE_BAD_LENGTHS);
 	} else {
@@ -348,7 +349,10 @@ vrdma_wire_decode_hdr(struct vrdma_wire_msg *msg, const void *hdr,
 
 		if (msg->count != 1)
 			return refuse(msg, reason, VRDMA_WIRE_BAD_BATCH_COUNT);
-		f->len = plen;
+		f->pad = le16toh(h.pad);
+		if (f->pad > VRDMA_WIRE_MAX_PAD || f->pad > plen)
+			return refuse(msg, reason, VRDMA_WIRE_BAD_PAD);
+		f->len = plen - f->pad;
 		f->flags = msg->flags;
 		f->tso_segsz = le16toh(h.tso_segsz);
 		f->l3_len = le16toh(h.l3_len);
@@ -380,6 +384,7 @@ get_frame_hdr(const uint8_t *p, struct vrdma_wire_frame *f)
 	f->l3_len = le16toh(fh.l3_len);
 	f->l2_len = fh.l2_len;
 	f->l4_len = fh.l4_len;
+	f->pad = 0;
 	f->data = p + sizeof(fh);
 }
 
@@ -401,7 +406,7 @@ vrdma_wire_decode_payload(struct vrdma_wire_msg *msg, const void *payload,
 
 	if ((msg->flags & VRDMA_WIRE_F_BATCH) == 0) {
 		msg->payload = p;
-		msg->frame.data = p;
+		msg->frame.data = p + msg->frame.pad;
 		msg->checked = true;
 		set_reason(reason, VRDMA_WIRE_OK);
 		return 0;

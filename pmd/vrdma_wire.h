@@ -15,7 +15,11 @@
  * from struct vrdma_wire_frame, vrdma_fabric.c hands received bytes to the
  * decoder, and tests/fuzz/fuzz_wire_decode.c feeds it arbitrary bytes.
  *
- * Plain message:  [vrdma_wire_hdr][frame .................]
+ * A plain message may put up to VRDMA_WIRE_MAX_PAD bytes of padding before
+ * its frame (hdr.pad): a receiver that keeps the transport's buffer as the
+ * frame's mbuf (no copy) uses them as the mbuf's headroom, which a switch
+ * writes into when it pushes a header.
+ * Plain message:  [vrdma_wire_hdr][pad][frame .................]
  * Batch message:  [vrdma_wire_hdr][frame_hdr][frame][frame_hdr][frame]...
  *                  ^ UCX AM header ^ UCX AM data (payload) ..............
  */
@@ -28,8 +32,9 @@
 #include <stdint.h>
 
 /* "VR" on the wire: bytes 0x56 0x52, read as a little-endian 16-bit value. */
-#define VRDMA_WIRE_MAGIC   0x5256
-#define VRDMA_WIRE_VERSION 1
+#define VRDMA_WIRE_MAGIC 0x5256
+/* Version 2 gave version 1's reserved field its meaning: pad. */
+#define VRDMA_WIRE_VERSION 2
 
 /* Size of struct vrdma_wire_hdr and of struct vrdma_wire_frame_hdr. */
 #define VRDMA_WIRE_HDR_LEN	 20
@@ -53,6 +58,9 @@
  * the receiver take all the mbufs a batch needs in one bulk allocation.
  */
 #define VRDMA_WIRE_MAX_BATCH 64
+
+/* Most padding before the frame of a plain message (twice DPDK's headroom). */
+#define VRDMA_WIRE_MAX_PAD 256
 
 /*
  * The receiver writes l2_len, l3_len and l4_len into rte_mbuf bit-fields of
@@ -109,13 +117,15 @@ struct vrdma_wire_hdr {
 	uint8_t hdr_len;      /* VRDMA_WIRE_HDR_LEN, the bytes of this header */
 	uint16_t flags;	      /* VRDMA_WIRE_F_*: offload bits, or BATCH alone */
 	uint16_t batch_count; /* frames in the message: 1, or 1..64 if BATCH */
-	uint32_t payload_len; /* bytes after this header: the frame length of
-			       * a plain message, the records' total if BATCH */
+	uint32_t payload_len; /* bytes after this header: pad + frame length
+			       * of a plain message, the records' total if
+			       * BATCH */
 	uint16_t tso_segsz;   /* MSS if TSO, else 0; 0 if BATCH */
 	uint16_t l3_len;      /* IP header bytes if offloads, else 0 */
 	uint8_t l2_len;	      /* Ethernet (+VLAN) header bytes, else 0 */
 	uint8_t l4_len;	      /* TCP/UDP header bytes if L4 offload, else 0 */
-	uint16_t reserved;    /* 0; lets a later version add a field */
+	uint16_t pad;	      /* plain message: bytes before the frame in the
+			       * payload, up to VRDMA_WIRE_MAX_PAD; 0 if BATCH */
 };
 
 /* Per-frame header: precedes each frame inside a batch payload. */
@@ -145,7 +155,7 @@ _Static_assert(VRDMA_MAX_FRAME_LEN <= UINT32_MAX / (VRDMA_WIRE_MAX_BATCH + 1),
 	X(VERSION, "version", "unsupported version")                          \
 	X(HDR_LEN, "hdr_len", "header length field or size is wrong")         \
 	X(FLAGS, "flags", "unknown flag bit, or BATCH in a per-frame header") \
-	X(RESERVED, "reserved", "reserved field is not zero")                 \
+	X(PAD, "pad", "pad in a batch, above 256, or beyond the payload")     \
 	X(BATCH_COUNT, "batch_count", "frame count 0, above 64, or not 1")    \
 	X(FRAME_LEN, "frame_len", "frame shorter than 14 or above the max")   \
 	X(TRUNCATED, "truncated", "a length runs beyond the received bytes")  \
@@ -176,6 +186,7 @@ struct vrdma_wire_frame {
 	uint16_t l3_len;    /* 0 unless an offload is requested */
 	uint8_t l2_len;	    /* 0 unless an offload is requested */
 	uint8_t l4_len;	    /* 0 unless an L4 offload is requested */
+	uint16_t pad;	    /* plain message: padding bytes before data */
 };
 
 /*
@@ -231,10 +242,11 @@ int vrdma_wire_frame_init(struct vrdma_wire_frame *f, uint32_t frame_len,
 
 /*
  * Writes the message header of a plain (one-frame) message describing f into
- * buf; f->data is not read. The frame bytes are sent after it (as the UCX AM
- * data, or copied by the caller right after the header). Returns
- * VRDMA_WIRE_HDR_LEN, -ENOSPC if len is too small, or -EINVAL if f would be
- * refused by the receiver.
+ * buf; f->data is not read. f->pad padding bytes, then the frame bytes, are
+ * sent after it (as the UCX AM data, or copied by the caller right after the
+ * header). Returns VRDMA_WIRE_HDR_LEN, -ENOSPC if len is too small, or
+ * -EINVAL if f would be refused by the receiver (pad above
+ * VRDMA_WIRE_MAX_PAD included).
  */
 int vrdma_wire_encode(void *buf, size_t len, const struct vrdma_wire_frame *f);
 
@@ -250,7 +262,8 @@ int vrdma_wire_batch_init(struct vrdma_wire_batch *b, void *buf, size_t cap);
  * not NULL) where the frame bytes go, for a caller that copies them itself
  * (e.g. from a multi-segment mbuf). Returns 0; -ENOSPC if the record does not
  * fit or the batch is full (the batch is unchanged: send it and start
- * another); -EINVAL if f would be refused by the receiver.
+ * another); -EINVAL if f would be refused by the receiver or asks for
+ * padding (records have none).
  */
 int vrdma_wire_batch_add(struct vrdma_wire_batch *b,
 			 const struct vrdma_wire_frame *f, void **frame_dst);
@@ -294,8 +307,9 @@ int vrdma_wire_decode(struct vrdma_wire_msg *msg, const void *buf, size_t len,
 
 /*
  * Yields the next frame of a fully decoded message into *f, data pointing
- * into the payload. Returns 1 for a frame, 0 after the last one, -EINVAL if
- * the payload was not attached and checked.
+ * into the payload (after the f->pad padding bytes of a plain message).
+ * Returns 1 for a frame, 0 after the last one, -EINVAL if the payload was
+ * not attached and checked.
  */
 int vrdma_wire_next_frame(struct vrdma_wire_msg *msg,
 			  struct vrdma_wire_frame *f);

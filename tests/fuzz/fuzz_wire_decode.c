@@ -64,6 +64,9 @@ walk(struct vrdma_wire_msg *msg, const uint8_t *hdr, const uint8_t *payload)
 		const uint8_t *d = f.data;
 
 		CHECK(d >= payload && d + f.len <= payload + msg->payload_len);
+		/* A plain frame starts right after its padding. */
+		CHECK((msg->flags & VRDMA_WIRE_F_BATCH) ? f.pad == 0
+							: d == payload + f.pad);
 		CHECK(f.len >= VRDMA_MIN_FRAME_LEN &&
 		      f.len <= VRDMA_MAX_FRAME_LEN);
 		memcpy(copy, d, f.len);

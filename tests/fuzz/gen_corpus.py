@@ -21,7 +21,7 @@ import struct
 import sys
 
 MAGIC = 0x5256
-VERSION = 1
+VERSION = 2
 HDR_LEN = 20
 
 TSO, TCP_CKSUM, UDP_CKSUM, IP_CKSUM, IPV4, IPV6 = (1 << b for b in range(6))
@@ -36,14 +36,14 @@ def frame_bytes(length, seed):
     return (dst + src + body)[:length]
 
 
-def msg_hdr(flags, count, payload_len, segsz=0, l3=0, l2=0, l4=0):
+def msg_hdr(flags, count, payload_len, segsz=0, l3=0, l2=0, l4=0, pad=0):
     return struct.pack('<HBBHHIHHBBH', MAGIC, VERSION, HDR_LEN, flags, count,
-                       payload_len, segsz, l3, l2, l4, 0)
+                       payload_len, segsz, l3, l2, l4, pad)
 
 
-def plain(length, flags=0, segsz=0, l2=0, l3=0, l4=0, seed=0):
-    return (msg_hdr(flags, 1, length, segsz, l3, l2, l4),
-            frame_bytes(length, seed))
+def plain(length, flags=0, segsz=0, l2=0, l3=0, l4=0, seed=0, pad=0):
+    return (msg_hdr(flags, 1, pad + length, segsz, l3, l2, l4, pad),
+            bytes(pad) + frame_bytes(length, seed))
 
 
 def batch(frames):
@@ -64,6 +64,8 @@ WIRE_SEEDS = {
                             seed=3),
     'plain_tcp_cksum_ipv4': plain(100, TCP_CKSUM | IPV4, l2=14, l3=20,
                                   seed=4),
+    'plain_padded_tso': plain(9000, TSO | TCP_CKSUM | IPV4, segsz=8948,
+                              l2=14, l3=20, l4=32, seed=5, pad=128),
     'batch_mixed': batch([
         (60, 0, 0, 0, 0, 0),
         (120, TCP_CKSUM | IP_CKSUM | IPV4, 0, 14, 20, 20),

@@ -34,7 +34,7 @@
 #define OFF_L3		14
 #define OFF_L2		16
 #define OFF_L4		17
-#define OFF_RESERVED	18
+#define OFF_PAD		18
 
 /* Offsets inside a per-frame header. */
 #define FOFF_LEN   0
@@ -162,7 +162,7 @@ test_golden_bytes(void **state)
 	/* TSO IPv4 frame of 2000 bytes, MSS 1448, headers 14/20/32. */
 	static const uint8_t expect[VRDMA_WIRE_HDR_LEN] = {
 		0x56, 0x52,		/* magic "VR" */
-		0x01,			/* version */
+		0x02,			/* version */
 		0x14,			/* hdr_len 20 */
 		0x1b, 0x00,		/* flags TSO|TCP|IP|IPV4 */
 		0x01, 0x00,		/* batch_count 1 */
@@ -171,7 +171,7 @@ test_golden_bytes(void **state)
 		0x14, 0x00,		/* l3_len 20 */
 		0x0e,			/* l2_len 14 */
 		0x20,			/* l4_len 32 */
-		0x00, 0x00,		/* reserved */
+		0x00, 0x00,		/* pad */
 	};
 	struct vrdma_wire_frame f =
 		make_frame(2000, TSO_V4_FLAGS, 1448, 14, 20, 32);
@@ -204,12 +204,12 @@ test_golden_batch_bytes(void **state)
 {
 	/* One 14-byte frame in a batch: message header + record header. */
 	static const uint8_t expect[] = {
-		0x56, 0x52, 0x01, 0x14, /* magic, version, hdr_len */
+		0x56, 0x52, 0x02, 0x14, /* magic, version, hdr_len */
 		0x00, 0x80,		/* flags BATCH */
 		0x01, 0x00,		/* batch_count 1 */
 		0x1a, 0x00, 0x00, 0x00, /* payload_len 26 */
 		0x00, 0x00, 0x00, 0x00, /* tso_segsz, l3_len */
-		0x00, 0x00, 0x00, 0x00, /* l2_len, l4_len, reserved */
+		0x00, 0x00, 0x00, 0x00, /* l2_len, l4_len, pad */
 		0x0e, 0x00, 0x00, 0x00, /* frame_len 14 */
 		0x00, 0x00, 0x00, 0x00, /* flags, tso_segsz */
 		0x00, 0x00, 0x00, 0x00, /* l3_len, l2_len, l4_len */
@@ -281,6 +281,50 @@ test_plain_round_trip(void **state)
 	}
 }
 
+/* Padding before a plain frame: counted in payload_len, skipped by data. */
+static void
+test_padded_round_trip(void **state)
+{
+	static const uint16_t pads[] = {1, 128, VRDMA_WIRE_MAX_PAD};
+	static uint8_t buf[BUF_LEN];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(pads) / sizeof(pads[0]); i++) {
+		struct vrdma_wire_frame f =
+			make_frame(9000, TSO_V4_FLAGS, 1448, 14, 20, 20);
+		struct vrdma_wire_frame out;
+		struct vrdma_wire_msg msg;
+		enum vrdma_wire_reason reason;
+		size_t len = VRDMA_WIRE_HDR_LEN + pads[i] + f.len;
+		uint8_t *copy;
+
+		f.pad = pads[i];
+		assert_int_equal(vrdma_wire_encode(buf, VRDMA_WIRE_HDR_LEN, &f),
+				 VRDMA_WIRE_HDR_LEN);
+		memset(buf + VRDMA_WIRE_HDR_LEN, 0xee, pads[i]);
+		fill_frame(buf + VRDMA_WIRE_HDR_LEN + pads[i], f.len, 5);
+		assert_int_equal(decode_copy(buf, len, &msg, &reason, &copy),
+				 0);
+		assert_int_equal(msg.payload_len, pads[i] + f.len);
+		assert_int_equal(vrdma_wire_next_frame(&msg, &out), 1);
+		assert_int_equal(out.pad, pads[i]);
+		assert_int_equal(out.len, f.len);
+		assert_ptr_equal(out.data, copy + VRDMA_WIRE_HDR_LEN + pads[i]);
+		assert_memory_equal(out.data,
+				    buf + VRDMA_WIRE_HDR_LEN + pads[i], f.len);
+		assert_int_equal(vrdma_wire_next_frame(&msg, &out), 0);
+		free(copy);
+		/* Header alone, as for a rendezvous: the frame's length. */
+		assert_int_equal(vrdma_wire_decode_hdr(
+					 &msg, buf, VRDMA_WIRE_HDR_LEN,
+					 len - VRDMA_WIRE_HDR_LEN, &reason),
+				 0);
+		assert_int_equal(msg.frame.len, f.len);
+		assert_int_equal(msg.frame.pad, pads[i]);
+	}
+}
+
 /* The rendezvous order: header checked first, payload attached later. */
 static void
 test_split_decode(void **state)
@@ -341,11 +385,11 @@ static void
 test_batch_round_trip(void **state)
 {
 	static const struct vrdma_wire_frame frames[] = {
-		{NULL, 14, 0, 0, 0, 0, 0},
-		{NULL, 1514, TSO_V4_FLAGS, 700, 20, 14, 20},
-		{NULL, 60, 0, 0, 0, 0, 0},
-		{NULL, 200, F_UDP | F_IPV6, 0, 40, 18, 8},
-		{NULL, 99, F_IP | F_IPV4, 0, 24, 14, 0},
+		{NULL, 14, 0, 0, 0, 0, 0, 0},
+		{NULL, 1514, TSO_V4_FLAGS, 700, 20, 14, 20, 0},
+		{NULL, 60, 0, 0, 0, 0, 0, 0},
+		{NULL, 200, F_UDP | F_IPV6, 0, 40, 18, 8, 0},
+		{NULL, 99, F_IP | F_IPV4, 0, 24, 14, 0, 0},
 	};
 	const size_t n = sizeof(frames) / sizeof(frames[0]);
 	static uint8_t buf[8192];
@@ -519,8 +563,10 @@ static const struct bad_case bad_cases[] = {
 	BAD("short empty", TSO, -220, -EBADMSG, SHORT, {0}),
 	BAD("magic", TSO, 0, -EBADMSG, MAGIC, {OFF_MAGIC, 2, 0x5257}),
 	BAD("magic swapped", BATCH, 0, -EBADMSG, MAGIC, {OFF_MAGIC, 2, 0x5652}),
-	BAD("version 2", TSO, 0, -EPROTONOSUPPORT, VERSION,
-	    {OFF_VERSION, 1, 2}),
+	BAD("version 1", TSO, 0, -EPROTONOSUPPORT, VERSION,
+	    {OFF_VERSION, 1, 1}),
+	BAD("version 3", TSO, 0, -EPROTONOSUPPORT, VERSION,
+	    {OFF_VERSION, 1, 3}),
 	BAD("version 0", BATCH, 0, -EPROTONOSUPPORT, VERSION,
 	    {OFF_VERSION, 1, 0}),
 	BAD("hdr_len 24", TSO, 0, -EBADMSG, HDR_LEN, {OFF_HDR_LEN, 1, 24}),
@@ -532,9 +578,15 @@ static const struct bad_case bad_cases[] = {
 	    {BATCH_REC0 + FOFF_FLAGS, 2, F_BATCH}),
 	BAD("record unknown flag", BATCH, 0, -EBADMSG, FLAGS,
 	    {BATCH_REC1 + FOFF_FLAGS, 2, F_UDP | F_IPV6 | 0x100}),
-	BAD("reserved", TSO, 0, -EBADMSG, RESERVED, {OFF_RESERVED, 2, 1}),
-	BAD("reserved high", BATCH, 0, -EBADMSG, RESERVED,
-	    {OFF_RESERVED + 1, 1, 0x80}),
+	BAD("pad in batch", BATCH, 0, -EBADMSG, PAD, {OFF_PAD, 2, 1}),
+	BAD("pad high in batch", BATCH, 0, -EBADMSG, PAD,
+	    {OFF_PAD + 1, 1, 0x80}),
+	BAD("pad above max", BARE, 257, -EBADMSG, PAD,
+	    {OFF_PAD, 2, VRDMA_WIRE_MAX_PAD + 1},
+	    {OFF_PAYLOAD_LEN, 4, 60 + VRDMA_WIRE_MAX_PAD + 1}),
+	BAD("pad beyond payload", BARE, 0, -EBADMSG, PAD, {OFF_PAD, 2, 61}),
+	BAD("pad leaves 13 bytes", BARE, 0, -EBADMSG, FRAME_LEN,
+	    {OFF_PAD, 2, 47}),
 	BAD("plain count 2", TSO, 0, -EBADMSG, BATCH_COUNT, {OFF_COUNT, 2, 2}),
 	BAD("plain count 0", BARE, 0, -EBADMSG, BATCH_COUNT, {OFF_COUNT, 2, 0}),
 	BAD("batch count 0", BATCH, 0, -EBADMSG, BATCH_COUNT,
@@ -715,6 +767,12 @@ test_encode_refuses(void **state)
 	assert_int_equal(vrdma_wire_encode(hdr, sizeof(hdr), &f), -EINVAL);
 	f = make_frame(13, 0, 0, 0, 0, 0);
 	assert_int_equal(vrdma_wire_encode(hdr, sizeof(hdr), &f), -EINVAL);
+	f = make_frame(60, 0, 0, 0, 0, 0);
+	f.pad = VRDMA_WIRE_MAX_PAD + 1;
+	assert_int_equal(vrdma_wire_encode(hdr, sizeof(hdr), &f), -EINVAL);
+	f.pad = VRDMA_WIRE_MAX_PAD;
+	assert_int_equal(vrdma_wire_encode(hdr, sizeof(hdr), &f),
+			 VRDMA_WIRE_HDR_LEN);
 }
 
 static void
@@ -885,6 +943,7 @@ main(void)
 		cmocka_unit_test(test_golden_bytes),
 		cmocka_unit_test(test_golden_batch_bytes),
 		cmocka_unit_test(test_plain_round_trip),
+		cmocka_unit_test(test_padded_round_trip),
 		cmocka_unit_test(test_split_decode),
 		cmocka_unit_test(test_batch_round_trip),
 		cmocka_unit_test(test_batch_builder_bounds),

@@ -38,21 +38,32 @@ extern int vrdma_logtype;
 	rte_log(RTE_LOG_##level, vrdma_logtype, "net_vrdma: " fmt "\n", \
 		##__VA_ARGS__)
 
-#define VRDMA_AM_ID	     0x76 /* UCX active message id of frames */
-#define VRDMA_MAX_RXQ	     8	  /* AM ids VRDMA_AM_ID + queue */
-#define VRDMA_MAX_TXQ	     16
-#define VRDMA_RING_SIZE	     4096  /* frames waiting per rx queue */
-#define VRDMA_TX_SLOTS	     1024  /* sends in flight per port */
-#define VRDMA_RX_SLOTS	     1024  /* rendezvous receives in flight */
-#define VRDMA_MAX_SEGS	     64	   /* mbuf segments per frame */
-#define VRDMA_LEARN_SLOTS    4096  /* learning table capacity */
-#define VRDMA_BATCH_BYTES    16384 /* one coalesced message, eager size */
-#define VRDMA_BATCH_FRAME    1536  /* frames up to this are coalesced */
-#define VRDMA_EAGER_MAX	     65535 /* larger frames go by rendezvous */
-#define VRDMA_BATCHES	     128   /* coalesced messages in flight */
-#define VRDMA_TX_RECLAIM     64	   /* progress calls before a burst stops */
-#define VRDMA_RX_GROUP	     32	   /* frames handed to an rx ring at once */
-#define VRDMA_LEARN_AGE_S    300   /* a MAC not heard from is forgotten */
+#define VRDMA_AM_ID	  0x76 /* UCX active message id of frames */
+#define VRDMA_MAX_RXQ	  8    /* AM ids VRDMA_AM_ID + queue */
+#define VRDMA_MAX_TXQ	  16
+#define VRDMA_RING_SIZE	  4096	/* frames waiting per rx queue */
+#define VRDMA_TX_SLOTS	  1024	/* sends in flight per port */
+#define VRDMA_RX_SLOTS	  1024	/* rendezvous receives in flight */
+#define VRDMA_MAX_SEGS	  64	/* mbuf segments per frame */
+#define VRDMA_LEARN_SLOTS 4096	/* learning table capacity */
+#define VRDMA_BATCH_BYTES 16384 /* one coalesced message, eager size */
+#define VRDMA_BATCH_FRAME 1536	/* frames up to this are coalesced */
+#define VRDMA_EAGER_MAX	  65535 /* larger frames go by rendezvous */
+#define VRDMA_BATCHES	  128	/* coalesced messages in flight */
+#define VRDMA_TX_RECLAIM  64	/* progress calls before a burst stops */
+#define VRDMA_RX_GROUP	  32	/* frames handed to an rx ring at once */
+/* Plain frames of VRDMA_LEND_MIN bytes and more go with VRDMA_PAD bytes of
+ * padding in front, so that the receiver can hand UCX's buffer to the
+ * application as the mbuf's (no copy), the padding as its headroom;
+ * smaller ones are cheaper to copy than to lend. Not when the padding
+ * would split the frame: VRDMA_EAGER_PIECE is the most payload one UCX
+ * 1.13 shared-memory FIFO element of UCX_MM_SEG_SIZE=65535 takes with our
+ * header and UCX's (measured: 65487). */
+#define VRDMA_PAD	     RTE_PKTMBUF_HEADROOM
+#define VRDMA_LEND_MIN	     4096
+#define VRDMA_EAGER_PIECE    65487
+#define VRDMA_LENDS	     1024 /* received frames lent at once per port */
+#define VRDMA_LEARN_AGE_S    300  /* a MAC not heard from is forgotten */
 #define VRDMA_BACKOFF_MIN_MS 100
 #define VRDMA_BACKOFF_MAX_MS 5000
 /* A connection whose wire-up has not finished by then is retried. */
@@ -67,6 +78,7 @@ extern int vrdma_logtype;
 	X(drops, "frames to the peer dropped (send failed)") \
 	X(reconnects, "connections (re)established")         \
 	X(rndv_sends, "frames sent by rendezvous (large)")   \
+	X(rx_lent, "frames received without a copy (lent)")  \
 	X(batches, "coalesced messages sent (small frames)") \
 	X(bad_headers, "messages refused by the wire decoder")
 
@@ -122,7 +134,7 @@ struct vrdma_tx_slot {
 	struct vrdma_port *port;
 	struct rte_mbuf *m;
 	uint8_t hdr[VRDMA_WIRE_HDR_LEN]; /* the AM header, alive until done */
-	ucp_dt_iov_t iov[VRDMA_MAX_SEGS];
+	ucp_dt_iov_t iov[VRDMA_MAX_SEGS + 1]; /* padding, segments */
 	int next_free;
 };
 
@@ -149,7 +161,22 @@ struct vrdma_rx_slot {
 	struct rte_mbuf *m;
 	struct vrdma_wire_frame frame;
 	int peer;
-	ucp_dt_iov_t iov[VRDMA_MAX_SEGS];
+	ucp_dt_iov_t iov[VRDMA_MAX_SEGS + 1]; /* padding, segments */
+	int next_free;
+};
+
+/*
+ * A received frame lent to the application: its mbuf's data is UCX's
+ * receive buffer (an external buffer), given back to UCX when the last
+ * reference to the mbuf is freed. That may happen on any thread, and UCX
+ * takes buffers back on the worker's only: the free callback queues the
+ * lend on port->lend_ring and the next progress call (under port->lock)
+ * hands it to ucp_am_data_release().
+ */
+struct vrdma_lend {
+	struct rte_mbuf_ext_shared_info shinfo;
+	struct rte_ring *ring; /* port->lend_ring, where it goes when freed */
+	void *data; /* UCX's data pointer, for ucp_am_data_release() */
 	int next_free;
 };
 
@@ -190,6 +217,12 @@ struct vrdma_port {
 	int batch_free;		     /* free list head */
 	unsigned int n_batch_free;   /* entries on it */
 	struct vrdma_batch *open[VRDMA_MAX_PEERS][VRDMA_MAX_RXQ]; /* filling */
+	struct vrdma_lend *lends;   /* VRDMA_LENDS, with the worker */
+	int lend_free;		    /* free list head */
+	unsigned int n_lent;	    /* lends the application holds */
+	struct rte_ring *lend_ring; /* lends freed, to give back to UCX */
+	unsigned int lend_gen;	    /* names lend rings uniquely */
+	uint8_t pad_sink[VRDMA_WIRE_MAX_PAD]; /* rendezvous padding lands */
 	struct vrdma_am_ctx am_ctx[VRDMA_MAX_RXQ];
 	uint16_t n_rxq_conf; /* rx queues configured: AM ids fold onto them */
 };
@@ -223,5 +256,8 @@ ucs_status_t vrdma_am_recv(void *arg, const void *header, size_t header_len,
 			   void *data, size_t len,
 			   const ucp_am_recv_param_t *param);
 void vrdma_tx_slots_drain(struct vrdma_port *port);
+int vrdma_lends_init(struct vrdma_port *port);
+void vrdma_lends_reclaim(struct vrdma_port *port);
+bool vrdma_lends_fini(struct vrdma_port *port);
 
 #endif /* VRDMA_H */

@@ -301,6 +301,7 @@ vrdma_fabric_progress(struct vrdma_port *port)
 	uint64_t now = rte_get_timer_cycles();
 	unsigned int i, n;
 
+	vrdma_lends_reclaim(port);
 	for (n = 0; n < 16 && ucp_worker_progress(port->worker); n++)
 		;
 	if (port->listener == NULL && port->listen_retry != 0 &&
@@ -404,6 +405,9 @@ vrdma_fabric_start(struct vrdma_port *port)
 		ret = ucs_to_errno(status);
 		goto err_cleanup_ctx;
 	}
+	ret = vrdma_lends_init(port);
+	if (ret != 0)
+		goto err_destroy_worker;
 	/* One AM id per rx queue: the sender's flow hash picks the id, so a
 	 * flow stays on one queue of the receiver. */
 	for (i = 0; i < VRDMA_MAX_RXQ; i++) {
@@ -429,6 +433,7 @@ vrdma_fabric_start(struct vrdma_port *port)
 	return 0;
 
 err_destroy_worker:
+	vrdma_lends_fini(port);
 	ucp_worker_destroy(port->worker);
 	port->worker = NULL;
 err_cleanup_ctx:
@@ -466,6 +471,22 @@ vrdma_fabric_stop(struct vrdma_port *port)
 		ucp_listener_destroy(port->listener);
 	port->listener = NULL;
 	port->listen_retry = 0;
+	/* Frames still queued for the application may be lent: dropped, as
+	 * a NIC's rings are at stop, so their buffers go back to UCX. */
+	for (i = 0; i < VRDMA_MAX_RXQ; i++) {
+		struct vrdma_rxq *rxq = port->rxqs[i];
+		struct rte_mbuf *m;
+
+		while (rxq != NULL &&
+		       rte_ring_sc_dequeue(rxq->ring, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+	}
+	if (!vrdma_lends_fini(port)) {
+		/* Their memory is the worker's: it stays, unused. */
+		port->worker = NULL;
+		port->ctx = NULL;
+		return;
+	}
 	ucp_worker_destroy(port->worker);
 	port->worker = NULL;
 	ucp_cleanup(port->ctx);

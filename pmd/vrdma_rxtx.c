@@ -9,19 +9,25 @@
  * after a request/ready round trip, so eager is never slower; larger ones
  * go by rendezvous. On
  * receive the header is checked before anything else, the frame lands in
- * mbufs of the rx queue's pool (chained when larger than one) and its
- * offload request is restored as transmit flags, so the switch treats it
- * like a guest's frame. Nothing here blocks, logs above DEBUG or allocates
- * from the heap: sends and rendezvous receives in flight use fixed slots.
+ * mbufs of the rx queue's pool (chained when larger than one) or, when UCX
+ * lets us keep its buffer and the sender left headroom (VRDMA_PAD), stays
+ * where it is, in an mbuf of the pool that points at UCX's buffer (a
+ * lend); its offload request is restored as transmit flags, so the switch
+ * treats it like a guest's frame. Nothing here blocks, logs above DEBUG or
+ * allocates from the heap: sends, rendezvous receives and lends in flight
+ * use fixed slots.
  */
 
 #include <errno.h>
 #include <string.h>
 
 #include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
 #include <rte_ether.h>
 #include <rte_hash_crc.h>
 #include <rte_ip.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 
 #include "vrdma.h"
@@ -93,6 +99,109 @@ batch_put(struct vrdma_port *port, struct vrdma_batch *b)
 	b->next_free = (int)(b - port->batches);
 	RTE_SWAP(b->next_free, port->batch_free);
 	port->n_batch_free++;
+}
+
+/* --- lends ------------------------------------------------------------- */
+
+/* The mbuf's last reference is gone, on whatever thread: queue the lend
+ * for the worker's thread. The ring holds every lend: never full. Only the
+ * lend and its ring are touched: after a stop that left lends behind, the
+ * port may be closed and gone by now. */
+static void
+lend_return(void *addr, void *opaque)
+{
+	struct vrdma_lend *l = opaque;
+
+	RTE_SET_USED(addr);
+	rte_ring_mp_enqueue(l->ring, l);
+}
+
+int
+vrdma_lends_init(struct vrdma_port *port)
+{
+	char name[RTE_RING_NAMESIZE];
+	int i;
+
+	port->lends = rte_zmalloc("vrdma_lends",
+				  sizeof(*port->lends) * VRDMA_LENDS, 0);
+	if (port->lends == NULL)
+		return -ENOMEM;
+	/* A ring left behind by an unclean stop keeps its name. */
+	snprintf(name, sizeof(name), "vrdma_lend%u_%u", port->port_id,
+		 port->lend_gen++);
+	port->lend_ring = rte_ring_create(name, VRDMA_LENDS, SOCKET_ID_ANY,
+					  RING_F_SC_DEQ | RING_F_EXACT_SZ);
+	if (port->lend_ring == NULL) {
+		rte_free(port->lends);
+		port->lends = NULL;
+		return -rte_errno;
+	}
+	for (i = 0; i < VRDMA_LENDS; i++) {
+		port->lends[i].ring = port->lend_ring;
+		port->lends[i].next_free = i + 1 < VRDMA_LENDS ? i + 1 : -1;
+	}
+	port->lend_free = 0;
+	port->n_lent = 0;
+	return 0;
+}
+
+/* Give UCX back the buffers of lent frames the application has freed. */
+void
+vrdma_lends_reclaim(struct vrdma_port *port)
+{
+	struct vrdma_lend *ls[32];
+	unsigned int n, i;
+
+	if (port->lend_ring == NULL)
+		return;
+	do {
+		n = rte_ring_sc_dequeue_burst(port->lend_ring, (void **)ls,
+					      RTE_DIM(ls), NULL);
+		for (i = 0; i < n; i++) {
+			struct vrdma_lend *l = ls[i];
+
+			ucp_am_data_release(port->worker, l->data);
+			l->data = NULL;
+			l->next_free = (int)(l - port->lends);
+			RTE_SWAP(l->next_free, port->lend_free);
+			port->n_lent--;
+		}
+	} while (n == RTE_DIM(ls));
+}
+
+/*
+ * At stop, before the worker goes: every lent buffer back to UCX. Waits
+ * up to a second for the application to free what it still holds; false
+ * if it did not, and then the lends (and the worker, whose memory they
+ * point into) must stay.
+ */
+bool
+vrdma_lends_fini(struct vrdma_port *port)
+{
+	unsigned int waited;
+
+	if (port->lends == NULL)
+		return true;
+	for (waited = 0; waited < 1000; waited++) {
+		vrdma_lends_reclaim(port);
+		if (port->n_lent == 0)
+			break;
+		rte_delay_us_sleep(1000);
+	}
+	if (port->n_lent != 0) {
+		VRDMA_LOG(WARNING,
+			  "%s: the application still holds %u received "
+			  "frames at stop; their UCX buffers stay until exit",
+			  port->name, port->n_lent);
+		port->lends = NULL;
+		port->lend_ring = NULL;
+		return false;
+	}
+	rte_ring_free(port->lend_ring);
+	port->lend_ring = NULL;
+	rte_free(port->lends);
+	port->lends = NULL;
+	return true;
 }
 
 /* --- offload flags <-> wire -------------------------------------------- */
@@ -239,6 +348,48 @@ rx_deliver(struct vrdma_port *port, struct vrdma_rxq *rxq, struct rte_mbuf *m,
 	rx_enqueue(rxq, &m, 1);
 }
 
+/*
+ * A received frame left where UCX received it: an mbuf of the queue's pool
+ * pointing at UCX's buffer, the sender's padding as its headroom. payload
+ * is UCX's data pointer (padding first). False if the frame cannot be lent
+ * (no lend or mbuf free, too long for an mbuf): the caller copies it.
+ */
+static bool
+rx_lend(struct vrdma_port *port, struct vrdma_rxq *rxq, void *payload,
+	const struct vrdma_wire_frame *f, int peer)
+{
+	uint32_t room = (uint32_t)f->pad + f->len;
+	struct vrdma_lend *l;
+	struct rte_mbuf *m;
+	rte_iova_t iova;
+
+	if (room > UINT16_MAX || port->lend_free < 0)
+		return false;
+	m = rte_pktmbuf_alloc(rxq->mp);
+	if (m == NULL)
+		return false;
+	l = &port->lends[port->lend_free];
+	port->lend_free = l->next_free;
+	port->n_lent++;
+	l->data = payload;
+	l->shinfo.free_cb = lend_return;
+	l->shinfo.fcb_opaque = l;
+	rte_mbuf_ext_refcnt_set(&l->shinfo, 1);
+	/* UCX's memory is not DPDK's: it has an IO address only where
+	 * those are virtual addresses (no device of ours DMAs from it). */
+	iova = rte_eal_iova_mode() == RTE_IOVA_VA
+		       ? (rte_iova_t)(uintptr_t)payload
+		       : RTE_BAD_IOVA;
+	rte_pktmbuf_attach_extbuf(m, payload, iova, (uint16_t)room, &l->shinfo);
+	m->data_off = f->pad;
+	m->data_len = (uint16_t)f->len;
+	m->pkt_len = f->len;
+	if (peer >= 0)
+		port->peers[peer].stats.rx_lent++;
+	rx_deliver(port, rxq, m, f, peer);
+	return true;
+}
+
 /* A received frame copied into mbufs of the queue's pool, its offload
  * request restored; NULL (counted) when the pool is dry. */
 static struct rte_mbuf *
@@ -337,21 +488,31 @@ rx_rndv(struct vrdma_port *port, struct vrdma_rxq *rxq, void *desc,
 	};
 	struct vrdma_rx_slot *slot = rx_slot_get(port);
 	ucs_status_ptr_t req;
+	ucp_dt_iov_t *iov;
 	int nseg;
 
 	if (slot == NULL)
 		goto err_drop;
-	slot->m = alloc_chain(rxq->mp, msg->frame.len, slot->iov, &nseg);
+	slot->m = alloc_chain(rxq->mp, msg->frame.len, slot->iov + 1, &nseg);
 	if (slot->m == NULL) {
 		rxq->nombuf++;
 		goto err_put_slot;
+	}
+	iov = slot->iov + 1;
+	if (msg->frame.pad != 0) {
+		/* The padding is of no use in a fresh mbuf: discarded. */
+		iov = slot->iov;
+		iov[0].buffer = port->pad_sink;
+		iov[0].length = msg->frame.pad;
+		nseg++;
 	}
 	slot->frame = msg->frame;
 	slot->peer = peer;
 	slot->port = port;
 	slot->rxq = rxq;
 	param.user_data = slot;
-	req = ucp_am_recv_data_nbx(port->worker, desc, slot->iov, nseg, &param);
+	req = ucp_am_recv_data_nbx(port->worker, desc, iov, (size_t)nseg,
+				   &param);
 	if (req == NULL)
 		rndv_done(NULL, UCS_OK, msg->frame.len, slot);
 	else if (UCS_PTR_IS_ERR(req))
@@ -404,6 +565,12 @@ vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
 		bad_header(port, peer, reason);
 		return UCS_OK;
 	}
+	/* Keeping UCX's buffer needs its leave (FLAG_DATA: not inline data)
+	 * and the sender's padding for headroom. */
+	if (msg.frame.pad != 0 &&
+	    (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA) &&
+	    rx_lend(port, rxq, data, &msg.frame, peer))
+		return UCS_INPROGRESS;
 	rx_frames(port, rxq, &msg, peer);
 	return UCS_OK;
 }
@@ -484,10 +651,14 @@ tx_done(void *request, ucs_status_t status, void *user_data)
 	ucp_request_free(request);
 }
 
-/* Send one reference of m to peer; consumes that reference. */
+/* What the sender's padding is made of: never read by the receiver. */
+static const uint8_t pad_bytes[VRDMA_PAD];
+
+/* Send one reference of m, after pad bytes of padding, to peer; consumes
+ * that reference. */
 static void
 tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
-       struct rte_mbuf *m, const uint8_t *hdr, uint16_t q)
+       struct rte_mbuf *m, const uint8_t *hdr, uint16_t pad, uint16_t q)
 {
 	ucp_request_param_t param = {
 		.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK |
@@ -520,13 +691,17 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 	/* The header must live until the send completes: it sits in the
 	 * slot, not in the mbuf, whose buffer may be shared. */
 	memcpy(slot->hdr, hdr, VRDMA_WIRE_HDR_LEN);
-	if (m->nb_segs == 1) {
+	if (m->nb_segs == 1 && pad == 0) {
 		param.datatype = ucp_dt_make_contig(1);
 		buf = rte_pktmbuf_mtod(m, const void *);
 		count = m->data_len;
 	} else {
 		int i = 0;
 
+		if (pad != 0) {
+			slot->iov[i].buffer = (void *)(uintptr_t)pad_bytes;
+			slot->iov[i++].length = pad;
+		}
 		for (seg = m; seg != NULL; seg = seg->next, i++) {
 			slot->iov[i].buffer = rte_pktmbuf_mtod(seg, void *);
 			slot->iov[i].length = seg->data_len;
@@ -693,8 +868,12 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 		    vrdma_wire_frame_init(&f, m->pkt_len,
 					  wire_flags_of(m->ol_flags),
 					  m->tso_segsz, m->l2_len, m->l3_len,
-					  m->l4_len, NULL) != 0 ||
-		    vrdma_wire_encode(hdr, sizeof(hdr), &f) < 0)
+					  m->l4_len, NULL) != 0)
+			goto drop;
+		if (m->pkt_len >= VRDMA_LEND_MIN &&
+		    m->pkt_len + VRDMA_PAD <= VRDMA_EAGER_PIECE)
+			f.pad = VRDMA_PAD;
+		if (vrdma_wire_encode(hdr, sizeof(hdr), &f) < 0)
 			goto drop;
 		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 		if (!have_last ||
@@ -735,7 +914,7 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 		for (peer = 0, left = dests; left != 0; peer++, left >>= 1)
 			if (left & 1)
 				tx_one(port, txq, &port->peers[peer], m, hdr,
-				       q);
+				       f.pad, q);
 		continue;
 	drop:
 		txq->stats.errors++;

@@ -14,9 +14,13 @@
  * receiver echoes every intact frame of another sender back to it until it
  * has been idle for a second. Any one-port PMD will do: the fabric
  * benchmark drives net_af_packet, net_af_xdp and net_memif with it too.
+ * With --hold N the receiver keeps its first N intact frames past the
+ * port's stop and close, then checks them again ("held frames=N
+ * intact=K").
  *
  *   fabric_peer EAL-ARGS -- --send|--recv --sizes 64,1500,9000,65536
  *               [--count N] [--timeout S] [--dst MAC] [--pingpong N]
+ *               [--hold N]
  */
 
 #include <errno.h>
@@ -52,8 +56,14 @@ struct opts {
 	unsigned int rxq;	   /* receiver: rx queues to set up and poll */
 	unsigned int flows;	   /* sender: source MACs to cycle through */
 	unsigned int pingpong;	   /* round trips to time (0: stream) */
+	unsigned int hold;	   /* receiver: frames kept until after close */
 	struct rte_ether_addr dst;
 };
+
+#define MAX_HOLD 64
+/* Received frames the receiver has not freed yet (--hold). */
+static struct rte_mbuf *held[MAX_HOLD];
+static unsigned int n_held;
 
 static uint8_t
 pattern(uint32_t size, uint32_t seq, uint32_t off)
@@ -76,6 +86,7 @@ parse(int argc, char **argv, struct opts *o)
 		{"rxq", required_argument, NULL, 'q'},
 		{"flows", required_argument, NULL, 'f'},
 		{"pingpong", required_argument, NULL, 'p'},
+		{"hold", required_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0},
 	};
 	char *tok, *save = NULL;
@@ -133,6 +144,11 @@ parse(int argc, char **argv, struct opts *o)
 		case 'p':
 			o->pingpong = (unsigned int)atoi(optarg);
 			if (o->pingpong < 1)
+				return -EINVAL;
+			break;
+		case 'H':
+			o->hold = (unsigned int)atoi(optarg);
+			if (o->hold > MAX_HOLD)
 				return -EINVAL;
 			break;
 		default:
@@ -376,6 +392,10 @@ run_recv(uint16_t port, const struct opts *o, uint64_t deadline)
 				else
 					bad++;
 				total++;
+				if (n_held < o->hold) {
+					held[n_held++] = bufs[i];
+					continue;
+				}
 			}
 			rte_pktmbuf_free(bufs[i]);
 		}
@@ -601,7 +621,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "fabric_peer: usage: EAL-ARGS -- --send|--recv "
 				"--sizes 64,1500 [--count N] [--timeout S] "
 				"[--dst MAC] [--hello N] [--learn-wait S] "
-				"[--pingpong N]\n");
+				"[--pingpong N] [--hold N (<= 64)]\n");
 		return 2;
 	}
 	if (rte_eth_dev_count_avail() != 1) {
@@ -653,6 +673,19 @@ main(int argc, char **argv)
 	rte_eth_dev_close(port);
 	printf("mempool in_use start=%u end=%u closed=%u\n", in_use_start,
 	       in_use_end, rte_mempool_in_use_count(mp));
+	if (o.hold > 0) {
+		/* Frames still held when the port closed must be intact:
+		 * a driver that lent its buffers has to keep them. */
+		unsigned int intact = 0, i;
+		uint32_t size;
+
+		for (i = 0; i < n_held; i++) {
+			intact += check_frame(held[i], &size) == 0;
+			rte_pktmbuf_free(held[i]);
+		}
+		printf("held frames=%u intact=%u\n", n_held, intact);
+		ret |= intact != n_held || n_held != o.hold;
+	}
 	rte_eal_cleanup();
 	return ret;
 }

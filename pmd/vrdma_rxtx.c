@@ -406,7 +406,7 @@ rx_copy(struct vrdma_rxq *rxq, const struct vrdma_wire_frame *f)
 		return NULL;
 	}
 	for (seg = m; seg != NULL; seg = seg->next) {
-		rte_memcpy(rte_pktmbuf_mtod(seg, void *), src, seg->data_len);
+		memcpy(rte_pktmbuf_mtod(seg, void *), src, seg->data_len);
 		src += seg->data_len;
 	}
 	set_offloads(m, f);

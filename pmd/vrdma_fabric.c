@@ -299,11 +299,13 @@ void
 vrdma_fabric_progress(struct vrdma_port *port)
 {
 	uint64_t now = rte_get_timer_cycles();
-	unsigned int i, n;
+	unsigned int i;
 
 	vrdma_lends_reclaim(port);
-	for (n = 0; n < 16 && ucp_worker_progress(port->worker); n++)
-		;
+	/* Once per burst: every call polls each transport UCX keeps, tcp
+	 * with an epoll_wait system call even when shared memory carries
+	 * the frames, and a call takes many messages from shared memory. */
+	ucp_worker_progress(port->worker);
 	if (port->listener == NULL && port->listen_retry != 0 &&
 	    now >= port->listen_retry)
 		listen_start(port);

@@ -51,7 +51,11 @@ extern int vrdma_logtype;
 #define VRDMA_EAGER_MAX	  65535 /* larger frames go by rendezvous */
 #define VRDMA_BATCHES	  128	/* coalesced messages in flight */
 #define VRDMA_TX_RECLAIM  64	/* progress calls before a burst stops */
-#define VRDMA_RX_GROUP	  32	/* frames handed to an rx ring at once */
+/* A tx burst with no send in flight progresses UCX only if the last
+ * progress call is older than this (connections, keepalive): a progress
+ * call costs a system call (vrdma_fabric.c), on the round trip's path. */
+#define VRDMA_TX_PROGRESS_US 50
+#define VRDMA_RX_GROUP	     32 /* frames handed to an rx ring at once */
 /* Plain frames of VRDMA_LEND_MIN bytes and more go with VRDMA_PAD bytes of
  * padding in front, so that the receiver can hand UCX's buffer to the
  * application as the mbuf's (no copy), the padding as its headroom;
@@ -191,7 +195,9 @@ struct vrdma_port {
 	ucp_context_h ctx;
 	ucp_worker_h worker;
 	ucp_listener_h listener;
-	uint64_t listen_retry; /* tsc of the next listen attempt, 0: none */
+	uint64_t listen_retry;	/* tsc of the next listen attempt, 0: none */
+	uint64_t last_progress; /* tsc of the last vrdma_fabric_progress() */
+	uint64_t progress_gap;	/* tsc: a tx burst progresses after this */
 	bool started;
 
 	struct vrdma_peer peers[VRDMA_MAX_PEERS];
@@ -232,6 +238,7 @@ struct vrdma_port {
 int vrdma_fabric_start(struct vrdma_port *port);
 void vrdma_fabric_stop(struct vrdma_port *port);
 void vrdma_fabric_progress(struct vrdma_port *port);
+void vrdma_fabric_progress_idle(struct vrdma_port *port);
 uint64_t vrdma_fabric_connected_mask(const struct vrdma_port *port);
 
 /* The endpoint our frames to peer go on: our own connection once wired

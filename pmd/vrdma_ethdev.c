@@ -216,7 +216,7 @@ vrdma_dev_start(struct rte_eth_dev *dev)
 		goto err_free_batches;
 	rte_spinlock_lock(&port->lock);
 	port->started = true;
-	vrdma_fabric_progress(port);
+	vrdma_fabric_progress_idle(port);
 	rte_spinlock_unlock(&port->lock);
 	for (i = 0; i < dev->data->nb_rx_queues; i++)
 		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
@@ -293,7 +293,7 @@ vrdma_link_update(struct rte_eth_dev *dev, int wait)
 	if (port->started) {
 		/* OVS and testpmd poll the link of an idle port: that is
 		 * when connections get made. */
-		vrdma_fabric_progress(port);
+		vrdma_fabric_progress_idle(port);
 		up = vrdma_fabric_connected_mask(port) != 0;
 	}
 	rte_spinlock_unlock(&port->lock);

@@ -299,8 +299,18 @@ void
 vrdma_fabric_progress(struct vrdma_port *port)
 {
 	uint64_t now = rte_get_timer_cycles();
+	uint64_t idle = now - port->last_progress;
 	unsigned int i;
 
+	/* A wire-up takes messages both ways, each needing progress here
+	 * and at the peer: its timeout counts only time this port is polled.
+	 * testpmd before "start" polls only the link, twice a second; a
+	 * timeout in wall time retried such a wire-up before it could end. */
+	if (port->last_progress != 0 && idle > port->progress_gap)
+		for (i = 0; i < port->n_peers; i++)
+			if (port->peers[i].connecting)
+				port->peers[i].give_up += idle;
+	port->last_progress = now;
 	vrdma_lends_reclaim(port);
 	/* Once per burst: every call polls each transport UCX keeps, tcp
 	 * with an epoll_wait system call even when shared memory carries
@@ -338,6 +348,23 @@ vrdma_fabric_progress(struct vrdma_port *port)
 		}
 		if (peer->out_ep == NULL && now >= peer->next_try)
 			peer_connect(port, peer);
+	}
+}
+
+/*
+ * For a port nobody polls (testpmd before "start", a link query): UCX
+ * until it has nothing left to do, so that a connection's wire-up, which
+ * takes several messages each way, is not one step per query.
+ */
+void
+vrdma_fabric_progress_idle(struct vrdma_port *port)
+{
+	unsigned int n;
+
+	for (n = 0; n < 16; n++) {
+		vrdma_fabric_progress(port);
+		if (!ucp_worker_progress(port->worker))
+			break;
 	}
 }
 
@@ -426,6 +453,9 @@ vrdma_fabric_start(struct vrdma_port *port)
 	ret = listen_start(port);
 	if (ret != 0 && ret != -EADDRINUSE)
 		goto err_destroy_worker;
+	port->last_progress = 0;
+	port->progress_gap =
+		rte_get_timer_hz() / 1000000 * VRDMA_TX_PROGRESS_US;
 	for (i = 0; i < port->n_peers; i++) {
 		struct vrdma_peer *peer = &port->peers[i];
 

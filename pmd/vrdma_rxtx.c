@@ -933,7 +933,13 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 	for (i = 0; i < port->n_peers; i++)
 		for (q = 0; q < VRDMA_MAX_RXQ; q++)
 			batch_flush(port, txq, i, q);
-	vrdma_fabric_progress(port);
+	/* Sends that did not complete at once need progress; otherwise
+	 * (shared memory copies eager messages in place) only now and then:
+	 * the receiver's own polling is what brings it the frames. */
+	if (port->n_tx_free < VRDMA_TX_SLOTS ||
+	    port->n_batch_free < VRDMA_BATCHES ||
+	    rte_get_timer_cycles() - port->last_progress > port->progress_gap)
+		vrdma_fabric_progress(port);
 	rte_spinlock_unlock(&port->lock);
 	return sent;
 }

@@ -270,7 +270,15 @@ def testpmd_pair(ns, scratch, peer, size, seconds):
             if all(ln and ln[-1] == "up" for ln in links):
                 break
         else:
-            raise Unavailable("testpmd: link down after 19 s")
+            down = [("rx", "tx")[i] for i in (0, 1)
+                    if not links[i] or links[i][-1] != "up"]
+            if os.environ.get("FABRIC_BENCH_KEEP"):
+                for i in (0, 1):
+                    with open(f"{os.environ['FABRIC_BENCH_KEEP']}."
+                              f"{('rx', 'tx')[i]}", "w") as f:
+                        f.write(procs.text(i))
+            raise Unavailable(f"testpmd: link down after 19 s on "
+                              f"{' and '.join(down)}")
         say(rx, "set fwd rxonly")
         say(rx, "start")
         say(tx, f"set txpkts {txpkts(size)}")

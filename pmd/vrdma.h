@@ -237,7 +237,8 @@ struct vrdma_port {
  * ethdev calls with no burst running. */
 int vrdma_fabric_start(struct vrdma_port *port);
 void vrdma_fabric_stop(struct vrdma_port *port);
-void vrdma_fabric_progress(struct vrdma_port *port);
+/* Returns the events UCX reported (0: it had nothing to do). */
+unsigned int vrdma_fabric_progress(struct vrdma_port *port);
 void vrdma_fabric_progress_idle(struct vrdma_port *port);
 uint64_t vrdma_fabric_connected_mask(const struct vrdma_port *port);
 

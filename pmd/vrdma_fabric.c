@@ -295,12 +295,12 @@ listen_start(struct vrdma_port *port)
 	return ucs_to_errno(status);
 }
 
-void
+unsigned int
 vrdma_fabric_progress(struct vrdma_port *port)
 {
 	uint64_t now = rte_get_timer_cycles();
 	uint64_t idle = now - port->last_progress;
-	unsigned int i;
+	unsigned int i, events;
 
 	/* A wire-up takes messages both ways, each needing progress here
 	 * and at the peer: its timeout counts only time this port is polled.
@@ -315,7 +315,7 @@ vrdma_fabric_progress(struct vrdma_port *port)
 	/* Once per burst: every call polls each transport UCX keeps, tcp
 	 * with an epoll_wait system call even when shared memory carries
 	 * the frames, and a call takes many messages from shared memory. */
-	ucp_worker_progress(port->worker);
+	events = ucp_worker_progress(port->worker);
 	if (port->listener == NULL && port->listen_retry != 0 &&
 	    now >= port->listen_retry)
 		listen_start(port);
@@ -349,6 +349,7 @@ vrdma_fabric_progress(struct vrdma_port *port)
 		if (peer->out_ep == NULL && now >= peer->next_try)
 			peer_connect(port, peer);
 	}
+	return events;
 }
 
 /*
@@ -359,13 +360,10 @@ vrdma_fabric_progress(struct vrdma_port *port)
 void
 vrdma_fabric_progress_idle(struct vrdma_port *port)
 {
-	unsigned int n;
+	unsigned int n = 0;
 
-	for (n = 0; n < 16; n++) {
-		vrdma_fabric_progress(port);
-		if (!ucp_worker_progress(port->worker))
-			break;
-	}
+	while (vrdma_fabric_progress(port) != 0 && ++n < 16)
+		;
 }
 
 int

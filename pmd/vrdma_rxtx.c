@@ -938,7 +938,7 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 	 * the receiver's own polling is what brings it the frames. */
 	if (port->n_tx_free < VRDMA_TX_SLOTS ||
 	    port->n_batch_free < VRDMA_BATCHES ||
-	    rte_get_timer_cycles() - port->last_progress > port->progress_gap)
+	    now - port->last_progress > port->progress_gap)
 		vrdma_fabric_progress(port);
 	rte_spinlock_unlock(&port->lock);
 	return sent;

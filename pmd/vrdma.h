@@ -101,6 +101,8 @@ struct vrdma_peer {
 	char name[64];	   /* "a.b.c.d:port" for logs */
 	ucp_ep_h out_ep;   /* our connection to its listener, or NULL */
 	ucp_ep_h in_ep;	   /* its connection to our listener, or NULL */
+	ucp_ep_h old_in_ep; /* replaced by a restarted peer's new in_ep:
+			     * closed by the next progress call */
 	bool connected;	   /* out_ep is wired up: frames can go */
 	bool connecting;   /* out_ep created, wire-up flush pending */
 	bool out_failed;   /* out_ep reported an error: close and retry */

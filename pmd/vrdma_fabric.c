@@ -91,6 +91,21 @@ ep_close(struct vrdma_port *port, ucp_ep_h ep)
 	ucp_request_free(req);
 }
 
+/* From inside a callback: start a forced close without progressing; the
+ * request is released by UCX once it completes. */
+static void
+ep_close_later(ucp_ep_h ep)
+{
+	ucp_request_param_t param = {
+		.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+		.flags = UCP_EP_CLOSE_FLAG_FORCE,
+	};
+	ucs_status_ptr_t req = ucp_ep_close_nbx(ep, &param);
+
+	if (req != NULL && !UCS_PTR_IS_ERR(req))
+		ucp_request_free(req);
+}
+
 static void
 out_ep_error(void *arg, ucp_ep_h ep, ucs_status_t status)
 {
@@ -221,10 +236,25 @@ conn_request(ucp_conn_request_h req, void *arg)
 	}
 	peer = &port->peers[idx];
 	if (peer->in_ep != NULL) {
-		/* The peer restarted: its old connection is dead. */
-		ep_close(port, peer->in_ep);
+		/* The peer restarted: both old connections lead to a process
+		 * that is gone, though UCX may not have said so yet (a
+		 * keepalive or a failed send tells it, seconds later). Say it
+		 * now and reconnect at once. Closing an endpoint progresses
+		 * the worker, which a UCX callback must not do: the progress
+		 * call closes them. */
+		VRDMA_LOG(NOTICE,
+			  "%s: peer %s lost (it connected again: restarted)",
+			  port->name, peer->name);
+		if (peer->old_in_ep != NULL) /* restarted twice meanwhile */
+			ep_close_later(peer->old_in_ep);
+		peer->old_in_ep = peer->in_ep;
 		peer->in_ep = NULL;
 		peer->in_failed = false;
+		if (peer->out_ep != NULL) {
+			peer->out_failed = true;
+			peer->connected = false;
+			peer->connecting = false;
+		}
 	}
 	memset(&params, 0, sizeof(params));
 	params.field_mask = UCP_EP_PARAM_FIELD_CONN_REQUEST |
@@ -322,6 +352,10 @@ vrdma_fabric_progress(struct vrdma_port *port)
 	for (i = 0; i < port->n_peers; i++) {
 		struct vrdma_peer *peer = &port->peers[i];
 
+		if (peer->old_in_ep != NULL) {
+			ep_close(port, peer->old_in_ep);
+			peer->old_in_ep = NULL;
+		}
 		if (peer->in_failed) {
 			peer->in_failed = false;
 			if (peer->in_ep != NULL)
@@ -401,6 +435,9 @@ vrdma_fabric_start(struct vrdma_port *port)
 	 * grown 64 at a time, not 512 (32 MiB); a tcp receive buffer that
 	 * takes a 64 KiB frame whole, which lets UCX send it zero-copy. */
 	setenv("UCX_MM_SEG_SIZE", "65535", 0);
+	/* A restarted port listens again at once: its old connections'
+	 * sockets in TIME_WAIT (a minute) must not keep the address. */
+	setenv("UCX_CM_REUSEADDR", "y", 0);
 	setenv("UCX_MM_RX_BUFS_GROW", "64", 0);
 	setenv("UCX_TCP_RX_SEG_SIZE", "128k", 0);
 	status = ucp_config_read(NULL, NULL, &config);
@@ -487,8 +524,11 @@ vrdma_fabric_stop(struct vrdma_port *port)
 			ep_close(port, peer->out_ep);
 		if (peer->in_ep != NULL)
 			ep_close(port, peer->in_ep);
+		if (peer->old_in_ep != NULL)
+			ep_close(port, peer->old_in_ep);
 		peer->out_ep = NULL;
 		peer->in_ep = NULL;
+		peer->old_in_ep = NULL;
 		peer->connected = false;
 		peer->connecting = false;
 		peer->out_failed = false;

@@ -295,6 +295,12 @@ class Node:
             "dpdk-extra": self.eal_extra(),
             "dpdk-socket-mem": str(mem["socket_mem_mb"]),
             "dpdk-socket-limit": str(mem["socket_limit_mb"]),
+            # Shared mempools start at 262144 mbufs and halve on ENOMEM:
+            # each failed try fills the whole heap for a moment, and a
+            # vhost-user handshake running then (a guest reconnecting to a
+            # restarted switch) fails to allocate its rings. Per-port
+            # pools are sized from the port's queues and fit at once.
+            "per-port-memory": "true",
             "pmd-cpu-mask": cpu_mask(cores),
             "pmd-maxsleep": str(sleep),
             "vhost-sock-dir": os.path.basename(self.paths.vhost_dir),
@@ -318,9 +324,16 @@ class Node:
              "--detach", "--no-chdir"]),
             env=p.env(), check=False, timeout=180)
         if proc.returncode != 0 or not self.daemon_running():
+            reason = self._log_reason()
+            if "Cannot allocate memory" in reason:
+                size = self.cfg.values["memory"]["hugepage_size"]
+                total, free = hugepages.counts(size)
+                reason += (f" ({free} of {total} {size} hugepages free; "
+                           f"this node needs "
+                           f"{self.cfg.values['memory']['socket_mem_mb']} "
+                           "MB of them)")
             raise VrdmaError(f"ovs-vswitchd-dpdk of node {self.name} did not "
-                             f"start: {self._log_reason()}",
-                             f"see {p.daemon_log}")
+                             f"start: {reason}", f"see {p.daemon_log}")
 
         def initialized():
             out = self.vsctl("--no-wait", "get", "Open_vSwitch", ".",

@@ -9,7 +9,8 @@
  * kernel's TCP stack hands over checksum-offloaded and 64 KiB TSO frames
  * as they are, and takes them back the same way. One thread, one epoll:
  * idle costs nothing; --busy-poll trades a core for latency.
- * vu_proto.c holds the message code, vu_vring.c the ring code.
+ * vu_proto.c holds the message code, vu_vring.c the ring code, vu_data.c
+ * the two copy loops between the rings and the tap.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,22 +38,11 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "vu_data.h"
 #include "vu_proto.h"
 #include "vu_vring.h"
 
-#define VNET_HDR_LEN	     12 /* struct virtio_net_hdr_v1, VERSION_1 */
-#define VNET_NUM_BUFFERS_OFF 10
-#define RX_BUF_SIZE	     4096
-/* A 64 KiB GSO frame and its header in one descriptor. */
-#define TX_BUF_SIZE (65536 + 4096)
-#define MAX_QUEUES  8
-/* tx buffers hold a whole 64 KiB frame each: their ring stays small. rx
- * buffers are 4 KiB and their ring large, so that the switch finds room
- * for a burst while we sleep (a 256-entry rx ring lost 0.5% of the frames
- * of a bulk TCP transfer to OVS tx drops). */
-#define TX_RING_MAX	256
-#define BURST		64
-#define GPA_BASE	0x40000000ull /* no descriptor ever points at 0 */
+#define MAX_QUEUES	8
 #define CTRL_TIMEOUT_S	5
 #define HUGETLBFS_MAGIC 0x958458f6
 
@@ -64,31 +54,6 @@ enum ev_kind {
 	EV_TAP,
 	EV_RX_CALL,
 	EV_TX_CALL,
-};
-
-struct dir_stats {
-	uint64_t frames;
-	uint64_t bytes;
-	uint64_t drops;
-};
-
-/* One virtio-net queue pair: vring 2q receives (switch to namespace),
- * vring 2q+1 transmits (namespace to switch). */
-struct qpair {
-	unsigned int index;
-	int tap;
-	int kick[2]; /* eventfds we write: rx, tx */
-	int call[2]; /* eventfds the switch writes: rx, tx */
-	struct vrdma_vring rx;
-	struct vrdma_vring tx;
-	size_t rx_ring_off, tx_ring_off, rx_buf_off, tx_buf_off;
-	uint16_t *tx_free;
-	uint16_t tx_nfree;
-	bool *tx_busy;	 /* descriptor id lent to the switch */
-	bool *rx_busy;	 /* likewise for rx */
-	bool tap_paused; /* tx ring full: tap not polled */
-	struct dir_stats to_switch;
-	struct dir_stats from_switch;
 };
 
 struct opts {
@@ -125,7 +90,7 @@ struct vns {
 	uint64_t connections;
 	unsigned int gen;      /* of the current socket, in its events */
 	unsigned int failures; /* handshakes failed in a row */
-	struct qpair qp[MAX_QUEUES];
+	struct vrdma_vu_qpair qp[MAX_QUEUES];
 };
 
 static void
@@ -164,46 +129,12 @@ ep_del(struct vns *v, int fd)
 		epoll_ctl(v->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-static void
-drain_eventfd(int fd)
-{
-	uint64_t n;
-
-	while (read(fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
-		;
-}
-
-static void
-kick(int fd)
-{
-	uint64_t one = 1;
-
-	/* An eventfd write only fails when the counter would overflow,
-	 * which means the switch is kicked already. */
-	if (write(fd, &one, sizeof(one)) < 0)
-		return;
-}
-
 /* ---- shared memory and rings ---- */
-
-static unsigned int
-tx_ring(const struct opts *o)
-{
-	return o->ring < TX_RING_MAX ? o->ring : TX_RING_MAX;
-}
-
-static size_t
-qpair_bytes(const struct opts *o)
-{
-	return vrdma_vring_size((uint16_t)o->ring) +
-	       vrdma_vring_size((uint16_t)tx_ring(o)) + 4096 +
-	       (size_t)o->ring * RX_BUF_SIZE + (size_t)tx_ring(o) * TX_BUF_SIZE;
-}
 
 static int
 mem_create(struct vns *v)
 {
-	size_t page = 4096, per_q = qpair_bytes(&v->o);
+	size_t page = 4096, per_q = vrdma_vu_qpair_bytes(v->o.ring);
 	struct statfs sfs;
 	int flags = MAP_SHARED;
 
@@ -252,61 +183,19 @@ mem_create(struct vns *v)
 				    : "free some memory");
 		return -1;
 	}
-	for (unsigned int q = 0; q < v->o.queues; q++) {
-		struct qpair *p = &v->qp[q];
-		size_t base = per_q * q,
-		       rx = vrdma_vring_size((uint16_t)v->o.ring),
-		       tx = vrdma_vring_size((uint16_t)tx_ring(&v->o));
-
-		p->rx_ring_off = base;
-		p->tx_ring_off = base + rx;
-		p->rx_buf_off = (base + rx + tx + 4095) & ~(size_t)4095;
-		p->tx_buf_off = p->rx_buf_off + (size_t)v->o.ring * RX_BUF_SIZE;
-	}
+	for (unsigned int q = 0; q < v->o.queues; q++)
+		vrdma_vu_qpair_place(&v->qp[q], v->mem, per_q * q);
 	return 0;
 }
 
-static uint64_t
-gpa(size_t off)
-{
-	return GPA_BASE + off;
-}
-
-/* Fresh rings for a new connection: every rx buffer offered to the switch,
- * every tx buffer free. Whatever the last connection left is dropped. */
+/* Fresh rings for a new connection (vrdma_vu_qpair_reset). */
 static void
 rings_reset(struct vns *v)
 {
 	bool event_idx = v->features & VRDMA_BIT(VRDMA_VIRTIO_RING_F_EVENT_IDX);
-	uint16_t n = (uint16_t)v->o.ring, nt = (uint16_t)tx_ring(&v->o);
 
-	for (unsigned int q = 0; q < v->o.queues; q++) {
-		struct qpair *p = &v->qp[q];
-
-		vrdma_vring_init(&p->rx, v->mem + p->rx_ring_off, n, event_idx);
-		vrdma_vring_init(&p->tx, v->mem + p->tx_ring_off, nt,
-				 event_idx);
-		for (uint16_t id = 0; id < n; id++) {
-			vrdma_vring_post(
-				&p->rx, id,
-				gpa(p->rx_buf_off + (size_t)id * RX_BUF_SIZE),
-				RX_BUF_SIZE, VRDMA_VRING_DESC_F_WRITE);
-			p->rx_busy[id] = true;
-		}
-		for (uint16_t id = 0; id < nt; id++) {
-			p->tx_busy[id] = false;
-			p->tx_free[id] = (uint16_t)(nt - 1 - id);
-		}
-		p->tx_nfree = nt;
-		p->tap_paused = false;
-		vrdma_vring_publish(&p->rx);
-		/* Calls for received frames; tx completions are reclaimed
-		 * lazily and asked for only when the ring fills. */
-		vrdma_vring_interrupts(&p->rx, !v->o.busy_poll);
-		vrdma_vring_interrupts(&p->tx, false);
-		drain_eventfd(p->call[0]);
-		drain_eventfd(p->call[1]);
-	}
+	for (unsigned int q = 0; q < v->o.queues; q++)
+		vrdma_vu_qpair_reset(&v->qp[q], event_idx);
 }
 
 /* ---- the control channel ---- */
@@ -530,7 +419,7 @@ static int
 handshake(struct vns *v)
 {
 	struct vrdma_vu_region reg = {
-		.guest_phys_addr = GPA_BASE,
+		.guest_phys_addr = VRDMA_VU_GPA_BASE,
 		.memory_size = v->mem_size,
 		.userspace_addr = (uintptr_t)v->mem,
 		.mmap_offset = 0,
@@ -544,7 +433,7 @@ handshake(struct vns *v)
 	if (send_msg(v, &m, v->memfd) != 0)
 		return -1;
 	for (unsigned int q = 0; q < v->o.queues; q++) {
-		struct qpair *p = &v->qp[q];
+		struct vrdma_vu_qpair *p = &v->qp[q];
 
 		if (setup_vring(v, 2 * q, &p->rx, p->kick[0], p->call[0]) ||
 		    setup_vring(v, 2 * q + 1, &p->tx, p->kick[1], p->call[1]))
@@ -605,10 +494,10 @@ static int
 tap_create(struct vns *v)
 {
 	struct ifreq ifr;
-	int hdr = VNET_HDR_LEN;
+	int hdr = VRDMA_VU_VNET_HDR_LEN;
 
 	for (unsigned int q = 0; q < v->o.queues; q++) {
-		struct qpair *p = &v->qp[q];
+		struct vrdma_vu_qpair *p = &v->qp[q];
 
 		memset(&ifr, 0, sizeof(ifr));
 		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", v->o.ifname);
@@ -656,170 +545,33 @@ tap_create(struct vns *v)
 	return ifreq_ioctl(v, SIOCSIFFLAGS, &ifr, "the link up");
 }
 
-/* ---- the data path ---- */
+/* ---- the data path (vu_data.c) ---- */
 
 static void disconnect(struct vns *v, const char *why);
 
-static int
-tx_reclaim(struct vns *v, struct qpair *p)
+static void
+tap_pause(struct vrdma_vu_qpair *p, bool pause)
 {
-	uint16_t id;
-	uint32_t len;
-	int r;
-
-	while ((r = vrdma_vring_peek_used(&p->tx, 0, &id, &len)) == 1) {
-		if (!p->tx_busy[id]) {
-			disconnect(v, "switch returned a tx buffer twice");
-			return -1;
-		}
-		p->tx_busy[id] = false;
-		p->tx_free[p->tx_nfree++] = id;
-		vrdma_vring_consume(&p->tx, 1);
-	}
-	if (r < 0) {
-		disconnect(v,
-			   "switch returned a tx descriptor id out of range");
-		return -1;
-	}
-	return 0;
+	ep_set(p->owner, EPOLL_CTL_MOD, p->tap, pause ? 0 : EPOLLIN, EV_TAP,
+	       p->index);
 }
 
 static void
-tap_pause(struct vns *v, struct qpair *p, bool pause)
+tap_to_switch(struct vns *v, struct vrdma_vu_qpair *p)
 {
-	if (p->tap_paused == pause)
-		return;
-	p->tap_paused = pause;
-	ep_set(v, EPOLL_CTL_MOD, p->tap, pause ? 0 : EPOLLIN, EV_TAP, p->index);
+	const char *why;
+
+	if (vrdma_vu_tap_to_switch(p, &v->more_work, &why) != 0)
+		disconnect(v, why);
 }
 
-/* Namespace to switch: read frames from the tap straight into tx
- * buffers in shared memory, one descriptor per frame. */
 static void
-tap_to_switch(struct vns *v, struct qpair *p)
+switch_to_tap(struct vns *v, struct vrdma_vu_qpair *p)
 {
-	unsigned int n = 0;
+	const char *why;
 
-	if (tx_reclaim(v, p) != 0)
-		return;
-	if (p->tap_paused && p->tx_nfree > 0) {
-		vrdma_vring_interrupts(&p->tx, false);
-		tap_pause(v, p, false);
-	}
-	while (p->tx_nfree > 0 && n < BURST) {
-		uint16_t id = p->tx_free[p->tx_nfree - 1];
-		size_t off = p->tx_buf_off + (size_t)id * TX_BUF_SIZE;
-		ssize_t len = read(p->tap, v->mem + off, TX_BUF_SIZE);
-
-		if (len < 0)
-			break; /* EAGAIN: drained; else the tap is gone */
-		if (len <= VNET_HDR_LEN) {
-			p->to_switch.drops++;
-			continue;
-		}
-		memset(v->mem + off + VNET_NUM_BUFFERS_OFF, 0, 2);
-		p->tx_nfree--;
-		p->tx_busy[id] = true;
-		vrdma_vring_post(&p->tx, id, gpa(off), (uint32_t)len, 0);
-		p->to_switch.frames++;
-		p->to_switch.bytes += (uint64_t)len - VNET_HDR_LEN;
-		n++;
-	}
-	if (n > 0 && vrdma_vring_publish(&p->tx))
-		kick(p->kick[1]);
-	if (n == BURST)
-		v->more_work = true;
-	if (p->tx_nfree == 0 && !v->o.busy_poll) {
-		/* Ring full: stop reading the tap (the kernel queues and
-		 * then drops, as a full NIC would) until the switch gives
-		 * buffers back. */
-		tap_pause(v, p, true);
-		if (vrdma_vring_interrupts(&p->tx, true))
-			v->more_work = true;
-	}
-}
-
-/* Switch to namespace: each frame is one or more used rx buffers (the
- * first header's num_buffers says how many); write them to the tap as
- * one iovec and give the buffers back. */
-static void
-switch_to_tap(struct vns *v, struct qpair *p)
-{
-	struct iovec iov[BURST];
-	uint16_t ids[BURST];
-	unsigned int frames = 0, posted = 0;
-	uint16_t partial = 0;
-
-	while (frames < BURST) {
-		uint16_t id, nbufs;
-		uint32_t len;
-		size_t total = 0;
-		int r = vrdma_vring_peek_used(&p->rx, 0, &id, &len);
-
-		if (r == 0)
-			break;
-		if (r < 0 || !p->rx_busy[id]) {
-			disconnect(v, r < 0 ? "switch returned an rx "
-					      "descriptor id out of range"
-					    : "switch returned an rx buffer "
-					      "twice");
-			return;
-		}
-		memcpy(&nbufs,
-		       v->mem + p->rx_buf_off + (size_t)id * RX_BUF_SIZE +
-			       VNET_NUM_BUFFERS_OFF,
-		       sizeof(nbufs));
-		if (nbufs == 0 || nbufs > BURST) {
-			disconnect(v, "switch sent a frame with a bad "
-				      "num_buffers");
-			return;
-		}
-		for (uint16_t k = 0; k < nbufs; k++) {
-			r = vrdma_vring_peek_used(&p->rx, k, &id, &len);
-			if (r <= 0)
-				break;
-			if (!p->rx_busy[id] || len > RX_BUF_SIZE ||
-			    (k == 0 && len < VNET_HDR_LEN)) {
-				r = -1;
-				break;
-			}
-			iov[k].iov_base = v->mem + p->rx_buf_off +
-					  (size_t)id * RX_BUF_SIZE;
-			iov[k].iov_len = len;
-			ids[k] = id;
-			total += len;
-		}
-		if (r == 0) {
-			/* The rest of the frame is not returned yet. */
-			partial = (uint16_t)(nbufs - 1);
-			break;
-		}
-		if (r < 0) {
-			disconnect(v, "switch returned an rx buffer with a bad "
-				      "id or length");
-			return;
-		}
-		if (writev(p->tap, iov, nbufs) == (ssize_t)total) {
-			p->from_switch.frames++;
-			p->from_switch.bytes += total - VNET_HDR_LEN;
-		} else {
-			p->from_switch.drops++;
-		}
-		vrdma_vring_consume(&p->rx, nbufs);
-		for (uint16_t k = 0; k < nbufs; k++)
-			vrdma_vring_post(&p->rx, ids[k],
-					 gpa(p->rx_buf_off +
-					     (size_t)ids[k] * RX_BUF_SIZE),
-					 RX_BUF_SIZE, VRDMA_VRING_DESC_F_WRITE);
-		posted += nbufs;
-		frames++;
-	}
-	if (posted > 0 && vrdma_vring_publish(&p->rx))
-		kick(p->kick[0]);
-	if (frames == BURST)
-		v->more_work = true;
-	else if (!v->o.busy_poll && vrdma_vring_call_after(&p->rx, partial))
-		v->more_work = true;
+	if (vrdma_vu_switch_to_tap(p, &v->more_work, &why) != 0)
+		disconnect(v, why);
 }
 
 static void
@@ -846,7 +598,7 @@ static void
 print_stats(const struct vns *v)
 {
 	for (unsigned int q = 0; q < v->o.queues; q++) {
-		const struct qpair *p = &v->qp[q];
+		const struct vrdma_vu_qpair *p = &v->qp[q];
 
 		vlog(v,
 		     "queue %u: to switch %" PRIu64 " frames %" PRIu64
@@ -915,7 +667,7 @@ connected(struct vns *v)
 	ep_set(v, EPOLL_CTL_ADD, v->sock, EPOLLIN | EPOLLRDHUP, EV_SOCK,
 	       ++v->gen);
 	for (unsigned int q = 0; q < v->o.queues; q++) {
-		struct qpair *p = &v->qp[q];
+		struct vrdma_vu_qpair *p = &v->qp[q];
 
 		ep_set(v, EPOLL_CTL_ADD, p->tap, EPOLLIN, EV_TAP, q);
 		ep_set(v, EPOLL_CTL_ADD, p->call[0], EPOLLIN, EV_RX_CALL, q);
@@ -1089,20 +841,12 @@ setup(struct vns *v)
 	ep_set(v, EPOLL_CTL_ADD, v->sigfd, EPOLLIN, EV_SIGNAL, 0);
 	ep_set(v, EPOLL_CTL_ADD, v->timerfd, EPOLLIN, EV_TIMER, 0);
 	for (unsigned int q = 0; q < v->o.queues; q++) {
-		struct qpair *p = &v->qp[q];
+		struct vrdma_vu_qpair *p = &v->qp[q];
 
-		p->index = q;
-		p->tx_free = calloc(tx_ring(&v->o), sizeof(*p->tx_free));
-		p->tx_busy = calloc(tx_ring(&v->o), sizeof(*p->tx_busy));
-		p->rx_busy = calloc(v->o.ring, sizeof(*p->rx_busy));
-		for (int i = 0; i < 2; i++) {
-			p->kick[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-			p->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-			if (p->kick[i] < 0 || p->call[i] < 0)
-				return -1;
-		}
-		if (!p->tx_free || !p->tx_busy || !p->rx_busy)
+		if (vrdma_vu_qpair_init(p, q, v->o.ring, v->o.busy_poll) != 0)
 			return -1;
+		p->on_tap_pause = tap_pause;
+		p->owner = v;
 	}
 	if (mem_create(v) != 0 || enter_netns(v) != 0 || tap_create(v) != 0)
 		return -1;
@@ -1164,12 +908,12 @@ dispatch(struct vns *v, const struct epoll_event *ev)
 			tap_to_switch(v, &v->qp[q]);
 		break;
 	case EV_RX_CALL:
-		drain_eventfd(v->qp[q].call[0]);
+		vrdma_vu_drain_eventfd(v->qp[q].call[0]);
 		if (v->connected)
 			switch_to_tap(v, &v->qp[q]);
 		break;
 	case EV_TX_CALL:
-		drain_eventfd(v->qp[q].call[1]);
+		vrdma_vu_drain_eventfd(v->qp[q].call[1]);
 		if (v->connected)
 			tap_to_switch(v, &v->qp[q]);
 		break;

@@ -10,7 +10,8 @@
  * as they are, and takes them back the same way. One thread, one epoll:
  * idle costs nothing; --busy-poll trades a core for latency.
  * vu_proto.c holds the message code, vu_vring.c the ring code, vu_data.c
- * the two copy loops between the rings and the tap.
+ * the two copy loops between the rings and the tap, vu_tap.c the tap's
+ * set-up; vhost_ns.h the state they share.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,63 +39,17 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "vhost_ns.h"
 #include "vu_data.h"
 #include "vu_proto.h"
+#include "vu_tap.h"
 #include "vu_vring.h"
 
-#define MAX_QUEUES	8
 #define CTRL_TIMEOUT_S	5
 #define HUGETLBFS_MAGIC 0x958458f6
 
-enum ev_kind {
-	EV_SIGNAL = 1,
-	EV_TIMER,
-	EV_LISTEN,
-	EV_SOCK,
-	EV_TAP,
-	EV_RX_CALL,
-	EV_TX_CALL,
-};
-
-struct opts {
-	const char *socket;
-	const char *netns;
-	const char *ifname;
-	const char *name;
-	const char *hugepages;
-	bool server;
-	bool busy_poll;
-	bool offloads;
-	bool have_mac;
-	uint8_t mac[6];
-	unsigned int mtu;
-	unsigned int queues;
-	unsigned int ring;
-};
-
-struct vns {
-	struct opts o;
-	int epfd;
-	int sigfd;
-	int timerfd;
-	int listenfd;
-	int sock;
-	int memfd;
-	uint8_t *mem;
-	size_t mem_size;
-	bool connected;
-	bool more_work; /* a burst budget ran out: poll again */
-	bool stopping;
-	uint64_t features;
-	const char *last_wait; /* last "waiting" reason logged */
-	uint64_t connections;
-	unsigned int gen;      /* of the current socket, in its events */
-	unsigned int failures; /* handshakes failed in a row */
-	struct vrdma_vu_qpair qp[MAX_QUEUES];
-};
-
-static void
-vlog(const struct vns *v, const char *fmt, ...)
+void
+vrdma_vns_log(const struct vrdma_vns *v, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -107,14 +62,14 @@ vlog(const struct vns *v, const char *fmt, ...)
 }
 
 static uint64_t
-ev_data(enum ev_kind kind, unsigned int q)
+ev_data(enum vrdma_vns_ev kind, unsigned int q)
 {
 	return (uint64_t)kind << 32 | q;
 }
 
-static int
-ep_set(struct vns *v, int op, int fd, uint32_t events, enum ev_kind kind,
-       unsigned int q)
+int
+vrdma_vns_ep_set(struct vrdma_vns *v, int op, int fd, uint32_t events,
+		 enum vrdma_vns_ev kind, unsigned int q)
 {
 	struct epoll_event ev = {.events = events,
 				 .data.u64 = ev_data(kind, q)};
@@ -122,8 +77,8 @@ ep_set(struct vns *v, int op, int fd, uint32_t events, enum ev_kind kind,
 	return epoll_ctl(v->epfd, op, fd, &ev);
 }
 
-static void
-ep_del(struct vns *v, int fd)
+void
+vrdma_vns_ep_del(struct vrdma_vns *v, int fd)
 {
 	if (fd >= 0)
 		epoll_ctl(v->epfd, EPOLL_CTL_DEL, fd, NULL);
@@ -132,7 +87,7 @@ ep_del(struct vns *v, int fd)
 /* ---- shared memory and rings ---- */
 
 static int
-mem_create(struct vns *v)
+mem_create(struct vrdma_vns *v)
 {
 	size_t page = 4096, per_q = vrdma_vu_qpair_bytes(v->o.ring);
 	struct statfs sfs;
@@ -143,10 +98,11 @@ mem_create(struct vns *v)
 
 		if (statfs(v->o.hugepages, &sfs) != 0 ||
 		    (unsigned long)sfs.f_type != HUGETLBFS_MAGIC) {
-			vlog(v,
-			     "error: %s is not a hugetlbfs mount; fix: mount "
-			     "one (vrdma hugepages) or drop --hugepages",
-			     v->o.hugepages);
+			vrdma_vns_log(
+				v,
+				"error: %s is not a hugetlbfs mount; fix: mount "
+				"one (vrdma hugepages) or drop --hugepages",
+				v->o.hugepages);
 			return -1;
 		}
 		page = (size_t)sfs.f_bsize;
@@ -160,27 +116,31 @@ mem_create(struct vns *v)
 		v->memfd = memfd_create("vrdma-vhost-ns", MFD_CLOEXEC);
 	}
 	if (v->memfd < 0) {
-		vlog(v, "error: cannot create shared memory: %s",
-		     strerror(errno));
+		vrdma_vns_log(v, "error: cannot create shared memory: %s",
+			      strerror(errno));
 		return -1;
 	}
 	v->mem_size = (per_q * v->o.queues + page - 1) & ~(page - 1);
 	if (ftruncate(v->memfd, (off_t)v->mem_size) != 0) {
-		vlog(v, "error: cannot size shared memory to %zu MiB: %s",
-		     v->mem_size >> 20, strerror(errno));
+		vrdma_vns_log(v,
+			      "error: cannot size shared memory to %zu MiB: %s",
+			      v->mem_size >> 20, strerror(errno));
 		return -1;
 	}
 	v->mem = mmap(NULL, v->mem_size, PROT_READ | PROT_WRITE, flags,
 		      v->memfd, 0);
 	if (v->mem == MAP_FAILED) {
 		v->mem = NULL;
-		vlog(v,
-		     "error: cannot map %zu MiB of shared memory%s: %s; fix: "
-		     "%s",
-		     v->mem_size >> 20, v->o.hugepages ? " from hugepages" : "",
-		     strerror(errno),
-		     v->o.hugepages ? "reserve more hugepages (vrdma hugepages)"
-				    : "free some memory");
+		vrdma_vns_log(
+			v,
+			"error: cannot map %zu MiB of shared memory%s: %s; fix: "
+			"%s",
+			v->mem_size >> 20,
+			v->o.hugepages ? " from hugepages" : "",
+			strerror(errno),
+			v->o.hugepages
+				? "reserve more hugepages (vrdma hugepages)"
+				: "free some memory");
 		return -1;
 	}
 	for (unsigned int q = 0; q < v->o.queues; q++)
@@ -190,7 +150,7 @@ mem_create(struct vns *v)
 
 /* Fresh rings for a new connection (vrdma_vu_qpair_reset). */
 static void
-rings_reset(struct vns *v)
+rings_reset(struct vrdma_vns *v)
 {
 	bool event_idx = v->features & VRDMA_BIT(VRDMA_VIRTIO_RING_F_EVENT_IDX);
 
@@ -201,7 +161,7 @@ rings_reset(struct vns *v)
 /* ---- the control channel ---- */
 
 static int
-send_msg(struct vns *v, struct vrdma_vu_msg *m, int fd)
+send_msg(struct vrdma_vns *v, struct vrdma_vu_msg *m, int fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
 	struct iovec iov[2] = {
@@ -224,9 +184,9 @@ send_msg(struct vns *v, struct vrdma_vu_msg *m, int fd)
 	}
 	n = sendmsg(v->sock, &mh, MSG_NOSIGNAL);
 	if (n != (ssize_t)(sizeof(m->hdr) + m->hdr.size)) {
-		vlog(v, "switch: sending %s failed: %s",
-		     vrdma_vu_request_name(m->hdr.request),
-		     n < 0 ? strerror(errno) : "short write");
+		vrdma_vns_log(v, "switch: sending %s failed: %s",
+			      vrdma_vu_request_name(m->hdr.request),
+			      n < 0 ? strerror(errno) : "short write");
 		return -1;
 	}
 	return 0;
@@ -254,7 +214,8 @@ recv_full(int sock, void *buf, size_t len)
 
 /* Send a request that has a reply and check the reply strictly. */
 static int
-request(struct vns *v, struct vrdma_vu_msg *m, union vrdma_vu_payload *out)
+request(struct vrdma_vns *v, struct vrdma_vu_msg *m,
+	union vrdma_vu_payload *out)
 {
 	uint8_t buf[sizeof(struct vrdma_vu_hdr) +
 		    sizeof(union vrdma_vu_payload)];
@@ -267,30 +228,30 @@ request(struct vns *v, struct vrdma_vu_msg *m, union vrdma_vu_payload *out)
 		return -1;
 	ret = recv_full(v->sock, &hdr, sizeof(hdr));
 	if (ret == 0 && hdr.size > sizeof(union vrdma_vu_payload)) {
-		vlog(v, "switch: reply to %s claims a %u-byte payload",
-		     vrdma_vu_request_name(req), hdr.size);
+		vrdma_vns_log(v, "switch: reply to %s claims a %u-byte payload",
+			      vrdma_vu_request_name(req), hdr.size);
 		return -1;
 	}
 	memcpy(buf, &hdr, sizeof(hdr));
 	if (ret == 0)
 		ret = recv_full(v->sock, buf + sizeof(hdr), hdr.size);
 	if (ret != 0) {
-		vlog(v, "switch: no reply to %s: %s",
-		     vrdma_vu_request_name(req),
-		     ret == -EAGAIN ? "timed out" : strerror(-ret));
+		vrdma_vns_log(v, "switch: no reply to %s: %s",
+			      vrdma_vu_request_name(req),
+			      ret == -EAGAIN ? "timed out" : strerror(-ret));
 		return -1;
 	}
 	if (vrdma_vu_reply_parse(buf, sizeof(hdr) + hdr.size, req, out, &why) !=
 	    0) {
-		vlog(v, "switch: bad reply to %s: %s",
-		     vrdma_vu_request_name(req), why);
+		vrdma_vns_log(v, "switch: bad reply to %s: %s",
+			      vrdma_vu_request_name(req), why);
 		return -1;
 	}
 	return 0;
 }
 
 static uint64_t
-wanted_features(const struct vns *v)
+wanted_features(const struct vrdma_vns *v)
 {
 	uint64_t f = VRDMA_BIT(VRDMA_VIRTIO_RING_F_EVENT_IDX);
 
@@ -305,7 +266,7 @@ wanted_features(const struct vns *v)
 }
 
 static uint64_t
-required_features(const struct vns *v)
+required_features(const struct vrdma_vns *v)
 {
 	uint64_t f = VRDMA_BIT(VRDMA_VIRTIO_F_VERSION_1) |
 		     VRDMA_BIT(VRDMA_VIRTIO_NET_F_MRG_RXBUF) |
@@ -331,7 +292,7 @@ sane_features(uint64_t f)
 }
 
 static int
-negotiate(struct vns *v)
+negotiate(struct vrdma_vns *v)
 {
 	union vrdma_vu_payload r;
 	struct vrdma_vu_msg m;
@@ -345,13 +306,14 @@ negotiate(struct vns *v)
 			       &f, &missing) != 0) {
 		const char *name = vrdma_vu_feature_name(missing);
 
-		vlog(v,
-		     "error: feature mismatch: the switch does not offer "
-		     "%s (bit %u; it offers 0x%" PRIx64 ")%s",
-		     name ? name : "?", missing, r.u64,
-		     missing == VRDMA_VIRTIO_NET_F_MQ
-			     ? "; fix: use --queues 1 or a multiqueue port"
-			     : "");
+		vrdma_vns_log(
+			v,
+			"error: feature mismatch: the switch does not offer "
+			"%s (bit %u; it offers 0x%" PRIx64 ")%s",
+			name ? name : "?", missing, r.u64,
+			missing == VRDMA_VIRTIO_NET_F_MQ
+				? "; fix: use --queues 1 or a multiqueue port"
+				: "");
 		return -1;
 	}
 	v->features = sane_features(f);
@@ -360,8 +322,9 @@ negotiate(struct vns *v)
 	if (request(v, &m, &r) != 0)
 		return -1;
 	if (v->o.queues > 1 && !(r.u64 & VRDMA_BIT(VRDMA_VU_PROTOCOL_F_MQ))) {
-		vlog(v, "error: feature mismatch: the switch lacks the MQ "
-			"protocol feature; fix: use --queues 1");
+		vrdma_vns_log(
+			v, "error: feature mismatch: the switch lacks the MQ "
+			   "protocol feature; fix: use --queues 1");
 		return -1;
 	}
 	vrdma_vu_msg_u64(&m, VRDMA_VU_SET_PROTOCOL_FEATURES,
@@ -373,10 +336,11 @@ negotiate(struct vns *v)
 		if (request(v, &m, &r) != 0)
 			return -1;
 		if (r.u64 < v->o.queues) {
-			vlog(v,
-			     "error: the switch port takes %" PRIu64
-			     " queue pairs, asked for %u; fix: --queues %" PRIu64,
-			     r.u64, v->o.queues, r.u64);
+			vrdma_vns_log(
+				v,
+				"error: the switch port takes %" PRIu64
+				" queue pairs, asked for %u; fix: --queues %" PRIu64,
+				r.u64, v->o.queues, r.u64);
 			return -1;
 		}
 	}
@@ -388,7 +352,7 @@ negotiate(struct vns *v)
 }
 
 static int
-setup_vring(struct vns *v, unsigned int idx, const struct vrdma_vring *r,
+setup_vring(struct vrdma_vns *v, unsigned int idx, const struct vrdma_vring *r,
 	    int kickfd, int callfd)
 {
 	struct vrdma_vu_vring_addr a = {
@@ -416,7 +380,7 @@ setup_vring(struct vns *v, unsigned int idx, const struct vrdma_vring *r,
 }
 
 static int
-handshake(struct vns *v)
+handshake(struct vrdma_vns *v)
 {
 	struct vrdma_vu_region reg = {
 		.guest_phys_addr = VRDMA_VU_GPA_BASE,
@@ -447,117 +411,19 @@ handshake(struct vns *v)
 	return 0;
 }
 
-/* ---- the tap ---- */
-
-static unsigned int
-tap_offloads(uint64_t f)
-{
-	unsigned int o = 0;
-
-	if (f & VRDMA_BIT(VRDMA_VIRTIO_NET_F_CSUM))
-		o |= TUN_F_CSUM;
-	if (f & VRDMA_BIT(VRDMA_VIRTIO_NET_F_HOST_TSO4))
-		o |= TUN_F_TSO4;
-	if (f & VRDMA_BIT(VRDMA_VIRTIO_NET_F_HOST_TSO6))
-		o |= TUN_F_TSO6;
-	return o;
-}
-
-static void
-tap_carrier(struct vns *v, bool on)
-{
-	int c = on;
-
-	/* TUNSETCARRIER tells the namespace's stack the link state; older
-	 * kernels lack it, and then the link just stays up. */
-	if (ioctl(v->qp[0].tap, TUNSETCARRIER, &c) != 0 && errno != EINVAL)
-		vlog(v, "warning: cannot set carrier %s: %s", on ? "on" : "off",
-		     strerror(errno));
-}
-
-static int
-ifreq_ioctl(struct vns *v, unsigned long req, struct ifreq *ifr,
-	    const char *what)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int ret = s < 0 ? -1 : ioctl(s, req, ifr);
-
-	if (ret != 0)
-		vlog(v, "error: cannot set %s of %s: %s", what, v->o.ifname,
-		     strerror(errno));
-	if (s >= 0)
-		close(s);
-	return ret;
-}
-
-static int
-tap_create(struct vns *v)
-{
-	struct ifreq ifr;
-	int hdr = VRDMA_VU_VNET_HDR_LEN;
-
-	for (unsigned int q = 0; q < v->o.queues; q++) {
-		struct vrdma_vu_qpair *p = &v->qp[q];
-
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", v->o.ifname);
-		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-		if (v->o.queues > 1)
-			ifr.ifr_flags |= IFF_MULTI_QUEUE;
-		p->tap = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-		if (p->tap < 0) {
-			vlog(v,
-			     "error: cannot open /dev/net/tun: %s; fix: "
-			     "modprobe tun, run as root",
-			     strerror(errno));
-			return -1;
-		}
-		if (ioctl(p->tap, TUNSETIFF, &ifr) != 0) {
-			vlog(v,
-			     "error: cannot create tap %s%s%s: %s; fix: pick "
-			     "another --ifname or remove the interface",
-			     v->o.ifname, v->o.netns ? " in namespace " : "",
-			     v->o.netns ? v->o.netns : "", strerror(errno));
-			return -1;
-		}
-		if (ioctl(p->tap, TUNSETVNETHDRSZ, &hdr) != 0 ||
-		    ioctl(p->tap, TUNSETOFFLOAD, 0) != 0) {
-			vlog(v, "error: tap %s refuses virtio-net headers: %s",
-			     v->o.ifname, strerror(errno));
-			return -1;
-		}
-	}
-	tap_carrier(v, false);
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", v->o.ifname);
-	if (v->o.have_mac) {
-		ifr.ifr_hwaddr.sa_family = 1; /* ARPHRD_ETHER */
-		memcpy(ifr.ifr_hwaddr.sa_data, v->o.mac, 6);
-		if (ifreq_ioctl(v, SIOCSIFHWADDR, &ifr, "the MAC address"))
-			return -1;
-	}
-	ifr.ifr_mtu = (int)v->o.mtu;
-	if (ifreq_ioctl(v, SIOCSIFMTU, &ifr, "the MTU"))
-		return -1;
-	if (ifreq_ioctl(v, SIOCGIFFLAGS, &ifr, "the flags"))
-		return -1;
-	ifr.ifr_flags |= IFF_UP;
-	return ifreq_ioctl(v, SIOCSIFFLAGS, &ifr, "the link up");
-}
-
 /* ---- the data path (vu_data.c) ---- */
 
-static void disconnect(struct vns *v, const char *why);
+static void disconnect(struct vrdma_vns *v, const char *why);
 
 static void
 tap_pause(struct vrdma_vu_qpair *p, bool pause)
 {
-	ep_set(p->owner, EPOLL_CTL_MOD, p->tap, pause ? 0 : EPOLLIN, EV_TAP,
-	       p->index);
+	vrdma_vns_ep_set(p->owner, EPOLL_CTL_MOD, p->tap, pause ? 0 : EPOLLIN,
+			 VRDMA_VNS_EV_TAP, p->index);
 }
 
 static void
-tap_to_switch(struct vns *v, struct vrdma_vu_qpair *p)
+tap_to_switch(struct vrdma_vns *v, struct vrdma_vu_qpair *p)
 {
 	const char *why;
 
@@ -566,7 +432,7 @@ tap_to_switch(struct vns *v, struct vrdma_vu_qpair *p)
 }
 
 static void
-switch_to_tap(struct vns *v, struct vrdma_vu_qpair *p)
+switch_to_tap(struct vrdma_vns *v, struct vrdma_vu_qpair *p)
 {
 	const char *why;
 
@@ -575,7 +441,7 @@ switch_to_tap(struct vns *v, struct vrdma_vu_qpair *p)
 }
 
 static void
-poll_all(struct vns *v)
+poll_all(struct vrdma_vns *v)
 {
 	for (unsigned int q = 0; q < v->o.queues && v->connected; q++) {
 		switch_to_tap(v, &v->qp[q]);
@@ -587,7 +453,7 @@ poll_all(struct vns *v)
 /* ---- connection life cycle ---- */
 
 static void
-arm_retry(struct vns *v, unsigned int seconds)
+arm_retry(struct vrdma_vns *v, unsigned int seconds)
 {
 	struct itimerspec t = {.it_value.tv_sec = seconds};
 
@@ -595,42 +461,42 @@ arm_retry(struct vns *v, unsigned int seconds)
 }
 
 static void
-print_stats(const struct vns *v)
+print_stats(const struct vrdma_vns *v)
 {
 	for (unsigned int q = 0; q < v->o.queues; q++) {
 		const struct vrdma_vu_qpair *p = &v->qp[q];
 
-		vlog(v,
-		     "queue %u: to switch %" PRIu64 " frames %" PRIu64
-		     " bytes %" PRIu64 " drops; from switch %" PRIu64
-		     " frames %" PRIu64 " bytes %" PRIu64 " drops",
-		     q, p->to_switch.frames, p->to_switch.bytes,
-		     p->to_switch.drops, p->from_switch.frames,
-		     p->from_switch.bytes, p->from_switch.drops);
+		vrdma_vns_log(v,
+			      "queue %u: to switch %" PRIu64 " frames %" PRIu64
+			      " bytes %" PRIu64 " drops; from switch %" PRIu64
+			      " frames %" PRIu64 " bytes %" PRIu64 " drops",
+			      q, p->to_switch.frames, p->to_switch.bytes,
+			      p->to_switch.drops, p->from_switch.frames,
+			      p->from_switch.bytes, p->from_switch.drops);
 	}
 }
 
 static void
-disconnect(struct vns *v, const char *why)
+disconnect(struct vrdma_vns *v, const char *why)
 {
 	if (v->sock < 0)
 		return;
 	if (v->connected) {
-		vlog(v, "disconnected: %s", why);
+		vrdma_vns_log(v, "disconnected: %s", why);
 		print_stats(v);
 	} else {
-		vlog(v, "handshake failed: %s", why);
+		vrdma_vns_log(v, "handshake failed: %s", why);
 	}
-	ep_del(v, v->sock);
+	vrdma_vns_ep_del(v, v->sock);
 	close(v->sock);
 	v->sock = -1;
 	if (v->connected) {
 		for (unsigned int q = 0; q < v->o.queues; q++) {
-			ep_del(v, v->qp[q].tap);
-			ep_del(v, v->qp[q].call[0]);
-			ep_del(v, v->qp[q].call[1]);
+			vrdma_vns_ep_del(v, v->qp[q].tap);
+			vrdma_vns_ep_del(v, v->qp[q].call[0]);
+			vrdma_vns_ep_del(v, v->qp[q].call[1]);
 		}
-		tap_carrier(v, false);
+		vrdma_vu_tap_carrier(v, false);
 	}
 	if (!v->connected)
 		v->failures++;
@@ -643,7 +509,7 @@ disconnect(struct vns *v, const char *why)
 }
 
 static void
-connected(struct vns *v)
+connected(struct vrdma_vns *v)
 {
 	struct timeval tv = {.tv_sec = CTRL_TIMEOUT_S};
 	unsigned int off;
@@ -656,47 +522,47 @@ connected(struct vns *v)
 		disconnect(v, "see above");
 		return;
 	}
-	off = tap_offloads(v->features);
-	for (unsigned int q = 0; q < v->o.queues; q++)
-		if (ioctl(v->qp[q].tap, TUNSETOFFLOAD, off) != 0) {
-			vlog(v, "error: tap refuses offloads 0x%x: %s", off,
-			     strerror(errno));
-			disconnect(v, "tap offloads");
-			return;
-		}
-	ep_set(v, EPOLL_CTL_ADD, v->sock, EPOLLIN | EPOLLRDHUP, EV_SOCK,
-	       ++v->gen);
+	off = vrdma_vu_tap_offloads(v->features);
+	if (vrdma_vu_tap_offload(v, off) != 0) {
+		disconnect(v, "tap offloads");
+		return;
+	}
+	vrdma_vns_ep_set(v, EPOLL_CTL_ADD, v->sock, EPOLLIN | EPOLLRDHUP,
+			 VRDMA_VNS_EV_SOCK, ++v->gen);
 	for (unsigned int q = 0; q < v->o.queues; q++) {
 		struct vrdma_vu_qpair *p = &v->qp[q];
 
-		ep_set(v, EPOLL_CTL_ADD, p->tap, EPOLLIN, EV_TAP, q);
-		ep_set(v, EPOLL_CTL_ADD, p->call[0], EPOLLIN, EV_RX_CALL, q);
-		ep_set(v, EPOLL_CTL_ADD, p->call[1], EPOLLIN, EV_TX_CALL, q);
+		vrdma_vns_ep_set(v, EPOLL_CTL_ADD, p->tap, EPOLLIN,
+				 VRDMA_VNS_EV_TAP, q);
+		vrdma_vns_ep_set(v, EPOLL_CTL_ADD, p->call[0], EPOLLIN,
+				 VRDMA_VNS_EV_RX_CALL, q);
+		vrdma_vns_ep_set(v, EPOLL_CTL_ADD, p->call[1], EPOLLIN,
+				 VRDMA_VNS_EV_TX_CALL, q);
 	}
 	v->connected = true;
 	v->connections++;
 	v->failures = 0;
-	tap_carrier(v, true);
-	vlog(v,
-	     "connected to %s as %s: features 0x%" PRIx64
-	     " (offloads %s), %u queue pair%s, ring %u",
-	     v->o.socket, v->o.server ? "server" : "client", v->features,
-	     off ? "on" : "off", v->o.queues, v->o.queues > 1 ? "s" : "",
-	     v->o.ring);
+	vrdma_vu_tap_carrier(v, true);
+	vrdma_vns_log(v,
+		      "connected to %s as %s: features 0x%" PRIx64
+		      " (offloads %s), %u queue pair%s, ring %u",
+		      v->o.socket, v->o.server ? "server" : "client",
+		      v->features, off ? "on" : "off", v->o.queues,
+		      v->o.queues > 1 ? "s" : "", v->o.ring);
 	v->more_work = true;
 }
 
 static void
-wait_note(struct vns *v, const char *why)
+wait_note(struct vrdma_vns *v, const char *why)
 {
 	/* Once per reason, not once per retry. */
 	if (v->last_wait != why)
-		vlog(v, "waiting for the switch: %s", why);
+		vrdma_vns_log(v, "waiting for the switch: %s", why);
 	v->last_wait = why;
 }
 
 static void
-try_connect(struct vns *v)
+try_connect(struct vrdma_vns *v)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 
@@ -719,15 +585,15 @@ try_connect(struct vns *v)
 }
 
 static void
-accept_one(struct vns *v)
+accept_one(struct vrdma_vns *v)
 {
 	int s = accept4(v->listenfd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (s < 0)
 		return;
 	if (v->sock >= 0) {
-		vlog(v, "refused a second switch connection on %s",
-		     v->o.socket);
+		vrdma_vns_log(v, "refused a second switch connection on %s",
+			      v->o.socket);
 		close(s);
 		return;
 	}
@@ -736,23 +602,25 @@ accept_one(struct vns *v)
 }
 
 static int
-listen_on(struct vns *v)
+listen_on(struct vrdma_vns *v)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	struct stat st;
 
 	if (strlen(v->o.socket) >= sizeof(a.sun_path)) {
-		vlog(v, "error: socket path %s is longer than %zu bytes",
-		     v->o.socket, sizeof(a.sun_path) - 1);
+		vrdma_vns_log(v,
+			      "error: socket path %s is longer than %zu bytes",
+			      v->o.socket, sizeof(a.sun_path) - 1);
 		return -1;
 	}
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", v->o.socket);
 	if (lstat(v->o.socket, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			vlog(v,
-			     "error: %s exists and is not a socket; fix: "
-			     "remove it or pick another path",
-			     v->o.socket);
+			vrdma_vns_log(
+				v,
+				"error: %s exists and is not a socket; fix: "
+				"remove it or pick another path",
+				v->o.socket);
 			return -1;
 		}
 		/* A stale socket from a crash is removed; a live one belongs
@@ -761,10 +629,11 @@ listen_on(struct vns *v)
 		if (probe >= 0 &&
 		    connect(probe, (struct sockaddr *)&a, sizeof(a)) == 0) {
 			close(probe);
-			vlog(v,
-			     "error: %s is served by another process; fix: "
-			     "stop it or pick another path",
-			     v->o.socket);
+			vrdma_vns_log(
+				v,
+				"error: %s is served by another process; fix: "
+				"stop it or pick another path",
+				v->o.socket);
 			return -1;
 		}
 		if (probe >= 0)
@@ -775,51 +644,23 @@ listen_on(struct vns *v)
 	if (v->listenfd < 0 ||
 	    bind(v->listenfd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
 	    listen(v->listenfd, 1) != 0) {
-		vlog(v,
-		     "error: cannot listen on %s: %s; fix: check that its "
-		     "directory exists and is writable",
-		     v->o.socket, strerror(errno));
+		vrdma_vns_log(
+			v,
+			"error: cannot listen on %s: %s; fix: check that its "
+			"directory exists and is writable",
+			v->o.socket, strerror(errno));
 		return -1;
 	}
-	ep_set(v, EPOLL_CTL_ADD, v->listenfd, EPOLLIN, EV_LISTEN, 0);
-	vlog(v, "listening on %s", v->o.socket);
+	vrdma_vns_ep_set(v, EPOLL_CTL_ADD, v->listenfd, EPOLLIN,
+			 VRDMA_VNS_EV_LISTEN, 0);
+	vrdma_vns_log(v, "listening on %s", v->o.socket);
 	return 0;
 }
 
 /* ---- set-up, options, main loop ---- */
 
 static int
-enter_netns(struct vns *v)
-{
-	char path[4096];
-	int fd;
-
-	if (v->o.netns == NULL)
-		return 0;
-	if (strchr(v->o.netns, '/') != NULL)
-		snprintf(path, sizeof(path), "%s", v->o.netns);
-	else
-		snprintf(path, sizeof(path), "/run/netns/%s", v->o.netns);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		vlog(v,
-		     "error: network namespace %s not found (%s): %s; fix: "
-		     "ip netns add %s",
-		     v->o.netns, path, strerror(errno), v->o.netns);
-		return -1;
-	}
-	if (setns(fd, CLONE_NEWNET) != 0) {
-		vlog(v, "error: cannot enter network namespace %s: %s",
-		     v->o.netns, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-static int
-setup(struct vns *v)
+setup(struct vrdma_vns *v)
 {
 	sigset_t sigs;
 
@@ -835,11 +676,14 @@ setup(struct vns *v)
 	v->timerfd =
 		timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (v->epfd < 0 || v->sigfd < 0 || v->timerfd < 0) {
-		vlog(v, "error: cannot create event fds: %s", strerror(errno));
+		vrdma_vns_log(v, "error: cannot create event fds: %s",
+			      strerror(errno));
 		return -1;
 	}
-	ep_set(v, EPOLL_CTL_ADD, v->sigfd, EPOLLIN, EV_SIGNAL, 0);
-	ep_set(v, EPOLL_CTL_ADD, v->timerfd, EPOLLIN, EV_TIMER, 0);
+	vrdma_vns_ep_set(v, EPOLL_CTL_ADD, v->sigfd, EPOLLIN,
+			 VRDMA_VNS_EV_SIGNAL, 0);
+	vrdma_vns_ep_set(v, EPOLL_CTL_ADD, v->timerfd, EPOLLIN,
+			 VRDMA_VNS_EV_TIMER, 0);
 	for (unsigned int q = 0; q < v->o.queues; q++) {
 		struct vrdma_vu_qpair *p = &v->qp[q];
 
@@ -848,7 +692,8 @@ setup(struct vns *v)
 		p->on_tap_pause = tap_pause;
 		p->owner = v;
 	}
-	if (mem_create(v) != 0 || enter_netns(v) != 0 || tap_create(v) != 0)
+	if (mem_create(v) != 0 || vrdma_vu_enter_netns(v) != 0 ||
+	    vrdma_vu_tap_create(v) != 0)
 		return -1;
 	if (v->o.server)
 		return listen_on(v);
@@ -857,7 +702,7 @@ setup(struct vns *v)
 }
 
 static void
-on_signal(struct vns *v)
+on_signal(struct vrdma_vns *v)
 {
 	struct signalfd_siginfo si;
 
@@ -866,33 +711,33 @@ on_signal(struct vns *v)
 			print_stats(v);
 			continue;
 		}
-		vlog(v, "signal %u: shutting down", si.ssi_signo);
+		vrdma_vns_log(v, "signal %u: shutting down", si.ssi_signo);
 		v->stopping = true;
 	}
 }
 
 static void
-dispatch(struct vns *v, const struct epoll_event *ev)
+dispatch(struct vrdma_vns *v, const struct epoll_event *ev)
 {
-	enum ev_kind kind = (enum ev_kind)(ev->data.u64 >> 32);
+	enum vrdma_vns_ev kind = (enum vrdma_vns_ev)(ev->data.u64 >> 32);
 	unsigned int q = (unsigned int)(ev->data.u64 & 0xffffffffu);
 	uint64_t n;
 	char junk;
 
 	switch (kind) {
-	case EV_SIGNAL:
+	case VRDMA_VNS_EV_SIGNAL:
 		on_signal(v);
 		break;
-	case EV_TIMER:
+	case VRDMA_VNS_EV_TIMER:
 		if (read(v->timerfd, &n, sizeof(n)) < 0)
 			break;
 		if (v->sock < 0 && !v->o.server)
 			try_connect(v);
 		break;
-	case EV_LISTEN:
+	case VRDMA_VNS_EV_LISTEN:
 		accept_one(v);
 		break;
-	case EV_SOCK:
+	case VRDMA_VNS_EV_SOCK:
 		if (q != v->gen || v->sock < 0)
 			break; /* left over from a closed connection */
 		/* The switch never sends unasked; anything but a close is a
@@ -903,16 +748,16 @@ dispatch(struct vns *v, const struct epoll_event *ev)
 		else
 			disconnect(v, "the switch sent an unexpected message");
 		break;
-	case EV_TAP:
+	case VRDMA_VNS_EV_TAP:
 		if (v->connected)
 			tap_to_switch(v, &v->qp[q]);
 		break;
-	case EV_RX_CALL:
+	case VRDMA_VNS_EV_RX_CALL:
 		vrdma_vu_drain_eventfd(v->qp[q].call[0]);
 		if (v->connected)
 			switch_to_tap(v, &v->qp[q]);
 		break;
-	case EV_TX_CALL:
+	case VRDMA_VNS_EV_TX_CALL:
 		vrdma_vu_drain_eventfd(v->qp[q].call[1]);
 		if (v->connected)
 			tap_to_switch(v, &v->qp[q]);
@@ -921,7 +766,7 @@ dispatch(struct vns *v, const struct epoll_event *ev)
 }
 
 static int
-run(struct vns *v)
+run(struct vrdma_vns *v)
 {
 	struct epoll_event evs[16];
 
@@ -932,7 +777,8 @@ run(struct vns *v)
 		int n = epoll_wait(v->epfd, evs, 16, timeout);
 
 		if (n < 0 && errno != EINTR) {
-			vlog(v, "error: epoll_wait: %s", strerror(errno));
+			vrdma_vns_log(v, "error: epoll_wait: %s",
+				      strerror(errno));
 			return 1;
 		}
 		for (int i = 0; i < n && !v->stopping; i++)
@@ -976,7 +822,7 @@ usage(FILE *f)
 		"  --name NAME       name in log lines (default: the ifname)\n"
 		"  -h, --help        this text\n\n"
 		"SIGTERM/SIGINT stop cleanly; SIGUSR1 prints counters.\n",
-		MAX_QUEUES);
+		VRDMA_VNS_MAX_QUEUES);
 }
 
 static int
@@ -994,7 +840,7 @@ parse_uint(const char *s, unsigned int lo, unsigned int hi, unsigned int *out)
 }
 
 static int
-parse_args(int argc, char **argv, struct opts *o)
+parse_args(int argc, char **argv, struct vrdma_vns_opts *o)
 {
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
@@ -1017,12 +863,12 @@ parse_args(int argc, char **argv, struct opts *o)
 	char trail;
 	int c;
 
-	*o = (struct opts){.ifname = "eth0",
-			   .server = true,
-			   .offloads = true,
-			   .mtu = 1500,
-			   .queues = 1,
-			   .ring = 1024};
+	*o = (struct vrdma_vns_opts){.ifname = "eth0",
+				     .server = true,
+				     .offloads = true,
+				     .mtu = 1500,
+				     .queues = 1,
+				     .ring = 1024};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -1070,11 +916,12 @@ parse_args(int argc, char **argv, struct opts *o)
 			}
 			break;
 		case 'q':
-			if (parse_uint(optarg, 1, MAX_QUEUES, &o->queues)) {
+			if (parse_uint(optarg, 1, VRDMA_VNS_MAX_QUEUES,
+				       &o->queues)) {
 				fprintf(stderr,
 					"vrdma-vhost-ns: --queues %s: want "
 					"1-%d\n",
-					optarg, MAX_QUEUES);
+					optarg, VRDMA_VNS_MAX_QUEUES);
 				return 2;
 			}
 			break;
@@ -1126,7 +973,7 @@ parse_args(int argc, char **argv, struct opts *o)
 int
 main(int argc, char **argv)
 {
-	static struct vns v;
+	static struct vrdma_vns v;
 	int ret = parse_args(argc, argv, &v.o);
 
 	if (ret != 0)
@@ -1134,7 +981,7 @@ main(int argc, char **argv)
 	v.sock = -1;
 	v.listenfd = -1;
 	v.memfd = -1;
-	for (unsigned int q = 0; q < MAX_QUEUES; q++)
+	for (unsigned int q = 0; q < VRDMA_VNS_MAX_QUEUES; q++)
 		v.qp[q].tap = -1;
 	if (setup(&v) != 0)
 		return 1;
@@ -1145,7 +992,7 @@ main(int argc, char **argv)
 		close(v.listenfd);
 		unlink(v.o.socket);
 	}
-	vlog(&v, "stopped after %" PRIu64 " connection%s", v.connections,
-	     v.connections == 1 ? "" : "s");
+	vrdma_vns_log(&v, "stopped after %" PRIu64 " connection%s",
+		      v.connections, v.connections == 1 ? "" : "s");
 	return ret;
 }

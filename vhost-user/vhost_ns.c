@@ -9,15 +9,16 @@
  * kernel's TCP stack hands over checksum-offloaded and 64 KiB TSO frames
  * as they are, and takes them back the same way. One thread, one epoll:
  * idle costs nothing; --busy-poll trades a core for latency.
- * vu_proto.c holds the message code, vu_vring.c the ring code.
+ * This file holds the options and the event loop and its dispatch;
+ * vu_ctl.c the vhost-user connection (shared memory, handshake,
+ * reconnect), vu_data.c the two copy loops between the rings and the tap,
+ * vu_tap.c the namespace and the tap's set-up, vu_proto.c the message
+ * code, vu_vring.c the ring code; vhost_ns.h the state they share.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <linux/if.h>
-#include <linux/if_tun.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -25,111 +26,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/uio.h>
-#include <sys/un.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
-#include "vu_proto.h"
-#include "vu_vring.h"
+#include "vhost_ns.h"
+#include "vu_ctl.h"
+#include "vu_data.h"
+#include "vu_tap.h"
 
-#define VNET_HDR_LEN	     12 /* struct virtio_net_hdr_v1, VERSION_1 */
-#define VNET_NUM_BUFFERS_OFF 10
-#define RX_BUF_SIZE	     4096
-/* A 64 KiB GSO frame and its header in one descriptor. */
-#define TX_BUF_SIZE (65536 + 4096)
-#define MAX_QUEUES  8
-/* tx buffers hold a whole 64 KiB frame each: their ring stays small. rx
- * buffers are 4 KiB and their ring large, so that the switch finds room
- * for a burst while we sleep (a 256-entry rx ring lost 0.5% of the frames
- * of a bulk TCP transfer to OVS tx drops). */
-#define TX_RING_MAX	256
-#define BURST		64
-#define GPA_BASE	0x40000000ull /* no descriptor ever points at 0 */
-#define CTRL_TIMEOUT_S	5
-#define HUGETLBFS_MAGIC 0x958458f6
-
-enum ev_kind {
-	EV_SIGNAL = 1,
-	EV_TIMER,
-	EV_LISTEN,
-	EV_SOCK,
-	EV_TAP,
-	EV_RX_CALL,
-	EV_TX_CALL,
-};
-
-struct dir_stats {
-	uint64_t frames;
-	uint64_t bytes;
-	uint64_t drops;
-};
-
-/* One virtio-net queue pair: vring 2q receives (switch to namespace),
- * vring 2q+1 transmits (namespace to switch). */
-struct qpair {
-	unsigned int index;
-	int tap;
-	int kick[2]; /* eventfds we write: rx, tx */
-	int call[2]; /* eventfds the switch writes: rx, tx */
-	struct vrdma_vring rx;
-	struct vrdma_vring tx;
-	size_t rx_ring_off, tx_ring_off, rx_buf_off, tx_buf_off;
-	uint16_t *tx_free;
-	uint16_t tx_nfree;
-	bool *tx_busy;	 /* descriptor id lent to the switch */
-	bool *rx_busy;	 /* likewise for rx */
-	bool tap_paused; /* tx ring full: tap not polled */
-	struct dir_stats to_switch;
-	struct dir_stats from_switch;
-};
-
-struct opts {
-	const char *socket;
-	const char *netns;
-	const char *ifname;
-	const char *name;
-	const char *hugepages;
-	bool server;
-	bool busy_poll;
-	bool offloads;
-	bool have_mac;
-	uint8_t mac[6];
-	unsigned int mtu;
-	unsigned int queues;
-	unsigned int ring;
-};
-
-struct vns {
-	struct opts o;
-	int epfd;
-	int sigfd;
-	int timerfd;
-	int listenfd;
-	int sock;
-	int memfd;
-	uint8_t *mem;
-	size_t mem_size;
-	bool connected;
-	bool more_work; /* a burst budget ran out: poll again */
-	bool stopping;
-	uint64_t features;
-	const char *last_wait; /* last "waiting" reason logged */
-	uint64_t connections;
-	unsigned int gen;      /* of the current socket, in its events */
-	unsigned int failures; /* handshakes failed in a row */
-	struct qpair qp[MAX_QUEUES];
-};
-
-static void
-vlog(const struct vns *v, const char *fmt, ...)
+void
+vrdma_vns_log(const struct vrdma_vns *v, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -142,14 +50,14 @@ vlog(const struct vns *v, const char *fmt, ...)
 }
 
 static uint64_t
-ev_data(enum ev_kind kind, unsigned int q)
+ev_data(enum vrdma_vns_ev kind, unsigned int q)
 {
 	return (uint64_t)kind << 32 | q;
 }
 
-static int
-ep_set(struct vns *v, int op, int fd, uint32_t events, enum ev_kind kind,
-       unsigned int q)
+int
+vrdma_vns_ep_set(struct vrdma_vns *v, int op, int fd, uint32_t events,
+		 enum vrdma_vns_ev kind, unsigned int q)
 {
 	struct epoll_event ev = {.events = events,
 				 .data.u64 = ev_data(kind, q)};
@@ -157,673 +65,42 @@ ep_set(struct vns *v, int op, int fd, uint32_t events, enum ev_kind kind,
 	return epoll_ctl(v->epfd, op, fd, &ev);
 }
 
-static void
-ep_del(struct vns *v, int fd)
+void
+vrdma_vns_ep_del(struct vrdma_vns *v, int fd)
 {
 	if (fd >= 0)
 		epoll_ctl(v->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-static void
-drain_eventfd(int fd)
-{
-	uint64_t n;
-
-	while (read(fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
-		;
-}
+/* ---- the data path (vu_data.c) ---- */
 
 static void
-kick(int fd)
+tap_pause(struct vrdma_vu_qpair *p, bool pause)
 {
-	uint64_t one = 1;
-
-	/* An eventfd write only fails when the counter would overflow,
-	 * which means the switch is kicked already. */
-	if (write(fd, &one, sizeof(one)) < 0)
-		return;
+	vrdma_vns_ep_set(p->owner, EPOLL_CTL_MOD, p->tap, pause ? 0 : EPOLLIN,
+			 VRDMA_VNS_EV_TAP, p->index);
 }
 
-/* ---- shared memory and rings ---- */
-
-static unsigned int
-tx_ring(const struct opts *o)
-{
-	return o->ring < TX_RING_MAX ? o->ring : TX_RING_MAX;
-}
-
-static size_t
-qpair_bytes(const struct opts *o)
-{
-	return vrdma_vring_size((uint16_t)o->ring) +
-	       vrdma_vring_size((uint16_t)tx_ring(o)) + 4096 +
-	       (size_t)o->ring * RX_BUF_SIZE + (size_t)tx_ring(o) * TX_BUF_SIZE;
-}
-
-static int
-mem_create(struct vns *v)
-{
-	size_t page = 4096, per_q = qpair_bytes(&v->o);
-	struct statfs sfs;
-	int flags = MAP_SHARED;
-
-	if (v->o.hugepages != NULL) {
-		char path[4096];
-
-		if (statfs(v->o.hugepages, &sfs) != 0 ||
-		    (unsigned long)sfs.f_type != HUGETLBFS_MAGIC) {
-			vlog(v,
-			     "error: %s is not a hugetlbfs mount; fix: mount "
-			     "one (vrdma hugepages) or drop --hugepages",
-			     v->o.hugepages);
-			return -1;
-		}
-		page = (size_t)sfs.f_bsize;
-		snprintf(path, sizeof(path), "%s/vrdma-vhost-ns.XXXXXX",
-			 v->o.hugepages);
-		v->memfd = mkstemp(path);
-		if (v->memfd >= 0)
-			unlink(path);
-		flags |= MAP_POPULATE;
-	} else {
-		v->memfd = memfd_create("vrdma-vhost-ns", MFD_CLOEXEC);
-	}
-	if (v->memfd < 0) {
-		vlog(v, "error: cannot create shared memory: %s",
-		     strerror(errno));
-		return -1;
-	}
-	v->mem_size = (per_q * v->o.queues + page - 1) & ~(page - 1);
-	if (ftruncate(v->memfd, (off_t)v->mem_size) != 0) {
-		vlog(v, "error: cannot size shared memory to %zu MiB: %s",
-		     v->mem_size >> 20, strerror(errno));
-		return -1;
-	}
-	v->mem = mmap(NULL, v->mem_size, PROT_READ | PROT_WRITE, flags,
-		      v->memfd, 0);
-	if (v->mem == MAP_FAILED) {
-		v->mem = NULL;
-		vlog(v,
-		     "error: cannot map %zu MiB of shared memory%s: %s; fix: "
-		     "%s",
-		     v->mem_size >> 20, v->o.hugepages ? " from hugepages" : "",
-		     strerror(errno),
-		     v->o.hugepages ? "reserve more hugepages (vrdma hugepages)"
-				    : "free some memory");
-		return -1;
-	}
-	for (unsigned int q = 0; q < v->o.queues; q++) {
-		struct qpair *p = &v->qp[q];
-		size_t base = per_q * q,
-		       rx = vrdma_vring_size((uint16_t)v->o.ring),
-		       tx = vrdma_vring_size((uint16_t)tx_ring(&v->o));
-
-		p->rx_ring_off = base;
-		p->tx_ring_off = base + rx;
-		p->rx_buf_off = (base + rx + tx + 4095) & ~(size_t)4095;
-		p->tx_buf_off = p->rx_buf_off + (size_t)v->o.ring * RX_BUF_SIZE;
-	}
-	return 0;
-}
-
-static uint64_t
-gpa(size_t off)
-{
-	return GPA_BASE + off;
-}
-
-/* Fresh rings for a new connection: every rx buffer offered to the switch,
- * every tx buffer free. Whatever the last connection left is dropped. */
 static void
-rings_reset(struct vns *v)
+tap_to_switch(struct vrdma_vns *v, struct vrdma_vu_qpair *p)
 {
-	bool event_idx = v->features & VRDMA_BIT(VRDMA_VIRTIO_RING_F_EVENT_IDX);
-	uint16_t n = (uint16_t)v->o.ring, nt = (uint16_t)tx_ring(&v->o);
-
-	for (unsigned int q = 0; q < v->o.queues; q++) {
-		struct qpair *p = &v->qp[q];
-
-		vrdma_vring_init(&p->rx, v->mem + p->rx_ring_off, n, event_idx);
-		vrdma_vring_init(&p->tx, v->mem + p->tx_ring_off, nt,
-				 event_idx);
-		for (uint16_t id = 0; id < n; id++) {
-			vrdma_vring_post(
-				&p->rx, id,
-				gpa(p->rx_buf_off + (size_t)id * RX_BUF_SIZE),
-				RX_BUF_SIZE, VRDMA_VRING_DESC_F_WRITE);
-			p->rx_busy[id] = true;
-		}
-		for (uint16_t id = 0; id < nt; id++) {
-			p->tx_busy[id] = false;
-			p->tx_free[id] = (uint16_t)(nt - 1 - id);
-		}
-		p->tx_nfree = nt;
-		p->tap_paused = false;
-		vrdma_vring_publish(&p->rx);
-		/* Calls for received frames; tx completions are reclaimed
-		 * lazily and asked for only when the ring fills. */
-		vrdma_vring_interrupts(&p->rx, !v->o.busy_poll);
-		vrdma_vring_interrupts(&p->tx, false);
-		drain_eventfd(p->call[0]);
-		drain_eventfd(p->call[1]);
-	}
-}
-
-/* ---- the control channel ---- */
-
-static int
-send_msg(struct vns *v, struct vrdma_vu_msg *m, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
-	struct iovec iov[2] = {
-		{.iov_base = &m->hdr, .iov_len = sizeof(m->hdr)},
-		{.iov_base = &m->payload, .iov_len = m->hdr.size},
-	};
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-	ssize_t n;
-
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	n = sendmsg(v->sock, &mh, MSG_NOSIGNAL);
-	if (n != (ssize_t)(sizeof(m->hdr) + m->hdr.size)) {
-		vlog(v, "switch: sending %s failed: %s",
-		     vrdma_vu_request_name(m->hdr.request),
-		     n < 0 ? strerror(errno) : "short write");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-recv_full(int sock, void *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(sock, (uint8_t *)buf + got, len - got, 0);
-
-		if (n == 0)
-			return -ECONNRESET;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		got += (size_t)n;
-	}
-	return 0;
-}
-
-/* Send a request that has a reply and check the reply strictly. */
-static int
-request(struct vns *v, struct vrdma_vu_msg *m, union vrdma_vu_payload *out)
-{
-	uint8_t buf[sizeof(struct vrdma_vu_hdr) +
-		    sizeof(union vrdma_vu_payload)];
-	struct vrdma_vu_hdr hdr;
 	const char *why;
-	uint32_t req = m->hdr.request;
-	int ret;
 
-	if (send_msg(v, m, -1) != 0)
-		return -1;
-	ret = recv_full(v->sock, &hdr, sizeof(hdr));
-	if (ret == 0 && hdr.size > sizeof(union vrdma_vu_payload)) {
-		vlog(v, "switch: reply to %s claims a %u-byte payload",
-		     vrdma_vu_request_name(req), hdr.size);
-		return -1;
-	}
-	memcpy(buf, &hdr, sizeof(hdr));
-	if (ret == 0)
-		ret = recv_full(v->sock, buf + sizeof(hdr), hdr.size);
-	if (ret != 0) {
-		vlog(v, "switch: no reply to %s: %s",
-		     vrdma_vu_request_name(req),
-		     ret == -EAGAIN ? "timed out" : strerror(-ret));
-		return -1;
-	}
-	if (vrdma_vu_reply_parse(buf, sizeof(hdr) + hdr.size, req, out, &why) !=
-	    0) {
-		vlog(v, "switch: bad reply to %s: %s",
-		     vrdma_vu_request_name(req), why);
-		return -1;
-	}
-	return 0;
-}
-
-static uint64_t
-wanted_features(const struct vns *v)
-{
-	uint64_t f = VRDMA_BIT(VRDMA_VIRTIO_RING_F_EVENT_IDX);
-
-	if (v->o.offloads)
-		f |= VRDMA_BIT(VRDMA_VIRTIO_NET_F_CSUM) |
-		     VRDMA_BIT(VRDMA_VIRTIO_NET_F_GUEST_CSUM) |
-		     VRDMA_BIT(VRDMA_VIRTIO_NET_F_GUEST_TSO4) |
-		     VRDMA_BIT(VRDMA_VIRTIO_NET_F_GUEST_TSO6) |
-		     VRDMA_BIT(VRDMA_VIRTIO_NET_F_HOST_TSO4) |
-		     VRDMA_BIT(VRDMA_VIRTIO_NET_F_HOST_TSO6);
-	return f;
-}
-
-static uint64_t
-required_features(const struct vns *v)
-{
-	uint64_t f = VRDMA_BIT(VRDMA_VIRTIO_F_VERSION_1) |
-		     VRDMA_BIT(VRDMA_VIRTIO_NET_F_MRG_RXBUF) |
-		     VRDMA_BIT(VRDMA_VHOST_USER_F_PROTOCOL_FEATURES);
-
-	if (v->o.queues > 1)
-		f |= VRDMA_BIT(VRDMA_VIRTIO_NET_F_MQ);
-	return f;
-}
-
-/* Virtio makes TSO depend on checksum offload in the same direction:
- * drop what the switch offered without its prerequisite. */
-static uint64_t
-sane_features(uint64_t f)
-{
-	if (!(f & VRDMA_BIT(VRDMA_VIRTIO_NET_F_CSUM)))
-		f &= ~(VRDMA_BIT(VRDMA_VIRTIO_NET_F_HOST_TSO4) |
-		       VRDMA_BIT(VRDMA_VIRTIO_NET_F_HOST_TSO6));
-	if (!(f & VRDMA_BIT(VRDMA_VIRTIO_NET_F_GUEST_CSUM)))
-		f &= ~(VRDMA_BIT(VRDMA_VIRTIO_NET_F_GUEST_TSO4) |
-		       VRDMA_BIT(VRDMA_VIRTIO_NET_F_GUEST_TSO6));
-	return f;
-}
-
-static int
-negotiate(struct vns *v)
-{
-	union vrdma_vu_payload r;
-	struct vrdma_vu_msg m;
-	unsigned int missing;
-	uint64_t f;
-
-	vrdma_vu_msg_none(&m, VRDMA_VU_GET_FEATURES);
-	if (request(v, &m, &r) != 0)
-		return -1;
-	if (vrdma_vu_negotiate(r.u64, wanted_features(v), required_features(v),
-			       &f, &missing) != 0) {
-		const char *name = vrdma_vu_feature_name(missing);
-
-		vlog(v,
-		     "error: feature mismatch: the switch does not offer "
-		     "%s (bit %u; it offers 0x%" PRIx64 ")%s",
-		     name ? name : "?", missing, r.u64,
-		     missing == VRDMA_VIRTIO_NET_F_MQ
-			     ? "; fix: use --queues 1 or a multiqueue port"
-			     : "");
-		return -1;
-	}
-	v->features = sane_features(f);
-
-	vrdma_vu_msg_none(&m, VRDMA_VU_GET_PROTOCOL_FEATURES);
-	if (request(v, &m, &r) != 0)
-		return -1;
-	if (v->o.queues > 1 && !(r.u64 & VRDMA_BIT(VRDMA_VU_PROTOCOL_F_MQ))) {
-		vlog(v, "error: feature mismatch: the switch lacks the MQ "
-			"protocol feature; fix: use --queues 1");
-		return -1;
-	}
-	vrdma_vu_msg_u64(&m, VRDMA_VU_SET_PROTOCOL_FEATURES,
-			 r.u64 & VRDMA_BIT(VRDMA_VU_PROTOCOL_F_MQ));
-	if (send_msg(v, &m, -1) != 0)
-		return -1;
-	if (v->o.queues > 1) {
-		vrdma_vu_msg_none(&m, VRDMA_VU_GET_QUEUE_NUM);
-		if (request(v, &m, &r) != 0)
-			return -1;
-		if (r.u64 < v->o.queues) {
-			vlog(v,
-			     "error: the switch port takes %" PRIu64
-			     " queue pairs, asked for %u; fix: --queues %" PRIu64,
-			     r.u64, v->o.queues, r.u64);
-			return -1;
-		}
-	}
-	vrdma_vu_msg_none(&m, VRDMA_VU_SET_OWNER);
-	if (send_msg(v, &m, -1) != 0)
-		return -1;
-	vrdma_vu_msg_u64(&m, VRDMA_VU_SET_FEATURES, v->features);
-	return send_msg(v, &m, -1);
-}
-
-static int
-setup_vring(struct vns *v, unsigned int idx, const struct vrdma_vring *r,
-	    int kickfd, int callfd)
-{
-	struct vrdma_vu_vring_addr a = {
-		.index = idx,
-		.desc_user_addr = (uintptr_t)r->desc,
-		.avail_user_addr = (uintptr_t)r->avail,
-		.used_user_addr = (uintptr_t)r->used,
-	};
-	struct vrdma_vu_msg m;
-
-	vrdma_vu_msg_state(&m, VRDMA_VU_SET_VRING_NUM, idx, r->num);
-	if (send_msg(v, &m, -1) != 0)
-		return -1;
-	vrdma_vu_msg_state(&m, VRDMA_VU_SET_VRING_BASE, idx, 0);
-	if (send_msg(v, &m, -1) != 0)
-		return -1;
-	vrdma_vu_msg_addr(&m, &a);
-	if (send_msg(v, &m, -1) != 0)
-		return -1;
-	vrdma_vu_msg_u64(&m, VRDMA_VU_SET_VRING_CALL, idx);
-	if (send_msg(v, &m, callfd) != 0)
-		return -1;
-	vrdma_vu_msg_u64(&m, VRDMA_VU_SET_VRING_KICK, idx);
-	return send_msg(v, &m, kickfd);
-}
-
-static int
-handshake(struct vns *v)
-{
-	struct vrdma_vu_region reg = {
-		.guest_phys_addr = GPA_BASE,
-		.memory_size = v->mem_size,
-		.userspace_addr = (uintptr_t)v->mem,
-		.mmap_offset = 0,
-	};
-	struct vrdma_vu_msg m;
-
-	if (negotiate(v) != 0)
-		return -1;
-	rings_reset(v);
-	vrdma_vu_msg_memory(&m, &reg, 1);
-	if (send_msg(v, &m, v->memfd) != 0)
-		return -1;
-	for (unsigned int q = 0; q < v->o.queues; q++) {
-		struct qpair *p = &v->qp[q];
-
-		if (setup_vring(v, 2 * q, &p->rx, p->kick[0], p->call[0]) ||
-		    setup_vring(v, 2 * q + 1, &p->tx, p->kick[1], p->call[1]))
-			return -1;
-	}
-	for (unsigned int i = 0; i < 2 * v->o.queues; i++) {
-		vrdma_vu_msg_state(&m, VRDMA_VU_SET_VRING_ENABLE, i, 1);
-		if (send_msg(v, &m, -1) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* ---- the tap ---- */
-
-static unsigned int
-tap_offloads(uint64_t f)
-{
-	unsigned int o = 0;
-
-	if (f & VRDMA_BIT(VRDMA_VIRTIO_NET_F_CSUM))
-		o |= TUN_F_CSUM;
-	if (f & VRDMA_BIT(VRDMA_VIRTIO_NET_F_HOST_TSO4))
-		o |= TUN_F_TSO4;
-	if (f & VRDMA_BIT(VRDMA_VIRTIO_NET_F_HOST_TSO6))
-		o |= TUN_F_TSO6;
-	return o;
+	if (vrdma_vu_tap_to_switch(p, &v->more_work, &why) != 0)
+		vrdma_vu_ctl_disconnect(v, why);
 }
 
 static void
-tap_carrier(struct vns *v, bool on)
+switch_to_tap(struct vrdma_vns *v, struct vrdma_vu_qpair *p)
 {
-	int c = on;
+	const char *why;
 
-	/* TUNSETCARRIER tells the namespace's stack the link state; older
-	 * kernels lack it, and then the link just stays up. */
-	if (ioctl(v->qp[0].tap, TUNSETCARRIER, &c) != 0 && errno != EINVAL)
-		vlog(v, "warning: cannot set carrier %s: %s", on ? "on" : "off",
-		     strerror(errno));
-}
-
-static int
-ifreq_ioctl(struct vns *v, unsigned long req, struct ifreq *ifr,
-	    const char *what)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int ret = s < 0 ? -1 : ioctl(s, req, ifr);
-
-	if (ret != 0)
-		vlog(v, "error: cannot set %s of %s: %s", what, v->o.ifname,
-		     strerror(errno));
-	if (s >= 0)
-		close(s);
-	return ret;
-}
-
-static int
-tap_create(struct vns *v)
-{
-	struct ifreq ifr;
-	int hdr = VNET_HDR_LEN;
-
-	for (unsigned int q = 0; q < v->o.queues; q++) {
-		struct qpair *p = &v->qp[q];
-
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", v->o.ifname);
-		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-		if (v->o.queues > 1)
-			ifr.ifr_flags |= IFF_MULTI_QUEUE;
-		p->tap = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-		if (p->tap < 0) {
-			vlog(v,
-			     "error: cannot open /dev/net/tun: %s; fix: "
-			     "modprobe tun, run as root",
-			     strerror(errno));
-			return -1;
-		}
-		if (ioctl(p->tap, TUNSETIFF, &ifr) != 0) {
-			vlog(v,
-			     "error: cannot create tap %s%s%s: %s; fix: pick "
-			     "another --ifname or remove the interface",
-			     v->o.ifname, v->o.netns ? " in namespace " : "",
-			     v->o.netns ? v->o.netns : "", strerror(errno));
-			return -1;
-		}
-		if (ioctl(p->tap, TUNSETVNETHDRSZ, &hdr) != 0 ||
-		    ioctl(p->tap, TUNSETOFFLOAD, 0) != 0) {
-			vlog(v, "error: tap %s refuses virtio-net headers: %s",
-			     v->o.ifname, strerror(errno));
-			return -1;
-		}
-	}
-	tap_carrier(v, false);
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", v->o.ifname);
-	if (v->o.have_mac) {
-		ifr.ifr_hwaddr.sa_family = 1; /* ARPHRD_ETHER */
-		memcpy(ifr.ifr_hwaddr.sa_data, v->o.mac, 6);
-		if (ifreq_ioctl(v, SIOCSIFHWADDR, &ifr, "the MAC address"))
-			return -1;
-	}
-	ifr.ifr_mtu = (int)v->o.mtu;
-	if (ifreq_ioctl(v, SIOCSIFMTU, &ifr, "the MTU"))
-		return -1;
-	if (ifreq_ioctl(v, SIOCGIFFLAGS, &ifr, "the flags"))
-		return -1;
-	ifr.ifr_flags |= IFF_UP;
-	return ifreq_ioctl(v, SIOCSIFFLAGS, &ifr, "the link up");
-}
-
-/* ---- the data path ---- */
-
-static void disconnect(struct vns *v, const char *why);
-
-static int
-tx_reclaim(struct vns *v, struct qpair *p)
-{
-	uint16_t id;
-	uint32_t len;
-	int r;
-
-	while ((r = vrdma_vring_peek_used(&p->tx, 0, &id, &len)) == 1) {
-		if (!p->tx_busy[id]) {
-			disconnect(v, "switch returned a tx buffer twice");
-			return -1;
-		}
-		p->tx_busy[id] = false;
-		p->tx_free[p->tx_nfree++] = id;
-		vrdma_vring_consume(&p->tx, 1);
-	}
-	if (r < 0) {
-		disconnect(v,
-			   "switch returned a tx descriptor id out of range");
-		return -1;
-	}
-	return 0;
+	if (vrdma_vu_switch_to_tap(p, &v->more_work, &why) != 0)
+		vrdma_vu_ctl_disconnect(v, why);
 }
 
 static void
-tap_pause(struct vns *v, struct qpair *p, bool pause)
-{
-	if (p->tap_paused == pause)
-		return;
-	p->tap_paused = pause;
-	ep_set(v, EPOLL_CTL_MOD, p->tap, pause ? 0 : EPOLLIN, EV_TAP, p->index);
-}
-
-/* Namespace to switch: read frames from the tap straight into tx
- * buffers in shared memory, one descriptor per frame. */
-static void
-tap_to_switch(struct vns *v, struct qpair *p)
-{
-	unsigned int n = 0;
-
-	if (tx_reclaim(v, p) != 0)
-		return;
-	if (p->tap_paused && p->tx_nfree > 0) {
-		vrdma_vring_interrupts(&p->tx, false);
-		tap_pause(v, p, false);
-	}
-	while (p->tx_nfree > 0 && n < BURST) {
-		uint16_t id = p->tx_free[p->tx_nfree - 1];
-		size_t off = p->tx_buf_off + (size_t)id * TX_BUF_SIZE;
-		ssize_t len = read(p->tap, v->mem + off, TX_BUF_SIZE);
-
-		if (len < 0)
-			break; /* EAGAIN: drained; else the tap is gone */
-		if (len <= VNET_HDR_LEN) {
-			p->to_switch.drops++;
-			continue;
-		}
-		memset(v->mem + off + VNET_NUM_BUFFERS_OFF, 0, 2);
-		p->tx_nfree--;
-		p->tx_busy[id] = true;
-		vrdma_vring_post(&p->tx, id, gpa(off), (uint32_t)len, 0);
-		p->to_switch.frames++;
-		p->to_switch.bytes += (uint64_t)len - VNET_HDR_LEN;
-		n++;
-	}
-	if (n > 0 && vrdma_vring_publish(&p->tx))
-		kick(p->kick[1]);
-	if (n == BURST)
-		v->more_work = true;
-	if (p->tx_nfree == 0 && !v->o.busy_poll) {
-		/* Ring full: stop reading the tap (the kernel queues and
-		 * then drops, as a full NIC would) until the switch gives
-		 * buffers back. */
-		tap_pause(v, p, true);
-		if (vrdma_vring_interrupts(&p->tx, true))
-			v->more_work = true;
-	}
-}
-
-/* Switch to namespace: each frame is one or more used rx buffers (the
- * first header's num_buffers says how many); write them to the tap as
- * one iovec and give the buffers back. */
-static void
-switch_to_tap(struct vns *v, struct qpair *p)
-{
-	struct iovec iov[BURST];
-	uint16_t ids[BURST];
-	unsigned int frames = 0, posted = 0;
-	uint16_t partial = 0;
-
-	while (frames < BURST) {
-		uint16_t id, nbufs;
-		uint32_t len;
-		size_t total = 0;
-		int r = vrdma_vring_peek_used(&p->rx, 0, &id, &len);
-
-		if (r == 0)
-			break;
-		if (r < 0 || !p->rx_busy[id]) {
-			disconnect(v, r < 0 ? "switch returned an rx "
-					      "descriptor id out of range"
-					    : "switch returned an rx buffer "
-					      "twice");
-			return;
-		}
-		memcpy(&nbufs,
-		       v->mem + p->rx_buf_off + (size_t)id * RX_BUF_SIZE +
-			       VNET_NUM_BUFFERS_OFF,
-		       sizeof(nbufs));
-		if (nbufs == 0 || nbufs > BURST) {
-			disconnect(v, "switch sent a frame with a bad "
-				      "num_buffers");
-			return;
-		}
-		for (uint16_t k = 0; k < nbufs; k++) {
-			r = vrdma_vring_peek_used(&p->rx, k, &id, &len);
-			if (r <= 0)
-				break;
-			if (!p->rx_busy[id] || len > RX_BUF_SIZE ||
-			    (k == 0 && len < VNET_HDR_LEN)) {
-				r = -1;
-				break;
-			}
-			iov[k].iov_base = v->mem + p->rx_buf_off +
-					  (size_t)id * RX_BUF_SIZE;
-			iov[k].iov_len = len;
-			ids[k] = id;
-			total += len;
-		}
-		if (r == 0) {
-			/* The rest of the frame is not returned yet. */
-			partial = (uint16_t)(nbufs - 1);
-			break;
-		}
-		if (r < 0) {
-			disconnect(v, "switch returned an rx buffer with a bad "
-				      "id or length");
-			return;
-		}
-		if (writev(p->tap, iov, nbufs) == (ssize_t)total) {
-			p->from_switch.frames++;
-			p->from_switch.bytes += total - VNET_HDR_LEN;
-		} else {
-			p->from_switch.drops++;
-		}
-		vrdma_vring_consume(&p->rx, nbufs);
-		for (uint16_t k = 0; k < nbufs; k++)
-			vrdma_vring_post(&p->rx, ids[k],
-					 gpa(p->rx_buf_off +
-					     (size_t)ids[k] * RX_BUF_SIZE),
-					 RX_BUF_SIZE, VRDMA_VRING_DESC_F_WRITE);
-		posted += nbufs;
-		frames++;
-	}
-	if (posted > 0 && vrdma_vring_publish(&p->rx))
-		kick(p->kick[0]);
-	if (frames == BURST)
-		v->more_work = true;
-	else if (!v->o.busy_poll && vrdma_vring_call_after(&p->rx, partial))
-		v->more_work = true;
-}
-
-static void
-poll_all(struct vns *v)
+poll_all(struct vrdma_vns *v)
 {
 	for (unsigned int q = 0; q < v->o.queues && v->connected; q++) {
 		switch_to_tap(v, &v->qp[q]);
@@ -832,242 +109,10 @@ poll_all(struct vns *v)
 	}
 }
 
-/* ---- connection life cycle ---- */
-
-static void
-arm_retry(struct vns *v, unsigned int seconds)
-{
-	struct itimerspec t = {.it_value.tv_sec = seconds};
-
-	timerfd_settime(v->timerfd, 0, &t, NULL);
-}
-
-static void
-print_stats(const struct vns *v)
-{
-	for (unsigned int q = 0; q < v->o.queues; q++) {
-		const struct qpair *p = &v->qp[q];
-
-		vlog(v,
-		     "queue %u: to switch %" PRIu64 " frames %" PRIu64
-		     " bytes %" PRIu64 " drops; from switch %" PRIu64
-		     " frames %" PRIu64 " bytes %" PRIu64 " drops",
-		     q, p->to_switch.frames, p->to_switch.bytes,
-		     p->to_switch.drops, p->from_switch.frames,
-		     p->from_switch.bytes, p->from_switch.drops);
-	}
-}
-
-static void
-disconnect(struct vns *v, const char *why)
-{
-	if (v->sock < 0)
-		return;
-	if (v->connected) {
-		vlog(v, "disconnected: %s", why);
-		print_stats(v);
-	} else {
-		vlog(v, "handshake failed: %s", why);
-	}
-	ep_del(v, v->sock);
-	close(v->sock);
-	v->sock = -1;
-	if (v->connected) {
-		for (unsigned int q = 0; q < v->o.queues; q++) {
-			ep_del(v, v->qp[q].tap);
-			ep_del(v, v->qp[q].call[0]);
-			ep_del(v, v->qp[q].call[1]);
-		}
-		tap_carrier(v, false);
-	}
-	if (!v->connected)
-		v->failures++;
-	v->connected = false;
-	v->more_work = false;
-	/* A switch that refuses us (a feature mismatch) is retried ever
-	 * more slowly, up to every 32 s. */
-	if (!v->o.server && !v->stopping)
-		arm_retry(v, 1u << (v->failures < 5 ? v->failures : 5));
-}
-
-static void
-connected(struct vns *v)
-{
-	struct timeval tv = {.tv_sec = CTRL_TIMEOUT_S};
-	unsigned int off;
-
-	v->last_wait = NULL;
-	/* The handshake is control path and may block, bounded. */
-	setsockopt(v->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(v->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (handshake(v) != 0) {
-		disconnect(v, "see above");
-		return;
-	}
-	off = tap_offloads(v->features);
-	for (unsigned int q = 0; q < v->o.queues; q++)
-		if (ioctl(v->qp[q].tap, TUNSETOFFLOAD, off) != 0) {
-			vlog(v, "error: tap refuses offloads 0x%x: %s", off,
-			     strerror(errno));
-			disconnect(v, "tap offloads");
-			return;
-		}
-	ep_set(v, EPOLL_CTL_ADD, v->sock, EPOLLIN | EPOLLRDHUP, EV_SOCK,
-	       ++v->gen);
-	for (unsigned int q = 0; q < v->o.queues; q++) {
-		struct qpair *p = &v->qp[q];
-
-		ep_set(v, EPOLL_CTL_ADD, p->tap, EPOLLIN, EV_TAP, q);
-		ep_set(v, EPOLL_CTL_ADD, p->call[0], EPOLLIN, EV_RX_CALL, q);
-		ep_set(v, EPOLL_CTL_ADD, p->call[1], EPOLLIN, EV_TX_CALL, q);
-	}
-	v->connected = true;
-	v->connections++;
-	v->failures = 0;
-	tap_carrier(v, true);
-	vlog(v,
-	     "connected to %s as %s: features 0x%" PRIx64
-	     " (offloads %s), %u queue pair%s, ring %u",
-	     v->o.socket, v->o.server ? "server" : "client", v->features,
-	     off ? "on" : "off", v->o.queues, v->o.queues > 1 ? "s" : "",
-	     v->o.ring);
-	v->more_work = true;
-}
-
-static void
-wait_note(struct vns *v, const char *why)
-{
-	/* Once per reason, not once per retry. */
-	if (v->last_wait != why)
-		vlog(v, "waiting for the switch: %s", why);
-	v->last_wait = why;
-}
-
-static void
-try_connect(struct vns *v)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", v->o.socket);
-	v->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (v->sock < 0 ||
-	    connect(v->sock, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		int err = errno;
-
-		if (v->sock >= 0)
-			close(v->sock);
-		v->sock = -1;
-		wait_note(v, err == ENOENT
-				     ? "socket missing (is the port added?)"
-				     : "socket refuses connections");
-		arm_retry(v, 1);
-		return;
-	}
-	connected(v);
-}
-
-static void
-accept_one(struct vns *v)
-{
-	int s = accept4(v->listenfd, NULL, NULL, SOCK_CLOEXEC);
-
-	if (s < 0)
-		return;
-	if (v->sock >= 0) {
-		vlog(v, "refused a second switch connection on %s",
-		     v->o.socket);
-		close(s);
-		return;
-	}
-	v->sock = s;
-	connected(v);
-}
-
-static int
-listen_on(struct vns *v)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	struct stat st;
-
-	if (strlen(v->o.socket) >= sizeof(a.sun_path)) {
-		vlog(v, "error: socket path %s is longer than %zu bytes",
-		     v->o.socket, sizeof(a.sun_path) - 1);
-		return -1;
-	}
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", v->o.socket);
-	if (lstat(v->o.socket, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			vlog(v,
-			     "error: %s exists and is not a socket; fix: "
-			     "remove it or pick another path",
-			     v->o.socket);
-			return -1;
-		}
-		/* A stale socket from a crash is removed; a live one belongs
-		 * to someone else. */
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 &&
-		    connect(probe, (struct sockaddr *)&a, sizeof(a)) == 0) {
-			close(probe);
-			vlog(v,
-			     "error: %s is served by another process; fix: "
-			     "stop it or pick another path",
-			     v->o.socket);
-			return -1;
-		}
-		if (probe >= 0)
-			close(probe);
-		unlink(v->o.socket);
-	}
-	v->listenfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (v->listenfd < 0 ||
-	    bind(v->listenfd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    listen(v->listenfd, 1) != 0) {
-		vlog(v,
-		     "error: cannot listen on %s: %s; fix: check that its "
-		     "directory exists and is writable",
-		     v->o.socket, strerror(errno));
-		return -1;
-	}
-	ep_set(v, EPOLL_CTL_ADD, v->listenfd, EPOLLIN, EV_LISTEN, 0);
-	vlog(v, "listening on %s", v->o.socket);
-	return 0;
-}
-
 /* ---- set-up, options, main loop ---- */
 
 static int
-enter_netns(struct vns *v)
-{
-	char path[4096];
-	int fd;
-
-	if (v->o.netns == NULL)
-		return 0;
-	if (strchr(v->o.netns, '/') != NULL)
-		snprintf(path, sizeof(path), "%s", v->o.netns);
-	else
-		snprintf(path, sizeof(path), "/run/netns/%s", v->o.netns);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		vlog(v,
-		     "error: network namespace %s not found (%s): %s; fix: "
-		     "ip netns add %s",
-		     v->o.netns, path, strerror(errno), v->o.netns);
-		return -1;
-	}
-	if (setns(fd, CLONE_NEWNET) != 0) {
-		vlog(v, "error: cannot enter network namespace %s: %s",
-		     v->o.netns, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-static int
-setup(struct vns *v)
+setup(struct vrdma_vns *v)
 {
 	sigset_t sigs;
 
@@ -1083,93 +128,91 @@ setup(struct vns *v)
 	v->timerfd =
 		timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (v->epfd < 0 || v->sigfd < 0 || v->timerfd < 0) {
-		vlog(v, "error: cannot create event fds: %s", strerror(errno));
+		vrdma_vns_log(v, "error: cannot create event fds: %s",
+			      strerror(errno));
 		return -1;
 	}
-	ep_set(v, EPOLL_CTL_ADD, v->sigfd, EPOLLIN, EV_SIGNAL, 0);
-	ep_set(v, EPOLL_CTL_ADD, v->timerfd, EPOLLIN, EV_TIMER, 0);
+	vrdma_vns_ep_set(v, EPOLL_CTL_ADD, v->sigfd, EPOLLIN,
+			 VRDMA_VNS_EV_SIGNAL, 0);
+	vrdma_vns_ep_set(v, EPOLL_CTL_ADD, v->timerfd, EPOLLIN,
+			 VRDMA_VNS_EV_TIMER, 0);
 	for (unsigned int q = 0; q < v->o.queues; q++) {
-		struct qpair *p = &v->qp[q];
+		struct vrdma_vu_qpair *p = &v->qp[q];
 
-		p->index = q;
-		p->tx_free = calloc(tx_ring(&v->o), sizeof(*p->tx_free));
-		p->tx_busy = calloc(tx_ring(&v->o), sizeof(*p->tx_busy));
-		p->rx_busy = calloc(v->o.ring, sizeof(*p->rx_busy));
-		for (int i = 0; i < 2; i++) {
-			p->kick[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-			p->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-			if (p->kick[i] < 0 || p->call[i] < 0)
-				return -1;
-		}
-		if (!p->tx_free || !p->tx_busy || !p->rx_busy)
+		if (vrdma_vu_qpair_init(p, q, v->o.ring, v->o.busy_poll) != 0)
 			return -1;
+		p->on_tap_pause = tap_pause;
+		p->owner = v;
 	}
-	if (mem_create(v) != 0 || enter_netns(v) != 0 || tap_create(v) != 0)
+	if (vrdma_vu_ctl_mem_create(v) != 0 || vrdma_vu_enter_netns(v) != 0 ||
+	    vrdma_vu_tap_create(v) != 0)
 		return -1;
 	if (v->o.server)
-		return listen_on(v);
-	try_connect(v);
+		return vrdma_vu_ctl_listen(v);
+	vrdma_vu_ctl_connect(v);
 	return 0;
 }
 
 static void
-on_signal(struct vns *v)
+on_signal(struct vrdma_vns *v)
 {
 	struct signalfd_siginfo si;
 
 	while (read(v->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGUSR1) {
-			print_stats(v);
+			vrdma_vu_ctl_print_stats(v);
 			continue;
 		}
-		vlog(v, "signal %u: shutting down", si.ssi_signo);
+		vrdma_vns_log(v, "signal %u: shutting down", si.ssi_signo);
 		v->stopping = true;
 	}
 }
 
 static void
-dispatch(struct vns *v, const struct epoll_event *ev)
+dispatch(struct vrdma_vns *v, const struct epoll_event *ev)
 {
-	enum ev_kind kind = (enum ev_kind)(ev->data.u64 >> 32);
+	enum vrdma_vns_ev kind = (enum vrdma_vns_ev)(ev->data.u64 >> 32);
 	unsigned int q = (unsigned int)(ev->data.u64 & 0xffffffffu);
 	uint64_t n;
 	char junk;
 
 	switch (kind) {
-	case EV_SIGNAL:
+	case VRDMA_VNS_EV_SIGNAL:
 		on_signal(v);
 		break;
-	case EV_TIMER:
+	case VRDMA_VNS_EV_TIMER:
 		if (read(v->timerfd, &n, sizeof(n)) < 0)
 			break;
 		if (v->sock < 0 && !v->o.server)
-			try_connect(v);
+			vrdma_vu_ctl_connect(v);
 		break;
-	case EV_LISTEN:
-		accept_one(v);
+	case VRDMA_VNS_EV_LISTEN:
+		vrdma_vu_ctl_accept(v);
 		break;
-	case EV_SOCK:
+	case VRDMA_VNS_EV_SOCK:
 		if (q != v->gen || v->sock < 0)
 			break; /* left over from a closed connection */
 		/* The switch never sends unasked; anything but a close is a
 		 * protocol violation, and both end this connection. */
 		if (recv(v->sock, &junk, 1, MSG_DONTWAIT | MSG_PEEK) == 0 ||
 		    (ev->events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
-			disconnect(v, "the switch closed the connection");
+			vrdma_vu_ctl_disconnect(
+				v, "the switch closed the connection");
 		else
-			disconnect(v, "the switch sent an unexpected message");
+			vrdma_vu_ctl_disconnect(
+				v, "the switch sent an unexpected message");
 		break;
-	case EV_TAP:
+	case VRDMA_VNS_EV_TAP:
 		if (v->connected)
 			tap_to_switch(v, &v->qp[q]);
 		break;
-	case EV_RX_CALL:
-		drain_eventfd(v->qp[q].call[0]);
+	case VRDMA_VNS_EV_RX_CALL:
+		vrdma_vu_drain_eventfd(v->qp[q].call[0]);
 		if (v->connected)
 			switch_to_tap(v, &v->qp[q]);
 		break;
-	case EV_TX_CALL:
-		drain_eventfd(v->qp[q].call[1]);
+	case VRDMA_VNS_EV_TX_CALL:
+		vrdma_vu_drain_eventfd(v->qp[q].call[1]);
 		if (v->connected)
 			tap_to_switch(v, &v->qp[q]);
 		break;
@@ -1177,7 +220,7 @@ dispatch(struct vns *v, const struct epoll_event *ev)
 }
 
 static int
-run(struct vns *v)
+run(struct vrdma_vns *v)
 {
 	struct epoll_event evs[16];
 
@@ -1188,7 +231,8 @@ run(struct vns *v)
 		int n = epoll_wait(v->epfd, evs, 16, timeout);
 
 		if (n < 0 && errno != EINTR) {
-			vlog(v, "error: epoll_wait: %s", strerror(errno));
+			vrdma_vns_log(v, "error: epoll_wait: %s",
+				      strerror(errno));
 			return 1;
 		}
 		for (int i = 0; i < n && !v->stopping; i++)
@@ -1232,7 +276,7 @@ usage(FILE *f)
 		"  --name NAME       name in log lines (default: the ifname)\n"
 		"  -h, --help        this text\n\n"
 		"SIGTERM/SIGINT stop cleanly; SIGUSR1 prints counters.\n",
-		MAX_QUEUES);
+		VRDMA_VNS_MAX_QUEUES);
 }
 
 static int
@@ -1250,7 +294,7 @@ parse_uint(const char *s, unsigned int lo, unsigned int hi, unsigned int *out)
 }
 
 static int
-parse_args(int argc, char **argv, struct opts *o)
+parse_args(int argc, char **argv, struct vrdma_vns_opts *o)
 {
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
@@ -1273,12 +317,12 @@ parse_args(int argc, char **argv, struct opts *o)
 	char trail;
 	int c;
 
-	*o = (struct opts){.ifname = "eth0",
-			   .server = true,
-			   .offloads = true,
-			   .mtu = 1500,
-			   .queues = 1,
-			   .ring = 1024};
+	*o = (struct vrdma_vns_opts){.ifname = "eth0",
+				     .server = true,
+				     .offloads = true,
+				     .mtu = 1500,
+				     .queues = 1,
+				     .ring = 1024};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -1326,11 +370,12 @@ parse_args(int argc, char **argv, struct opts *o)
 			}
 			break;
 		case 'q':
-			if (parse_uint(optarg, 1, MAX_QUEUES, &o->queues)) {
+			if (parse_uint(optarg, 1, VRDMA_VNS_MAX_QUEUES,
+				       &o->queues)) {
 				fprintf(stderr,
 					"vrdma-vhost-ns: --queues %s: want "
 					"1-%d\n",
-					optarg, MAX_QUEUES);
+					optarg, VRDMA_VNS_MAX_QUEUES);
 				return 2;
 			}
 			break;
@@ -1382,7 +427,7 @@ parse_args(int argc, char **argv, struct opts *o)
 int
 main(int argc, char **argv)
 {
-	static struct vns v;
+	static struct vrdma_vns v;
 	int ret = parse_args(argc, argv, &v.o);
 
 	if (ret != 0)
@@ -1390,18 +435,18 @@ main(int argc, char **argv)
 	v.sock = -1;
 	v.listenfd = -1;
 	v.memfd = -1;
-	for (unsigned int q = 0; q < MAX_QUEUES; q++)
+	for (unsigned int q = 0; q < VRDMA_VNS_MAX_QUEUES; q++)
 		v.qp[q].tap = -1;
 	if (setup(&v) != 0)
 		return 1;
 	ret = run(&v);
 	v.stopping = true;
-	disconnect(&v, "shutting down");
+	vrdma_vu_ctl_disconnect(&v, "shutting down");
 	if (v.listenfd >= 0) {
 		close(v.listenfd);
 		unlink(v.o.socket);
 	}
-	vlog(&v, "stopped after %" PRIu64 " connection%s", v.connections,
-	     v.connections == 1 ? "" : "s");
+	vrdma_vns_log(&v, "stopped after %" PRIu64 " connection%s",
+		      v.connections, v.connections == 1 ? "" : "s");
 	return ret;
 }

@@ -4,7 +4,7 @@
  * speaks it: message layout, the requests we send, the replies we accept,
  * and feature negotiation. Pure C with no I/O, so that the unit tests and
  * the fuzz target exercise exactly what vrdma-vhost-ns runs; vu_vring.h
- * holds the ring side, vhost_ns.c the sockets, tap and event loop.
+ * holds the ring side, vu_ctl.c the socket and handshake.
  *
  * Reference: QEMU docs/interop/vhost-user.rst. All fields are little
  * endian on the wire; like QEMU and DPDK we only run on little-endian
@@ -114,7 +114,7 @@ union vrdma_vu_payload {
 };
 
 /* In memory only: on the wire the payload follows the 12-byte header with
- * no padding, so a message goes out as two iovecs (vhost_ns.c). */
+ * no padding, so a message goes out as two iovecs (vu_ctl.c). */
 struct vrdma_vu_msg {
 	struct vrdma_vu_hdr hdr;
 	union vrdma_vu_payload payload;

@@ -5,17 +5,16 @@ config round-trips through the schema, config errors name the key."""
 
 import os
 import subprocess
-import sys
 import tempfile
 import unittest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 VRDMA = os.path.join(TOP, "tools", "vrdma")
-sys.path.insert(0, os.path.join(TOP, "tools"))
 
-from vrdmalib import cluster, config  # noqa: E402
-from vrdmalib.util import VrdmaError, parse_cpu_list  # noqa: E402
+from bench import remote as cluster
+from vrdmalib import config
+from vrdmalib.util import VrdmaError, parse_cpu_list
 
 SUBCOMMANDS = ["setup", "check", "node", "port", "ns", "domxml", "vsctl",
                "appctl", "env", "hugepages", "config", "demo", "bench",

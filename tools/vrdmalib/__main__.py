@@ -250,8 +250,7 @@ def cmd_hugepages(args):
 
 def cmd_config(args):
     if args.what == "bench-hosts":
-        from . import cluster
-        sys.stdout.write(cluster.example())
+        sys.stdout.write(bench_module("remote").example())
         return 0
     print(cfgmod.example_toml())
     return 0
@@ -263,16 +262,56 @@ def cmd_demo(args):
     return demo.main(args)
 
 
+def bench_module(name):
+    """bench.NAME, the benchmark package at the repository's top (tools/
+    vrdma puts it on PYTHONPATH beside vrdmalib)."""
+    import importlib
+    try:
+        return importlib.import_module(f"bench.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("bench", f"bench.{name}"):
+            raise
+        raise VrdmaError("the bench package is not importable",
+                         "run tools/vrdma, or set PYTHONPATH=tools:. in "
+                         "the repository's top") from None
+
+
 def cmd_bench(args):
     util.need_root("bench")
-    from . import bench
-    return bench.main(args)
+    if args.micro == "fabric":
+        return bench_module("fabric_bench").run(args)
+    if args.micro == "ns":
+        return bench_module("ns_bench").run(args)
+    return bench_module("table1").main(args)
 
 
 def cmd_test(args):
     util.need_root("the test suite (it starts switches)")
     from . import testrun
     return testrun.main(args)
+
+
+def add_bench_subcommands(p):
+    """`vrdma bench`'s --record and its micro-benchmarks, whose options
+    are their own modules' (bench/fabric_bench.py, bench/ns_bench.py)."""
+    try:
+        bench_record = bench_module("record")
+    except VrdmaError:
+        return  # without bench/ on the path: Table 1's options only
+    bench_record.add_argument(p, "table1")
+    msub = p.add_subparsers(dest="micro", metavar="MICRO",
+                            title="micro-benchmarks (their options after "
+                            "the name; the options above are Table 1's)")
+    for name, module, text in (
+            ("fabric", "fabric_bench", "the fabric port against bare UCX "
+             "and other DPDK ports, between two namespaces"),
+            ("ns", "ns_bench", "namespace guests on one node against a "
+             "veth pair and testpmd-tap")):
+        bench_mod = bench_module(module)
+        q = msub.add_parser(name, help=text, description=bench_mod.__doc__,
+                            formatter_class=argparse.
+                            RawDescriptionHelpFormatter)
+        bench_mod.add_arguments(q)
 
 
 def build_parser():
@@ -562,8 +601,8 @@ def build_parser():
                    help="comma-separated: vm2vm-vhost-shm, "
                    "vm2vm-virtio-eth, vm2vm-rdma-p1, vm2vm-raw-p1, "
                    "h2h-verb-roce, h2h-sock-roce, h2h-sock-eth, micro "
-                   "(bench/ns_bench.py and bench/fabric_bench.py); "
-                   "default: all but micro")
+                   "(the two micro-benchmarks below, with --quick if "
+                   "given); default: all but micro")
     p.add_argument("--guests", choices=["ns", "vm"], default="ns",
                    help="guest kind (default ns: namespace guests)")
     p.add_argument("--quick", action="store_true",
@@ -580,7 +619,8 @@ def build_parser():
                    help="run on the two real hosts this file names (ssh "
                    "address, node configs there; see `vrdma config "
                    "bench-hosts`) instead of emulated ones")
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=cmd_bench, micro=None)
+    add_bench_subcommands(p)
 
     p = sub.add_parser("test", help="install, build and run every test",
                        description="Install what is missing, build, and run "

@@ -547,7 +547,8 @@ def add_arguments(ap):
     ap.add_argument("--cases", default=",".join(c[0].replace(" ", "-")
                                                  for c in CASES),
                     metavar="LIST", help="comma-separated subset of the "
-                    "rows (default: all: %(default)s)")
+                    "rows: " + ", ".join(c[0].replace(" ", "-")
+                                         for c in CASES) + " (default: all)")
     ap.add_argument("--wait-alone", type=float, default=0, metavar="S",
                     help="before each measurement, wait up to S seconds "
                     "while other datapath processes (OVS, testpmd, "

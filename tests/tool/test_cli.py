@@ -18,7 +18,7 @@ from vrdmalib.util import VrdmaError, parse_cpu_list
 
 SUBCOMMANDS = ["setup", "check", "node", "port", "ns", "domxml", "vsctl",
                "appctl", "env", "hugepages", "config", "demo", "bench",
-               "test"]
+               "test", "manpage"]
 
 
 def vrdma(*args):
@@ -35,6 +35,21 @@ class Cli(unittest.TestCase):
             out = vrdma(sub, "--help")
             self.assertEqual(out.returncode, 0, f"{sub}: {out.stderr}")
             self.assertIn(f"usage: vrdma {sub}", out.stdout)
+
+    def test_bench_micro_help(self):
+        """The micro-benchmarks run through the CLI with their own
+        options, --record among them."""
+        for micro, option in (("fabric", "--sizes"), ("ns", "--variants")):
+            out = vrdma("bench", micro, "--help")
+            self.assertEqual(out.returncode, 0, f"{micro}: {out.stderr}")
+            self.assertIn(f"usage: vrdma bench {micro}", out.stdout)
+            self.assertIn(option, out.stdout)
+            # argparse wraps lines at spaces and after hyphens.
+            self.assertIn(f"<!--vrdma-bench:{micro}begin-->",
+                          "".join(out.stdout.split()))
+        out = vrdma("bench", "--help")
+        self.assertIn("<!--vrdma-bench:table1begin-->",
+                      "".join(out.stdout.split()))
 
     def test_unknown_subcommand_is_usage_error(self):
         out = vrdma("frobnicate")

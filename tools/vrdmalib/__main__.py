@@ -285,6 +285,18 @@ def cmd_bench(args):
     return bench_module("table1").main(args)
 
 
+def cmd_manpage(args):
+    from . import manpage
+    text = manpage.render(build_parser())
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(text)
+    util.progress(f"manpage: wrote {args.out}")
+    return 0
+
+
 def cmd_test(args):
     util.need_root("the test suite (it starts switches)")
     from . import testrun
@@ -632,6 +644,15 @@ def build_parser():
     p.add_argument("--quick", action="store_true",
                    help="skip the extra builds (clang, sanitizers, fuzz)")
     p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("manpage", help="print the vrdma(8) manual page",
+                       description="Print the vrdma(8) manual page (roff), "
+                       "made from this command line's own help; "
+                       "docs/vrdma.8 is its output (read it with man -l "
+                       "docs/vrdma.8).")
+    p.add_argument("--out", metavar="FILE",
+                   help="write it to FILE instead of standard output")
+    p.set_defaults(func=cmd_manpage)
     return parser
 
 

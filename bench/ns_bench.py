@@ -44,6 +44,7 @@ import time
 
 from vrdmalib import config as cfgmod
 from vrdmalib import hugepages, netpipe
+from vrdmalib.guest import NsGuest
 from vrdmalib.node import Node
 from vrdmalib.util import VrdmaError, machine_busy, pid_cmdline, proc_cpu
 
@@ -357,8 +358,8 @@ def measure(setup, args, variant, rep):
     cpu0 = [proc_cpu(p) for p in setup.pids]
     busy0, wall0 = machine_busy(), time.monotonic()
     work = os.path.join(args.scratch, "np")
-    rows, raw = netpipe.nptcp(netpipe.Netns(setup.server_ns, work),
-                              netpipe.Netns(setup.client_ns, work),
+    rows, raw = netpipe.nptcp(NsGuest(setup.server_ns, work),
+                              NsGuest(setup.client_ns, work),
                               setup.server_ip, upper=args.upper,
                               quick=args.quick, timeout=1800)
     wall = time.monotonic() - wall0

@@ -17,7 +17,7 @@ import shlex
 import tomllib
 
 from vrdmalib import remote
-from vrdmalib.remote import Runner
+from vrdmalib.guest import RemoteGuest
 from vrdmalib.util import VrdmaError, progress, wait_for
 
 # key: (default, help), in the example's order.
@@ -291,8 +291,8 @@ class Nodes:
         return out
 
     def guest(self, host, j):
-        """(name, ip, runner, netns or None) of the bench's guest j on
-        host's switch, made there."""
+        """The bench's guest j on host's switch, made there: a
+        RemoteGuest."""
         name = f"b{self.tag}-{host.name}g{j}"
         ips = host["guest_ips"]
         ip = ["--ip", ips[j - 1]] if len(ips) >= j else []
@@ -300,14 +300,13 @@ class Nodes:
         if self.guest_kind == "vm":
             host.vrdma_run(["vm", "define", *args, name, *ip], 300)
             _, out, _ = host.vrdma_run(["vm", "start", *args, name], 600)
-            addr = _field(out, "ip", host, name)
-            runner = Runner(host, [host.vrdma, "vm", "exec", *args,
-                                   "--timeout", "1700", name, "--"], name)
-            return name, addr, runner, None
+            return RemoteGuest(host, [host.vrdma, "vm", "exec", *args,
+                                      "--timeout", "1700", name, "--"],
+                               name, "vm", _field(out, "ip", host, name))
         _, out, _ = host.vrdma_run(["ns", "add", *args, name, *ip], 300)
         netns = _field(out, "netns", host, name)
-        runner = Runner(host, ["ip", "netns", "exec", netns], name)
-        return name, _field(out, "ip", host, name), runner, netns
+        return RemoteGuest(host, ["ip", "netns", "exec", netns], name, "ns",
+                           _field(out, "ip", host, name), netns)
 
     def down(self):
         errors = []
@@ -340,8 +339,8 @@ class Bare:
         pass
 
     def kernel_guest(self, host):
-        """(name, ip, runner) of a namespace on host whose eth0 is a veth
-        in its eth_bridge."""
+        """A namespace on host whose eth0 is a veth in its eth_bridge: a
+        RemoteGuest."""
         if not host["eth_bridge"]:
             raise Skip(f"{host.name} has no eth_bridge in the hosts file")
         netns = f"b{self.tag}-{host.name}k1"
@@ -355,8 +354,8 @@ class Bare:
             f"ip -n {netns} link set lo up"])
         self.made.append((host, netns))
         host.run(["sh", "-c", script], 60)
-        return (netns, host["eth_guest_ip"].split("/")[0],
-                Runner(host, ["ip", "netns", "exec", netns], netns))
+        return RemoteGuest(host, ["ip", "netns", "exec", netns], netns, "ns",
+                           host["eth_guest_ip"].split("/")[0], netns)
 
     def down(self):
         errors = []

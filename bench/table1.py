@@ -35,6 +35,7 @@ import tomllib
 from vrdmalib import config as cfgmod
 from vrdmalib import hosts as hostsmod
 from vrdmalib import netpipe, nsguest, vm
+from vrdmalib.guest import NsGuest, RemoteGuest, VmGuest
 from vrdmalib import setup as setupmod
 from vrdmalib.hosts import Hosts
 from vrdmalib.util import (VrdmaError, machine_busy, pid_cmdline, proc_cpu,
@@ -45,8 +46,19 @@ from . import remote as clustermod
 from .cases import (CASES, MICRO, SETUPS, UCX_DRIVER_ENV, UCX_PERFTEST_ARGS,
                     UCX_TLS)
 
-Endpoint = collections.namedtuple("Endpoint",
-                                  "name host runner ip ifname pids")
+class Endpoint(collections.namedtuple("Endpoint",
+                                      "runner host ifname pids")):
+    """One end of a case: where its commands run (runner, a guest.Guest:
+    a guest, or a host used as one), the host it is on, its interface on
+    the measured path and its datapath processes (for CPU accounting)."""
+
+    @property
+    def name(self):
+        return self.runner.name
+
+    @property
+    def ip(self):
+        return self.runner.ip
 
 
 # --- guests --------------------------------------------------------------
@@ -56,8 +68,9 @@ def ns_guest(hosts, host, name, workdir):
     node = hosts.nodes[host]
     rec = nsguest.add(node, name)
     pid = read_pidfile(os.path.join(node.paths.run, f"ns-{name}.pid"))
-    return Endpoint(name, host, netpipe.Netns(rec["netns"], workdir),
-                    rec["ip"].split("/")[0], "eth0", [pid] if pid else [])
+    return Endpoint(NsGuest(rec["netns"], workdir, name,
+                            rec["ip"].split("/")[0]),
+                    host, "eth0", [pid] if pid else [])
 
 
 def qemu_pids(guest):
@@ -77,8 +90,8 @@ def vm_guest(hosts, host, name, _workdir):
     node = hosts.nodes[host]
     vm.define(node, name)
     rec = vm.start(node, name)
-    return Endpoint(name, host, vm.VmGuest(node, name),
-                    rec["ip"].split("/")[0], "eth0", qemu_pids(name))
+    return Endpoint(VmGuest(node, name, rec["ip"].split("/")[0]), host,
+                    "eth0", qemu_pids(name))
 
 
 # The guests of the cases through a switch, by --guests; NPmpi across VMs
@@ -112,9 +125,9 @@ class Bed:
 
         def make():
             rec = self.hosts.kernel_guest(host, f"{host}k1")
-            return Endpoint(rec["guest"], host,
-                            netpipe.Netns(rec["netns"], self.workdir),
-                            rec["ip"].split("/")[0], "eth0", [])
+            return Endpoint(NsGuest(rec["netns"], self.workdir, rec["guest"],
+                                    rec["ip"].split("/")[0]),
+                            host, "eth0", [])
         return self._cached(f"{host}k1", make)
 
     def host(self, i, link):
@@ -122,8 +135,7 @@ class Bed:
         ip, dev = (hostsmod.eth_ip(i), hostsmod.ETH_BRIDGE) \
             if link == "eth" else (hostsmod.fabric_ip(i),
                                    hostsmod.FABRIC_DEV)
-        return Endpoint(host, host, netpipe.Netns(host, self.workdir), ip,
-                        dev, [])
+        return Endpoint(NsGuest(host, self.workdir, host, ip), host, dev, [])
 
     def datapath_pids(self):
         """Per host ("h1", "h2"): its switch's daemons and its guests'
@@ -172,19 +184,16 @@ class ClusterBed(Bed):
         def make():
             if not self.hosts.switches:
                 raise VrdmaError("guests need switches", "report this bug")
-            name, ip, runner, netns = self.hosts.guest(host, j)
-            runner.kind, runner.netns = ("ns", netns) if netns \
-                else ("vm", None)
-            return Endpoint(name, host.name, runner, ip, "eth0", [])
+            return Endpoint(self.hosts.guest(host, j), host.name, "eth0",
+                            [])
         return self._cached(f"{host.name}g{j}", make)
 
     def kernel_guest(self, i):
         host = self.cluster.hosts[i]
 
         def make():
-            name, ip, runner = self.hosts.kernel_guest(host)
-            runner.kind, runner.netns = "ns", name
-            return Endpoint(name, host.name, runner, ip, "eth0", [])
+            return Endpoint(self.hosts.kernel_guest(host), host.name,
+                            "eth0", [])
         return self._cached(f"{host.name}k1", make)
 
     def host(self, i, link):
@@ -193,10 +202,8 @@ class ClusterBed(Bed):
         if not host[key]:
             raise clustermod.Skip(f"{host.name} has no {key} in the hosts "
                                   "file")
-        runner = clustermod.Runner(host, [], host.name)
-        runner.kind, runner.netns = "host", None
-        return Endpoint(host.name, host.name, runner, host[key],
-                        host.dev_of(host[key]), [])
+        return Endpoint(RemoteGuest(host, [], host.name, "host", host[key]),
+                        host.name, host.dev_of(host[key]), [])
 
     def cpu_counters(self):
         """Per host, its busy CPU seconds (the whole host: its /proc/stat
@@ -263,12 +270,12 @@ def ucx_transport(bed, ifname):
 def npmpi(bed, case, first, second, workdir, opts):
     transport = ucx_transport(bed, first.ifname) \
         if case == "h2h-verb-roce" else None
-    if isinstance(first.runner, netpipe.Netns):
-        return netpipe.npmpi([first.runner.name, second.runner.name],
+    if isinstance(first.runner, NsGuest):
+        return netpipe.npmpi([first.runner.netns, second.runner.netns],
                              workdir, upper=opts.upper, quick=opts.quick,
                              timeout=opts.timeout, ifname=first.ifname,
                              transport=transport)
-    if getattr(first.runner, "kind", "vm") != "vm":
+    if first.runner.kind != "vm":
         return npmpi_cluster(first, second, opts, transport)
     return netpipe.npmpi_vms(first.runner, [first.ip, second.ip],
                              upper=opts.upper, quick=opts.quick,
@@ -294,9 +301,9 @@ def npmpi_cluster(first, second, opts, transport):
                                                                opts.quick)],
                                      first.ifname, rsh_agent=agent,
                                      transport=transport)]
-        launcher = clustermod.Runner(host, [*clustermod.MARK_NETNS,
-                                            *first.runner.prefix],
-                                     first.name)
+        launcher = RemoteGuest(host, [*clustermod.MARK_NETNS,
+                                      *first.runner.prefix], first.name,
+                               first.runner.kind)
         code, out, err = launcher.run(argv, opts.timeout)
     finally:
         host.run(["rm", "-f", agent], 60, check=False)
@@ -364,7 +371,7 @@ def perftest(bed, server, client, workdir, opts):
     with open(batch, "w", encoding="utf-8") as f:
         f.write(text)
     for ep in (server, client):
-        if isinstance(ep.runner, clustermod.Runner):
+        if isinstance(ep.runner, RemoteGuest):
             # Real hosts read it from their own /tmp.
             batch = f"/tmp/vrdma-bench-perftest-{os.getpid()}.batch"
             ep.runner.host.write(batch, text)
@@ -395,7 +402,7 @@ def perftest(bed, server, client, workdir, opts):
         if not ended:
             server.runner.reap(srv, 0)
         for ep in (server, client):
-            if isinstance(ep.runner, clustermod.Runner):
+            if isinstance(ep.runner, RemoteGuest):
                 ep.runner.host.run(["rm", "-f", batch], 60, check=False)
     return rows, out + err
 

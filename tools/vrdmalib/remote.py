@@ -8,7 +8,6 @@ import os
 import shlex
 import subprocess
 
-from . import netpipe
 from .util import VrdmaError
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -76,26 +75,3 @@ class Host:
         if proc.returncode != 0:
             raise VrdmaError(f"{self.name}: cannot write {path}: "
                              f"{proc.stderr.strip()}")
-
-
-class Runner:
-    """NetPIPE's runner interface (spawn, reap, run) for a command line
-    on a host, inside prefix (ip netns exec NS, vrdma vm exec ...)."""
-
-    def __init__(self, host, prefix, name, limit=1800):
-        self.host = host
-        self.prefix = prefix
-        self.name = name
-        self.limit = limit
-
-    def spawn(self, argv):
-        return subprocess.Popen(self.host.argv([*self.prefix, *argv],
-                                               self.limit),
-                                stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-
-    reap = staticmethod(netpipe.Netns.reap)
-
-    def run(self, argv, timeout):
-        return self.reap(self.spawn(argv), timeout)

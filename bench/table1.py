@@ -42,7 +42,7 @@ from vrdmalib.util import (VrdmaError, machine_busy, pid_cmdline, proc_cpu,
                            progress, read_pidfile, wait_for)
 
 from . import fabric_bench, ns_bench, record, report
-from . import remote as clustermod
+from . import remote as clustermod  # the hosts file of --hosts
 from .cases import (CASES, MICRO, SETUPS, UCX_DRIVER_ENV, UCX_PERFTEST_ARGS,
                     UCX_TLS)
 
@@ -165,7 +165,7 @@ class Bed:
 
 
 class ClusterBed(Bed):
-    """The endpoints of real hosts (cluster.py): guests made there by
+    """The endpoints of real hosts (remote.py): guests made there by
     their vrdma, the hosts themselves, kernel-only guests on their
     Ethernet bridges."""
 

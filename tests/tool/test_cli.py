@@ -3,16 +3,20 @@
 """The vrdma command line without root: --help everywhere, the example
 config round-trips through the schema, config errors name the key."""
 
+import contextlib
+import io
 import os
 import subprocess
 import tempfile
 import unittest
+from unittest import mock
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 VRDMA = os.path.join(TOP, "tools", "vrdma")
 
 from bench import remote as cluster
+from vrdmalib import __main__ as cli
 from vrdmalib import config
 from vrdmalib.util import VrdmaError, parse_cpu_list
 
@@ -50,6 +54,21 @@ class Cli(unittest.TestCase):
         out = vrdma("bench", "--help")
         self.assertIn("<!--vrdma-bench:table1begin-->",
                       "".join(out.stdout.split()))
+
+    def test_bench_options_before_a_micro_are_refused(self):
+        """Table 1's options before fabric/ns would be overridden
+        silently by the micro-benchmark's defaults: a usage error, before
+        anything runs."""
+        # In this process, with the command itself replaced: a regression
+        # must not start a benchmark.
+        err = io.StringIO()
+        with mock.patch.object(cli, "cmd_bench") as bench, \
+                contextlib.redirect_stderr(err), \
+                self.assertRaises(SystemExit) as cm:
+            cli.main(["bench", "--quick", "fabric"])
+        self.assertEqual(cm.exception.code, 2)
+        bench.assert_not_called()
+        self.assertIn("vrdma bench fabric --quick", err.getvalue())
 
     def test_unknown_subcommand_is_usage_error(self):
         out = vrdma("frobnicate")

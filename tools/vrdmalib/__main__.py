@@ -667,6 +667,17 @@ def main(argv=None):
         argv, cmd = argv[:cut], argv[cut + 1:]
     args = parser.parse_args(argv)
     args.guest_cmd = cmd
+    if getattr(args, "micro", None):
+        # `vrdma bench [TABLE1 OPTIONS] fabric|ns [ITS OPTIONS]`: argparse
+        # would quietly let the micro-benchmark's defaults win over
+        # Table 1's options given before its name.
+        words = [a for a in argv if a not in ("-q", "--quiet")]
+        between = words[words.index("bench") + 1:words.index(args.micro)]
+        if between:
+            parser.error(f"bench {args.micro}: {' '.join(between)} before "
+                         f"'{args.micro}' is Table 1's; put the options "
+                         f"after it: vrdma bench {args.micro} "
+                         f"{' '.join(between)}")
     util.QUIET = getattr(args, "quiet", False)
     try:
         return args.func(args)

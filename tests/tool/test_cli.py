@@ -55,6 +55,18 @@ class Cli(unittest.TestCase):
         self.assertIn("<!--vrdma-bench:table1begin-->",
                       "".join(out.stdout.split()))
 
+    def test_bench_parses_its_micro_benchmarks(self):
+        parser = cli.build_parser()
+        args = parser.parse_args(["bench", "--quick", "--record", "a.md"])
+        self.assertEqual((args.micro, args.quick, args.record),
+                         (None, True, "a.md"))
+        args = parser.parse_args(["bench", "fabric", "--sizes", "64",
+                                  "--record", "b.md"])
+        self.assertEqual((args.micro, args.sizes, args.record),
+                         ("fabric", "64", "b.md"))
+        args = parser.parse_args(["bench", "ns", "--variants", "veth"])
+        self.assertEqual((args.micro, args.variants), ("ns", "veth"))
+
     def test_bench_options_before_a_micro_are_refused(self):
         """Table 1's options before fabric/ns would be overridden
         silently by the micro-benchmark's defaults: a usage error, before

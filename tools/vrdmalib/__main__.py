@@ -608,7 +608,10 @@ def build_parser():
                        "outputs, summary.csv, summary.json, Figures 4-6 "
                        "(PNG) and report.md (environment, ratios to "
                        "h2h-verb-roce and h2h-sock-roce, targets) into "
-                       "--out, and cleans up, also on Ctrl-C.")
+                       "--out, and cleans up, also on Ctrl-C. `vrdma bench "
+                       "fabric` and `vrdma bench ns` run the two "
+                       "micro-benchmarks instead. The code is the bench "
+                       "package at the repository's top (bench/).")
     p.add_argument("--cases", metavar="LIST",
                    help="comma-separated: vm2vm-vhost-shm, "
                    "vm2vm-virtio-eth, vm2vm-rdma-p1, vm2vm-raw-p1, "

@@ -16,7 +16,7 @@ from vrdmalib.hosts import ETH_QDISC
 
 from . import figures, record
 from .cases import (CASES, KEYS, PRIMARY, REFERENCES, SUBJECT, TARGETS,
-                    UCX_TLS)
+                    UCX_DRIVER_ENV, UCX_PERFTEST_ARGS, UCX_TLS)
 PACKAGES = (("Open vSwitch", "openvswitch-switch-dpdk"), ("DPDK", "dpdk"),
             ("UCX", "ucx-utils"), ("Open MPI", "openmpi-bin"),
             ("QEMU", "qemu-system-x86"), ("NetPIPE", "netpipe-tcp"),
@@ -99,9 +99,13 @@ def environment(ctx):
         "fabric port": f"net_vrdma over UCX, transports: {transports}; "
                        "userspace TSO",
         "raw uplink": "net_af_packet on the fabric veth, MTU 1500",
-        "h2h-verb-roce": f"ucx_perftest, UCX_TLS={UCX_TLS} on the fabric "
-                         "veth; NPmpi with Open MPI pml ucx "
-                         f"(UCX_TLS={UCX_TLS},self)",
+        "h2h-verb-roce": f"ucx_perftest {' '.join(UCX_PERFTEST_ARGS)}, "
+                         f"UCX_TLS={UCX_TLS} on the fabric veth; NPmpi "
+                         "with Open MPI pml ucx "
+                         f"(UCX_TLS={UCX_TLS},self); both with the fabric "
+                         "port's UCX settings: " +
+                         " ".join(f"{k}={v}"
+                                  for k, v in UCX_DRIVER_ENV.items()),
         "NPmpi elsewhere": "Open MPI pml ob1, btl tcp on the path's "
                            "interface",
         "guests": f"{GUEST_KINDS[ctx.guests]} on vhost-user ports; "
@@ -143,7 +147,7 @@ def cluster_environment(ctx):
     env.update({
         "h2h-verb-roce": "ucx_perftest and NPmpi (pml ucx), UCX_TLS="
                          f"{top['ucx_tls'] or 'UCX choice'}, devices "
-                         f"{devices}",
+                         f"{devices}, with the fabric port's UCX settings",
         "NPmpi elsewhere": "Open MPI pml ob1, btl tcp on the path's "
                            "interface",
         "guests": f"{GUEST_KINDS[ctx.guests]} on vhost-user ports; "

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """`vrdma bench`: the 2015 report's benchmark (its section 4: Table 1,
-Figures 4-6) on emulated hosts (vrdmalib/hosts.py). Two host namespaces joined by
-the fabric link (a veth, MTU 9000, unshaped: the "RoCE" link) and, where
-a case needs it, an "Ethernet" link (a second veth, MTU 1500, tc tbf at
-1 Gbit/s, bridged to kernel-only guests); Table 1's cases plus
+Figures 4-6) on emulated hosts (vrdmalib/hosts.py). Two host namespaces
+joined by the fabric link (a veth, MTU 9000, unshaped: the "RoCE" link)
+and, where a case needs it, an "Ethernet" link (a second veth, MTU 1500,
+tc tbf at 1 Gbit/s, bridged to kernel-only guests); Table 1's cases plus
 vm2vm-raw-p1 (the 2015 prototype's raw uplink), each measured with
 NetPIPE (NPtcp, NPmpi) or ucx_perftest --reps times, medians reported;
 the guests behind a switch are namespace guests or VMs (--guests).
@@ -35,8 +35,8 @@ import tomllib
 from vrdmalib import config as cfgmod
 from vrdmalib import hosts as hostsmod
 from vrdmalib import netpipe, nsguest, vm
-from vrdmalib.guest import NsGuest, RemoteGuest, VmGuest
 from vrdmalib import setup as setupmod
+from vrdmalib.guest import NsGuest, RemoteGuest, VmGuest
 from vrdmalib.hosts import Hosts
 from vrdmalib.util import (VrdmaError, machine_busy, pid_cmdline, proc_cpu,
                            progress, read_pidfile, wait_for)
@@ -45,6 +45,7 @@ from . import fabric_bench, ns_bench, record, report
 from . import remote as clustermod  # the hosts file of --hosts
 from .cases import (CASES, MICRO, SETUPS, UCX_DRIVER_ENV, UCX_PERFTEST_ARGS,
                     UCX_TLS)
+
 
 class Endpoint(collections.namedtuple("Endpoint",
                                       "runner host ifname pids")):
@@ -285,7 +286,7 @@ def npmpi(bed, case, first, second, workdir, opts):
 def npmpi_cluster(first, second, opts, transport):
     """NPmpi across two real hosts or namespace guests on them: mpirun on
     first's host, with an rsh agent written there that reaches each rank's
-    host and namespace (cluster.rsh_agent)."""
+    host and namespace (remote.rsh_agent)."""
     keys = [ep.runner.netns or ep.runner.host.name for ep in (first,
                                                               second)]
     host = first.runner.host

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Fabric port microbenchmark: frames per second and Gbit/s between two
 network namespaces joined by a veth (MTU 9000), and the 64 B ping-pong
@@ -27,7 +26,6 @@ import argparse
 import glob
 import os
 import re
-import shlex
 import shutil
 import signal
 import socket
@@ -37,11 +35,14 @@ import sys
 import tempfile
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(TOP, "tools"))
+from vrdmalib import hugepages, plugin
+from vrdmalib.util import pid_cmdline
 
-from vrdmalib import hugepages, plugin  # noqa: E402
-from vrdmalib.util import pid_cmdline  # noqa: E402
+from . import record
+from .cases import FABRIC_CASES as CASES
+from .cases import UCX_DRIVER_ENV, UCX_PERFTEST_ARGS
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PMD = os.path.join(TOP, "build", "pmd", "librte_net_vrdma.so")
 PEER = os.path.join(TOP, "build", "tests", "system", "fabric_peer")
@@ -56,16 +57,6 @@ TX_SEG = 16384  # sender mbuf data room: 64 KiB frames in 4 segments
 RX_MBUF = ["--total-num-mbufs=32768", "--mbuf-size=2176"]
 TX_MBUF = ["--total-num-mbufs=8192", f"--mbuf-size={TX_SEG + 128}"]
 BIG_MBUF = TX_MBUF  # receivers that cannot chain mbufs
-CASES = (
-    # name, kind, UCX_TLS
-    ("net_vrdma tcp", "vrdma", "tcp"),
-    ("net_vrdma shm", "vrdma", ""),
-    ("ucx tcp", "ucx", "tcp"),
-    ("ucx shm", "ucx", ""),
-    ("net_af_packet", "afpacket", None),
-    ("net_af_xdp", "afxdp", None),
-    ("net_memif", "memif", None),
-)
 
 
 class Unavailable(Exception):
@@ -347,13 +338,17 @@ def fabric_pingpong(ns, scratch, peer, rtts):
 
 
 def perftest(ns, tls, test, size, iters, rank=None):
-    """The 'Final:' line of a ucx_perftest run between the namespaces."""
+    """The 'Final:' line of a ucx_perftest run between the namespaces,
+    under the UCX settings net_vrdma runs with (cases.UCX_DRIVER_ENV,
+    endpoints with error handling), so that the rows compare the port
+    with the transport it runs on, not two UCX configurations."""
     port = str(17000 + os.getpid() % 1000)
-    env = dict(os.environ)
+    env = dict(UCX_DRIVER_ENV, **os.environ)
     if tls:
         env["UCX_TLS"] = tls
-    argv = ["ucx_perftest", "-t", test, "-s", str(size), "-n", str(iters),
-            "-p", port] + (["-R", str(rank)] if rank else [])
+    argv = ["ucx_perftest", *UCX_PERFTEST_ARGS, "-t", test, "-s",
+            str(size), "-n", str(iters), "-p", port] + \
+        (["-R", str(rank)] if rank else [])
     server = subprocess.Popen(["ip", "netns", "exec", ns.a, *argv], env=env,
                               stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -530,22 +525,30 @@ def print_table(results, sizes):
         print(row, flush=True)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.
-                                 RawDescriptionHelpFormatter)
+def add_arguments(ap):
+    """The options, on this program's parser and on `vrdma bench
+    fabric`'s."""
     # "64 KiB" is 65226 B, the largest TSO frame a Linux guest hands over
     # at MTU 1500: a 64 KiB IP packet holds 45 segments of 1448 B, plus
     # 66 B of Ethernet, IP and TCP headers. (testpmd's txonly frame length
     # is 16 bits: 65535 B is the most it sends.)
-    ap.add_argument("--sizes", default="64,1500,9000,65226")
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--seconds", type=int, default=2)
+    ap.add_argument("--sizes", default="64,1500,9000,65226", metavar="LIST",
+                    help="frame sizes in bytes, comma-separated (default "
+                    "%(default)s)")
+    ap.add_argument("--reps", type=int, default=3,
+                    help="runs per cell, the median reported (default "
+                    "%(default)s)")
+    ap.add_argument("--seconds", type=int, default=2,
+                    help="length of a throughput run (default "
+                    "%(default)s)")
     ap.add_argument("--rtts", type=int, default=20000,
-                    help="64 B round trips per ping-pong run")
+                    help="64 B round trips per ping-pong run (default "
+                    "%(default)s)")
     ap.add_argument("--cases", default=",".join(c[0].replace(" ", "-")
                                                  for c in CASES),
-                    help="comma-separated subset of the rows")
+                    metavar="LIST", help="comma-separated subset of the "
+                    "rows: " + ", ".join(c[0].replace(" ", "-")
+                                         for c in CASES) + " (default: all)")
     ap.add_argument("--wait-alone", type=float, default=0, metavar="S",
                     help="before each measurement, wait up to S seconds "
                     "while other datapath processes (OVS, testpmd, "
@@ -553,7 +556,37 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="sizes 64,1500, one rep of one second, 4096 "
                     "round trips")
-    args = ap.parse_args()
+    record.add_argument(ap, "fabric")
+
+
+def main(argv=None):
+    """As a program: python3 -m bench.fabric_bench [OPTIONS]."""
+    ap = argparse.ArgumentParser(prog="fabric_bench", description=__doc__,
+                                 formatter_class=argparse.
+                                 RawDescriptionHelpFormatter)
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(args):
+    """A run of the options add_arguments gave; its table on stdout (and
+    into --record's document)."""
+    record.check(args.record, "fabric")
+    with record.Capture() as table:
+        code = measure_all(args)
+    stamp = record.stamp(
+        transports="UCX_TLS per row (tcp; \"\" = UCX's choice, shared "
+        "memory here); bare UCX with net_vrdma's UCX settings: " +
+        " ".join(f"{k}={v}" for k, v in UCX_DRIVER_ENV.items()) +
+        ", ucx_perftest " + " ".join(UCX_PERFTEST_ARGS),
+        emulated="every row: two network namespaces on one machine joined "
+        "by a veth (MTU 9000), no RDMA NIC; shared memory rows are "
+        "process to process")
+    record.write(args.record, "fabric", table.text, stamp)
+    return code
+
+
+def measure_all(args):
     if args.quick:
         args.sizes, args.reps, args.seconds, args.rtts = "64,1500", 1, 1, \
             4096
@@ -571,7 +604,7 @@ def main():
             "; --reps 1+, --rtts 100+")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = [int(s) for s in args.sizes.split(",")]
-    print("# " + " ".join(shlex.quote(a) for a in sys.argv), flush=True)
+    print("# " + record.command_line(), flush=True)
     print(f"# medians of {args.reps} run(s) of {args.seconds} s, and of "
           f"{args.reps} x {args.rtts} round trips; two namespaces over a "
           f"veth (MTU {MTU}); {os.cpu_count()} CPUs", flush=True)

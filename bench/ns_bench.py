@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Namespace guest benchmark: NPtcp between two network namespaces, side by
 side in one run, over
@@ -35,7 +34,6 @@ import argparse
 import contextlib
 import os
 import re
-import shlex
 import shutil
 import signal
 import statistics
@@ -44,18 +42,20 @@ import sys
 import tempfile
 import time
 
+from vrdmalib import config as cfgmod
+from vrdmalib import hugepages, netpipe
+from vrdmalib.guest import NsGuest
+from vrdmalib.node import Node
+from vrdmalib.util import VrdmaError, machine_busy, pid_cmdline, proc_cpu
+
+from . import record
+from .cases import NS_VARIANTS as VARIANTS
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(TOP, "tools"))
-
-from vrdmalib import config as cfgmod  # noqa: E402
-from vrdmalib import hugepages, netpipe  # noqa: E402
-from vrdmalib.node import Node  # noqa: E402
-from vrdmalib.util import (VrdmaError, machine_busy,  # noqa: E402
-                           pid_cmdline, proc_cpu)
-
+# The operator's CLI, run as a program: the nodes it brings up outlive
+# the calls, and each call reads the scratch state dir from the
+# environment like an operator's would.
 VRDMA = os.path.join(TOP, "tools", "vrdma")
-VARIANTS = ("veth", "vhost-ns", "vhost-ns-tso", "vhost-ns-busypoll",
-            "vhost-ns-nosleep", "vhost-ns-tso-nosleep", "testpmd-tap")
 VETH_A, VETH_B = "198.18.0.1", "198.18.0.2"
 TAP_A, TAP_B = "198.18.1.1", "198.18.1.2"  # testpmd-tap guests, /24
 TESTPMD_MB = 128
@@ -358,8 +358,8 @@ def measure(setup, args, variant, rep):
     cpu0 = [proc_cpu(p) for p in setup.pids]
     busy0, wall0 = machine_busy(), time.monotonic()
     work = os.path.join(args.scratch, "np")
-    rows, raw = netpipe.nptcp(netpipe.Netns(setup.server_ns, work),
-                              netpipe.Netns(setup.client_ns, work),
+    rows, raw = netpipe.nptcp(NsGuest(setup.server_ns, work),
+                              NsGuest(setup.client_ns, work),
                               setup.server_ip, upper=args.upper,
                               quick=args.quick, timeout=1800)
     wall = time.monotonic() - wall0
@@ -492,11 +492,9 @@ def wait_alone(limit):
         time.sleep(2)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.
-                                 RawDescriptionHelpFormatter)
-    ap.add_argument("--variants", default=",".join(VARIANTS),
+def add_arguments(ap):
+    """The options, on this program's parser and on `vrdma bench ns`'s."""
+    ap.add_argument("--variants", default=",".join(VARIANTS), metavar="LIST",
                     help="comma-separated subset of: " + ", ".join(VARIANTS))
     ap.add_argument("--reps", type=int, default=3,
                     help="NPtcp runs per variant (medians are reported)")
@@ -511,8 +509,46 @@ def main():
                     "frontends, NetPIPE) run")
     ap.add_argument("--out", default=os.path.join(TOP, "results",
                                                   "ns_bench"),
+                    metavar="DIR",
                     help="raw NetPIPE output, logs and PMD statistics")
-    args = ap.parse_args()
+    record.add_argument(ap, "ns")
+
+
+def main(argv=None):
+    """As a program: python3 -m bench.ns_bench [OPTIONS]."""
+    ap = argparse.ArgumentParser(prog="ns_bench", description=__doc__,
+                                 formatter_class=argparse.
+                                 RawDescriptionHelpFormatter)
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(args):
+    """A run of the options add_arguments gave; its table on stdout (and
+    into --record's document). The scratch state dir it points vrdma at
+    is this run's only: the environment is restored afterwards."""
+    record.check(args.record, "ns")
+    saved = {k: os.environ.get(k) for k in ("VRDMA_STATE_DIR",
+                                            "VRDMA_CONFIG_DIR")}
+    try:
+        with record.Capture() as table:
+            code = measure_all(args)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    stamp = record.stamp(
+        transports="none: both guests on one OVS-DPDK node (vhost-user "
+        "shared memory); no fabric port",
+        emulated="guests are network namespaces (vrdma-vhost-ns, "
+        "testpmd net_tap), not VMs; the veth row is the kernel alone")
+    record.write(args.record, "ns", table.text, stamp)
+    return code
+
+
+def measure_all(args):
     if args.quick:
         args.reps, args.upper = 1, 65536
     variants = [v for v in args.variants.split(",") if v]
@@ -533,7 +569,7 @@ def main():
     args.scratch = tempfile.mkdtemp(prefix="vrdma-nsbench-")
     os.environ["VRDMA_STATE_DIR"] = args.scratch
     os.environ["VRDMA_CONFIG_DIR"] = os.path.join(args.scratch, "etc")
-    print("# " + " ".join(shlex.quote(a) for a in sys.argv), flush=True)
+    print("# " + record.command_line(), flush=True)
     print(f"# medians of {args.reps} NPtcp run(s) up to {args.upper} B"
           f"{' (powers of two)' if args.quick else ''}; "
           f"{os.cpu_count()} CPUs; raw output in {args.out}", flush=True)

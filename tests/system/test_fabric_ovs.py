@@ -9,8 +9,9 @@ across the fabric."""
 import re
 import time
 
+import traffic
 import vrdmatest
-from vrdmatest import Case, rand_name, traffic
+from vrdmatest import Case, rand_name
 
 
 class FabricInOvs(Case):

@@ -14,6 +14,7 @@ import time
 import vrdmatest
 from vrdmatest import Case, rand_name
 from vrdmalib import netpipe, nsguest
+from vrdmalib.guest import NsGuest
 from vrdmalib.hosts import port_counters
 
 
@@ -77,8 +78,8 @@ class NsGuests(Case):
         self.ping(a, b)
         self.ping(b, a)
         work = os.path.join(self.state, "netpipe")
-        rows, raw = netpipe.nptcp(netpipe.Netns(b["netns"], work),
-                                  netpipe.Netns(a["netns"], work),
+        rows, raw = netpipe.nptcp(NsGuest(b["netns"], work),
+                                  NsGuest(a["netns"], work),
                                   b["ip"].split("/")[0], upper=65536)
         print(raw.splitlines()[-1])
         self.assertGreaterEqual(len(rows), 60, "every NPtcp size ran")

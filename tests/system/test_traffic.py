@@ -5,8 +5,9 @@ endpoints (testpmd) on two vhost-user ports of one node, in both port
 modes; and an ovs-vswitchd restart under client-mode ports, after which
 traffic flows again without restarting the endpoints."""
 
+import traffic
 import vrdmatest
-from vrdmatest import Case, rand_name, traffic
+from vrdmatest import Case, rand_name
 
 
 class VhostTraffic(Case):

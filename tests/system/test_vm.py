@@ -14,6 +14,7 @@ import time
 import vrdmatest
 from vrdmatest import Case, rand_name
 from vrdmalib import netpipe, vm
+from vrdmalib.guest import VmGuest
 from vrdmalib.hosts import Hosts, port_counters
 from vrdmalib.virt import Libvirt
 
@@ -45,7 +46,7 @@ class VmGuests(Case):
         for name in names:
             self.vrdma("vm", "start", name, "--config", cfg, timeout=400)
         n = self.node_obj(node, cfg)
-        return [vm.VmGuest(n, name) for name in names], \
+        return [VmGuest(n, name) for name in names], \
             {r["guest"]: r["ip"].split("/")[0] for r in vm.records(n)}
 
     def ping(self, guest, ip, count=3):

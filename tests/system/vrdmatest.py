@@ -13,17 +13,16 @@ import tempfile
 import time
 import unittest
 
+# A test-only helper beside this file (the script's directory is on the
+# path).
+from endpoints import Testpmd
+from vrdmalib import config as cfgmod
+from vrdmalib import hugepages
+from vrdmalib.node import Node
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 VRDMA = os.path.join(TOP, "tools", "vrdma")
-sys.path.insert(0, os.path.join(TOP, "tools"))
-
-from vrdmalib import config as cfgmod  # noqa: E402
-from vrdmalib import hugepages, traffic  # noqa: E402 (traffic: for tests)
-
-__all__ = ["traffic"]  # re-exported for the tests
-from vrdmalib.node import Node  # noqa: E402
-from vrdmalib.endpoints import Testpmd  # noqa: E402
 
 SKIP = 77  # meson's "skipped" exit status
 

@@ -7,17 +7,15 @@ memory with a shared NUMA cell, pinning away from the PMD cores, queues,
 and the TCG vectors=0 override only under TCG."""
 
 import os
-import sys
 import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(TOP, "tools"))
 
-from vrdmalib import domxml, nsguest  # noqa: E402
-from vrdmalib.util import VrdmaError, online_cpus  # noqa: E402
+from vrdmalib import domxml, nsguest
+from vrdmalib.util import VrdmaError, online_cpus
 
 Q = "{" + domxml.QEMU_NS + "}"
 

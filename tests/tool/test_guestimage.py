@@ -7,14 +7,12 @@ whole subtrees, a kernel image's packaging dependencies left out, and an
 input hash that follows every version."""
 
 import os
-import sys
 import unittest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(TOP, "tools"))
 
-from vrdmalib import guestimage  # noqa: E402
+from vrdmalib import guestimage
 
 DEPENDS = """\
 openmpi-bin

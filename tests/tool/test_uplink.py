@@ -5,16 +5,14 @@ other PCI NICs and interfaces without a PCI device, and the config's
 checks. No root needed."""
 
 import os
-import sys
 import tempfile
 import unittest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(TOP, "tools"))
 
-from vrdmalib import config, uplink  # noqa: E402
-from vrdmalib.util import VrdmaError  # noqa: E402
+from vrdmalib import config, uplink
+from vrdmalib.util import VrdmaError
 
 DEV = "/sys/devices/pci0000:00/0000:00:03.0/0000:05:00.0"
 

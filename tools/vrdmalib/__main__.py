@@ -250,8 +250,7 @@ def cmd_hugepages(args):
 
 def cmd_config(args):
     if args.what == "bench-hosts":
-        from . import cluster
-        sys.stdout.write(cluster.example())
+        sys.stdout.write(bench_module("remote").example())
         return 0
     print(cfgmod.example_toml())
     return 0
@@ -263,16 +262,68 @@ def cmd_demo(args):
     return demo.main(args)
 
 
+def bench_module(name):
+    """bench.NAME, the benchmark package at the repository's top (tools/
+    vrdma puts it on PYTHONPATH beside vrdmalib)."""
+    import importlib
+    try:
+        return importlib.import_module(f"bench.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("bench", f"bench.{name}"):
+            raise
+        raise VrdmaError("the bench package is not importable",
+                         "run tools/vrdma, or set PYTHONPATH=tools:. in "
+                         "the repository's top") from None
+
+
 def cmd_bench(args):
     util.need_root("bench")
-    from . import bench
-    return bench.main(args)
+    if args.micro == "fabric":
+        return bench_module("fabric_bench").run(args)
+    if args.micro == "ns":
+        return bench_module("ns_bench").run(args)
+    return bench_module("table1").main(args)
+
+
+def cmd_manpage(args):
+    from . import manpage
+    text = manpage.render(build_parser())
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(text)
+    util.progress(f"manpage: wrote {args.out}")
+    return 0
 
 
 def cmd_test(args):
     util.need_root("the test suite (it starts switches)")
     from . import testrun
     return testrun.main(args)
+
+
+def add_bench_subcommands(p):
+    """`vrdma bench`'s --record and its micro-benchmarks, whose options
+    are their own modules' (bench/fabric_bench.py, bench/ns_bench.py)."""
+    try:
+        bench_record = bench_module("record")
+    except VrdmaError:
+        return  # without bench/ on the path: Table 1's options only
+    bench_record.add_argument(p, "table1")
+    msub = p.add_subparsers(dest="micro", metavar="MICRO",
+                            title="micro-benchmarks (their options after "
+                            "the name; the options above are Table 1's)")
+    for name, module, text in (
+            ("fabric", "fabric_bench", "the fabric port against bare UCX "
+             "and other DPDK ports, between two namespaces"),
+            ("ns", "ns_bench", "namespace guests on one node against a "
+             "veth pair and testpmd-tap")):
+        bench_mod = bench_module(module)
+        q = msub.add_parser(name, help=text, description=bench_mod.__doc__,
+                            formatter_class=argparse.
+                            RawDescriptionHelpFormatter)
+        bench_mod.add_arguments(q)
 
 
 def build_parser():
@@ -557,13 +608,16 @@ def build_parser():
                        "outputs, summary.csv, summary.json, Figures 4-6 "
                        "(PNG) and report.md (environment, ratios to "
                        "h2h-verb-roce and h2h-sock-roce, targets) into "
-                       "--out, and cleans up, also on Ctrl-C.")
+                       "--out, and cleans up, also on Ctrl-C. `vrdma bench "
+                       "fabric` and `vrdma bench ns` run the two "
+                       "micro-benchmarks instead. The code is the bench "
+                       "package at the repository's top (bench/).")
     p.add_argument("--cases", metavar="LIST",
                    help="comma-separated: vm2vm-vhost-shm, "
                    "vm2vm-virtio-eth, vm2vm-rdma-p1, vm2vm-raw-p1, "
                    "h2h-verb-roce, h2h-sock-roce, h2h-sock-eth, micro "
-                   "(bench/ns_bench.py and bench/fabric_bench.py); "
-                   "default: all but micro")
+                   "(the two micro-benchmarks below, with --quick if "
+                   "given); default: all but micro")
     p.add_argument("--guests", choices=["ns", "vm"], default="ns",
                    help="guest kind (default ns: namespace guests)")
     p.add_argument("--quick", action="store_true",
@@ -580,7 +634,8 @@ def build_parser():
                    help="run on the two real hosts this file names (ssh "
                    "address, node configs there; see `vrdma config "
                    "bench-hosts`) instead of emulated ones")
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=cmd_bench, micro=None)
+    add_bench_subcommands(p)
 
     p = sub.add_parser("test", help="install, build and run every test",
                        description="Install what is missing, build, and run "
@@ -592,6 +647,15 @@ def build_parser():
     p.add_argument("--quick", action="store_true",
                    help="skip the extra builds (clang, sanitizers, fuzz)")
     p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("manpage", help="print the vrdma(8) manual page",
+                       description="Print the vrdma(8) manual page (roff), "
+                       "made from this command line's own help; "
+                       "docs/vrdma.8 is its output (read it with man -l "
+                       "docs/vrdma.8).")
+    p.add_argument("--out", metavar="FILE",
+                   help="write it to FILE instead of standard output")
+    p.set_defaults(func=cmd_manpage)
     return parser
 
 
@@ -606,6 +670,17 @@ def main(argv=None):
         argv, cmd = argv[:cut], argv[cut + 1:]
     args = parser.parse_args(argv)
     args.guest_cmd = cmd
+    if getattr(args, "micro", None):
+        # `vrdma bench [TABLE1 OPTIONS] fabric|ns [ITS OPTIONS]`: argparse
+        # would quietly let the micro-benchmark's defaults win over
+        # Table 1's options given before its name.
+        words = [a for a in argv if a not in ("-q", "--quiet")]
+        between = words[words.index("bench") + 1:words.index(args.micro)]
+        if between:
+            parser.error(f"bench {args.micro}: {' '.join(between)} before "
+                         f"'{args.micro}' is Table 1's; put the options "
+                         f"after it: vrdma bench {args.micro} "
+                         f"{' '.join(between)}")
     util.QUIET = getattr(args, "quiet", False)
     try:
         return args.func(args)

@@ -159,11 +159,11 @@ def main(args):
             runs[label]["uplink_counters"] = counters_delta(hosts, before)
         progress(f"demo: NPmpi, 2 ranks across hosts ({a['guest']}, "
                  f"{c['guest']})")
-        if args.guests == "vm":
+        first = hosts.runner(a, work)
+        if first.kind == "vm":
             rows, raw = netpipe.npmpi_vms(
-                hosts.runner(a, work),
-                [g["ip"].split("/")[0] for g in (a, c)], upper=upper,
-                quick=True)
+                first, [g["ip"].split("/")[0] for g in (a, c)],
+                upper=upper, quick=True)
         else:
             rows, raw = netpipe.npmpi([a["netns"], c["netns"]], work,
                                       upper=upper, quick=True)

@@ -18,7 +18,8 @@ import os
 import subprocess
 
 from . import config as cfgmod
-from . import netpipe, nsguest, vm
+from . import nsguest, vm
+from .guest import NsGuest, VmGuest
 from .node import Node
 from .util import VrdmaError, progress, run, wait_for
 
@@ -228,11 +229,11 @@ class Hosts:
             self.guests[name].append(rec)
 
     def runner(self, rec, workdir):
-        """How to run a command in guest rec: a netpipe.Netns or a
-        vm.VmGuest (spawn, reap, run)."""
+        """Guest rec as a guest.Guest: NsGuest or VmGuest."""
+        ip = rec["ip"].split("/")[0] if rec.get("ip") else None
         if "netns" in rec:
-            return netpipe.Netns(rec["netns"], workdir)
-        return vm.VmGuest(self.nodes[rec["node"]], rec["guest"])
+            return NsGuest(rec["netns"], workdir, rec["guest"], ip)
+        return VmGuest(self.nodes[rec["node"]], rec["guest"], ip)
 
     # --- use --------------------------------------------------------------
 

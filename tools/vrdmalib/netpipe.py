@@ -51,40 +51,16 @@ def size_args(upper=None, quick=False):
     return args
 
 
-class Netns:
-    """A namespace guest as NetPIPE's runner: spawn, reap, run."""
-
-    def __init__(self, netns, workdir):
-        self.name = netns
-        self.workdir = workdir
-
-    def spawn(self, argv):
-        if argv[0] in PACKAGE:
-            _need(argv[0], PACKAGE[argv[0]])
-        os.makedirs(self.workdir, exist_ok=True)
-        return subprocess.Popen(["ip", "netns", "exec", self.name, *argv],
-                                cwd=self.workdir, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-
-    @staticmethod
-    def reap(handle, timeout):
-        """(status, stdout, stderr); status None, and the process killed,
-        if it did not end within timeout."""
-        try:
-            out, err = handle.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            handle.kill()
-            out, err = handle.communicate()
-            return None, out, err
-        return handle.returncode, out, err
-
-    def run(self, argv, timeout):
-        return self.reap(self.spawn(argv), timeout)
+def need_tool(path):
+    """A NetPIPE or Open MPI program about to run: installed, or an error
+    naming its package."""
+    if path in PACKAGE:
+        _need(path, PACKAGE[path])
 
 
 def nptcp(server, client, server_ip, upper=None, quick=False, timeout=300):
-    """NPtcp receiver in guest server, transmitter in guest client (runners
-    such as Netns or vm.VmGuest); returns (rows, raw output)."""
+    """NPtcp receiver in guest server, transmitter in guest client
+    (guest.Guest); returns (rows, raw output)."""
     sizes = size_args(upper, quick)
     recv = server.spawn([NPTCP, *sizes])
     done = False
@@ -183,7 +159,7 @@ def npmpi(namespaces, workdir, upper=None, quick=False, timeout=300,
 
 def npmpi_vms(first, addresses, upper=None, quick=False, timeout=300):
     """A 2-rank NPmpi across VM guests, mpirun started in guest first (a
-    runner such as vm.VmGuest); returns (rows, raw output)."""
+    guest.Guest of kind "vm"); returns (rows, raw output)."""
     # A hostfile in the guest, one slot per guest: what a user's mpirun
     # across VMs reads.
     lines = "".join(f"{ip} slots=1\n" for ip in addresses)

@@ -31,7 +31,9 @@ PACKAGES = {
     # ssh: vrdma bench --hosts reaches real hosts with it.
     "bench": ["python3-matplotlib", "openssh-client"],
     "test": ["dpdk-dev", "clang", "libclang-rt-14-dev", "clang-format",
-             "cppcheck", "shellcheck", "pyflakes3"],
+             "cppcheck", "shellcheck", "pyflakes3",
+             # tests/tool/test_manpage.py renders docs/vrdma.8 with groff.
+             "groff-base"],
 }
 
 

@@ -317,28 +317,6 @@ def reap(lv, guest, pid, timeout):
         delay = min(delay * 2, 0.5)
 
 
-class VmGuest:
-    """A VM as a command runner (for NetPIPE): spawn, reap, run."""
-
-    def __init__(self, node, guest):
-        self.node = node
-        self.name = guest
-        self.lv = Libvirt(node).ensure()
-
-    def spawn(self, argv):
-        return spawn(self.lv, self.name, argv)
-
-    def reap(self, pid, timeout):
-        code, out, err = reap(self.lv, self.name, pid, timeout)
-        if code is None:
-            # Not ended in time: stop it, as a host process would be.
-            spawn(self.lv, self.name, ["/bin/sh", "-c", f"kill -9 {pid}"])
-        return code, out, err
-
-    def run(self, argv, timeout):
-        return self.reap(self.spawn(argv), timeout)
-
-
 def exec_in(node, guest, argv, timeout=300.0):
     """Run argv in guest (through /bin/sh -c when it is one string);
     returns (status, stdout, stderr)."""

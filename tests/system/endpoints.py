@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """A guest without a VM: DPDK's testpmd with one net_virtio_user port on a
 node's vhost-user socket, driven through its interactive prompt. Used by
-the demo and the system tests to put real frames through the switch.
+the system tests (vrdmatest.py) to put real frames through the switch.
 
 testpmd busy-polls, so on a small machine an endpoint runs only while a
 measurement needs it; each gets its own hugepages (counted in the ledger)
@@ -13,8 +13,8 @@ import shutil
 import subprocess
 import time
 
-from . import hugepages
-from .util import VrdmaError, pid_alive
+from vrdmalib import hugepages
+from vrdmalib.util import VrdmaError, pid_alive
 
 TESTPMD = "dpdk-testpmd"
 

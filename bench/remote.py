@@ -13,17 +13,12 @@ other configs (fabric, raw uplink) as cases need.
 Example: configs/bench-hosts.example.toml (`vrdma config bench-hosts`)."""
 
 import ipaddress
-import os
 import shlex
-import subprocess
 import tomllib
 
-from . import netpipe
-from .util import VrdmaError, progress, wait_for
-
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-LOCAL_VRDMA = os.path.join(TOP, "tools", "vrdma")
+from vrdmalib import remote
+from vrdmalib.guest import RemoteGuest
+from vrdmalib.util import VrdmaError, progress, wait_for
 
 # key: (default, help), in the example's order.
 TOP_KEYS = {
@@ -115,93 +110,19 @@ def _check_ip(value, what, cidr=False):
                          "e.g. 198.18.0.1") from None
 
 
-class Host:
-    """One host of the file, and how to run things there."""
+class Host(remote.Host):
+    """One host of the file: its keys (host["config"]), its place in the
+    file (index) and, once reached, its fabric interface."""
 
     def __init__(self, index, values, top):
+        super().__init__(values["name"], values["address"],
+                         shlex.split(top["ssh"]), top["vrdma"])
         self.index = index
         self.values = values
-        self.name = values["name"]
-        self.address = values["address"]
-        self.ssh = shlex.split(top["ssh"])
-        self.vrdma = top["vrdma"] or LOCAL_VRDMA
         self.fabric_dev = None
 
     def __getitem__(self, key):
         return self.values[key]
-
-    def argv(self, argv, limit=None):
-        """The local command that runs argv on the host (within limit
-        seconds there, when given: a dropped ssh leaves nothing behind)."""
-        if limit:
-            argv = ["timeout", "-k", "5", str(int(limit)), *argv]
-        return [*self.ssh, self.address, shlex.join(argv)]
-
-    def run(self, argv, timeout=120, check=True):
-        """(exit status, stdout, stderr) of argv on the host."""
-        try:
-            proc = subprocess.run(self.argv(argv, timeout), text=True,
-                                  capture_output=True, timeout=timeout + 15,
-                                  stdin=subprocess.DEVNULL, check=False)
-        except subprocess.TimeoutExpired:
-            raise VrdmaError(f"{self.name}: {shlex.join(argv)} did not "
-                             f"finish in {timeout}s",
-                             f"check the host: {shlex.join(self.ssh)} "
-                             f"{self.address}") from None
-        if check and proc.returncode != 0:
-            text = (proc.stderr.strip() or proc.stdout.strip())
-            raise VrdmaError(f"{self.name}: {shlex.join(argv[:4])}... "
-                             f"failed (exit {proc.returncode}): "
-                             f"{text.splitlines()[-1] if text else ''}",
-                             "see the message; on ssh errors check "
-                             f"`{shlex.join(self.ssh)} {self.address} true`")
-        return proc.returncode, proc.stdout, proc.stderr
-
-    def dev_of(self, ip):
-        """The host's interface with address ip."""
-        code, out, _ = self.run(["ip", "-o", "-4", "addr", "show", "to",
-                                 ip], 60, check=False)
-        fields = out.split()
-        if code != 0 or len(fields) < 2:
-            raise VrdmaError(f"{self.name}: no interface has the address "
-                             f"{ip}", "check the hosts file's addresses")
-        return fields[1]
-
-    def vrdma_run(self, argv, timeout=300, check=True):
-        return self.run([self.vrdma, *argv], timeout, check)
-
-    def write(self, path, text, mode="644"):
-        """A file on the host."""
-        argv = self.argv(["sh", "-c", f"cat > {shlex.quote(path)} && "
-                          f"chmod {mode} {shlex.quote(path)}"], 60)
-        proc = subprocess.run(argv, input=text, text=True,
-                              capture_output=True, timeout=75, check=False)
-        if proc.returncode != 0:
-            raise VrdmaError(f"{self.name}: cannot write {path}: "
-                             f"{proc.stderr.strip()}")
-
-
-class Runner:
-    """NetPIPE's runner interface (spawn, reap, run) for a command line
-    on a host, inside prefix (ip netns exec NS, vrdma vm exec ...)."""
-
-    def __init__(self, host, prefix, name, limit=1800):
-        self.host = host
-        self.prefix = prefix
-        self.name = name
-        self.limit = limit
-
-    def spawn(self, argv):
-        return subprocess.Popen(self.host.argv([*self.prefix, *argv],
-                                               self.limit),
-                                stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-
-    reap = staticmethod(netpipe.Netns.reap)
-
-    def run(self, argv, timeout):
-        return self.reap(self.spawn(argv), timeout)
 
 
 class Cluster:
@@ -370,8 +291,8 @@ class Nodes:
         return out
 
     def guest(self, host, j):
-        """(name, ip, runner, netns or None) of the bench's guest j on
-        host's switch, made there."""
+        """The bench's guest j on host's switch, made there: a
+        RemoteGuest."""
         name = f"b{self.tag}-{host.name}g{j}"
         ips = host["guest_ips"]
         ip = ["--ip", ips[j - 1]] if len(ips) >= j else []
@@ -379,14 +300,13 @@ class Nodes:
         if self.guest_kind == "vm":
             host.vrdma_run(["vm", "define", *args, name, *ip], 300)
             _, out, _ = host.vrdma_run(["vm", "start", *args, name], 600)
-            addr = _field(out, "ip", host, name)
-            runner = Runner(host, [host.vrdma, "vm", "exec", *args,
-                                   "--timeout", "1700", name, "--"], name)
-            return name, addr, runner, None
+            return RemoteGuest(host, [host.vrdma, "vm", "exec", *args,
+                                      "--timeout", "1700", name, "--"],
+                               name, "vm", _field(out, "ip", host, name))
         _, out, _ = host.vrdma_run(["ns", "add", *args, name, *ip], 300)
         netns = _field(out, "netns", host, name)
-        runner = Runner(host, ["ip", "netns", "exec", netns], name)
-        return name, _field(out, "ip", host, name), runner, netns
+        return RemoteGuest(host, ["ip", "netns", "exec", netns], name, "ns",
+                           _field(out, "ip", host, name), netns)
 
     def down(self):
         errors = []
@@ -419,8 +339,8 @@ class Bare:
         pass
 
     def kernel_guest(self, host):
-        """(name, ip, runner) of a namespace on host whose eth0 is a veth
-        in its eth_bridge."""
+        """A namespace on host whose eth0 is a veth in its eth_bridge: a
+        RemoteGuest."""
         if not host["eth_bridge"]:
             raise Skip(f"{host.name} has no eth_bridge in the hosts file")
         netns = f"b{self.tag}-{host.name}k1"
@@ -434,8 +354,8 @@ class Bare:
             f"ip -n {netns} link set lo up"])
         self.made.append((host, netns))
         host.run(["sh", "-c", script], 60)
-        return (netns, host["eth_guest_ip"].split("/")[0],
-                Runner(host, ["ip", "netns", "exec", netns], netns))
+        return RemoteGuest(host, ["ip", "netns", "exec", netns], netns, "ns",
+                           host["eth_guest_ip"].split("/")[0], netns)
 
     def down(self):
         errors = []

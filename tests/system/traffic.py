@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Frames through one node between two testpmd endpoints, measured from
-both ends and from the switch: shared by `vrdma demo` and the system
-tests, so that what the demo reports is what the tests check."""
+both ends and from the switch, for the system tests (vrdmatest.py
+re-exports it)."""
 
 import re
 import time
 
-from .util import wait_for
+from vrdmalib.util import wait_for
 
 
 def pmd_received(node):

@@ -10,8 +10,9 @@ tools to check."""
 import json
 import os
 
-from .bench import CASES
-from .util import VrdmaError
+from vrdmalib.util import VrdmaError
+
+from .cases import CASES
 
 DASHES = {"NPtcp": "-", "NPmpi": "--", "ucx_perftest": "-."}
 SMALL = 1024  # Figure 6: messages up to this many bytes

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""`vrdma bench`'s results (bench.py): the summary of a run (per case and
+"""`vrdma bench`'s results (table1.py): the summary of a run (per case and
 tool the medians per message size, CPU seconds, the figures the report
 uses, ratios to h2h-verb-roce and h2h-sock-roce, the issue's targets),
 written as summary.json, summary.csv, Figures 4-6 (figures.py) and
@@ -12,22 +12,11 @@ import platform
 import subprocess
 import time
 
-from . import figures
-from .bench import CASES, UCX_TLS
-from .hosts import ETH_QDISC
+from vrdmalib.hosts import ETH_QDISC
 
-REFERENCES = ("h2h-verb-roce", "h2h-sock-roce")
-# What a reference case is compared by when it lacks the other's tool:
-# sockets against verbs, as the 2015 report did.
-PRIMARY = {"h2h-verb-roce": "ucx_perftest", "h2h-sock-roce": "NPtcp"}
-KEYS = (("lat1", "lat 1 B"), ("lat64", "lat 64 B"),
-        ("bw64k", "bw 64 KiB"), ("peak", "bw peak"))
-SUBJECT = ("vm2vm-rdma-p1", "NPtcp")
-# The issue's targets for SUBJECT: (figure, against, rule, bound).
-TARGETS = (("bw64k", "h2h-sock-roce", ">=", 0.5),
-           ("bw64k", "vm2vm-raw-p1", ">=", 2.0),
-           ("lat1", "h2h-sock-roce", "<=", 3.0),
-           ("lat64", "h2h-sock-roce", "<=", 3.0))
+from . import figures, record
+from .cases import (CASES, KEYS, PRIMARY, REFERENCES, SUBJECT, TARGETS,
+                    UCX_DRIVER_ENV, UCX_PERFTEST_ARGS, UCX_TLS)
 PACKAGES = (("Open vSwitch", "openvswitch-switch-dpdk"), ("DPDK", "dpdk"),
             ("UCX", "ucx-utils"), ("Open MPI", "openmpi-bin"),
             ("QEMU", "qemu-system-x86"), ("NetPIPE", "netpipe-tcp"),
@@ -87,14 +76,6 @@ def targets(table):
     return out
 
 
-def cpu_model():
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def package_version(name):
     proc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", name],
                           capture_output=True, text=True, check=False)
@@ -106,7 +87,7 @@ def environment(ctx):
         return cluster_environment(ctx)
     transports = ctx.settings.get("fabric", {}).get("transports") or \
         "UCX's choice (tcp across the veth on UCX 1.13)"
-    env = {"CPU": cpu_model(),
+    env = {"CPU": record.cpu_model(),
            "cores": f"{os.cpu_count()} online, {len(os.sched_getaffinity(0))}"
                     " usable by the bench, shared by everything below",
            "kernel": platform.release()}
@@ -118,9 +99,13 @@ def environment(ctx):
         "fabric port": f"net_vrdma over UCX, transports: {transports}; "
                        "userspace TSO",
         "raw uplink": "net_af_packet on the fabric veth, MTU 1500",
-        "h2h-verb-roce": f"ucx_perftest, UCX_TLS={UCX_TLS} on the fabric "
-                         "veth; NPmpi with Open MPI pml ucx "
-                         f"(UCX_TLS={UCX_TLS},self)",
+        "h2h-verb-roce": f"ucx_perftest {' '.join(UCX_PERFTEST_ARGS)}, "
+                         f"UCX_TLS={UCX_TLS} on the fabric veth; NPmpi "
+                         "with Open MPI pml ucx "
+                         f"(UCX_TLS={UCX_TLS},self); both with the fabric "
+                         "port's UCX settings: " +
+                         " ".join(f"{k}={v}"
+                                  for k, v in UCX_DRIVER_ENV.items()),
         "NPmpi elsewhere": "Open MPI pml ob1, btl tcp on the path's "
                            "interface",
         "guests": f"{GUEST_KINDS[ctx.guests]} on vhost-user ports; "
@@ -162,7 +147,7 @@ def cluster_environment(ctx):
     env.update({
         "h2h-verb-roce": "ucx_perftest and NPmpi (pml ucx), UCX_TLS="
                          f"{top['ucx_tls'] or 'UCX choice'}, devices "
-                         f"{devices}",
+                         f"{devices}, with the fabric port's UCX settings",
         "NPmpi elsewhere": "Open MPI pml ob1, btl tcp on the path's "
                            "interface",
         "guests": f"{GUEST_KINDS[ctx.guests]} on vhost-user ports; "

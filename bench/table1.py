@@ -1,20 +1,24 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """`vrdma bench`: the 2015 report's benchmark (its section 4: Table 1,
-Figures 4-6) on emulated hosts (hosts.py). Two host namespaces joined by
-the fabric link (a veth, MTU 9000, unshaped: the "RoCE" link) and, where
-a case needs it, an "Ethernet" link (a second veth, MTU 1500, tc tbf at
-1 Gbit/s, bridged to kernel-only guests); Table 1's cases plus
+Figures 4-6) on emulated hosts (vrdmalib/hosts.py). Two host namespaces
+joined by the fabric link (a veth, MTU 9000, unshaped: the "RoCE" link)
+and, where a case needs it, an "Ethernet" link (a second veth, MTU 1500,
+tc tbf at 1 Gbit/s, bridged to kernel-only guests); Table 1's cases plus
 vm2vm-raw-p1 (the 2015 prototype's raw uplink), each measured with
 NetPIPE (NPtcp, NPmpi) or ucx_perftest --reps times, medians reported;
 the guests behind a switch are namespace guests or VMs (--guests).
 Cases on the same hosts share one bring-up; a failed case is reported
 and the others still run; everything made is removed, also on Ctrl-C.
 With --hosts FILE the same cases run on two real hosts through ssh
-(cluster.py). One directory receives the raw outputs, summary.csv and summary.json,
-Figures 4-6 as PNGs (figures.py) and report.md (report.py); `--cases
-micro` runs bench/ns_bench.py and bench/fabric_bench.py into it too."""
+(remote.py). One directory receives the raw outputs, summary.csv and
+summary.json, Figures 4-6 as PNGs (figures.py) and report.md (report.py);
+`--cases micro` runs ns_bench and fabric_bench into it too; --record
+writes the printed table into a document (record.py). The cases and
+targets are cases.py's."""
 
 import collections
+import contextlib
+import io
 import json
 import os
 import resource
@@ -28,49 +32,34 @@ import tempfile
 import time
 import tomllib
 
-from . import cluster as clustermod
-from . import config as cfgmod
-from . import hosts as hostsmod
-from . import netpipe, nsguest, vm
-from . import setup as setupmod
-from .hosts import Hosts
-from .util import (VrdmaError, machine_busy, pid_cmdline, proc_cpu,
-                   progress, read_pidfile, wait_for)
+from vrdmalib import config as cfgmod
+from vrdmalib import hosts as hostsmod
+from vrdmalib import netpipe, nsguest, vm
+from vrdmalib import setup as setupmod
+from vrdmalib.guest import NsGuest, RemoteGuest, VmGuest
+from vrdmalib.hosts import Hosts
+from vrdmalib.util import (VrdmaError, machine_busy, pid_cmdline, proc_cpu,
+                           progress, read_pidfile, wait_for)
 
-Case = collections.namedtuple("Case", "setup tools what")
-# Table 1 of the report, in its order, and vm2vm-raw-p1. setup: which
-# hosts a case runs on (bare: no switches, both links; fabric: OVS with
-# net_vrdma fabric ports; raw: OVS with af_packet uplinks).
-CASES = {
-    "vm2vm-vhost-shm": Case("fabric", ("NPtcp", "NPmpi"),
-                            "two guests, one host, through OVS "
-                            "vhost-user (shared memory)"),
-    "vm2vm-virtio-eth": Case("bare", ("NPtcp", "NPmpi"),
-                             "two guests on two hosts through the kernel "
-                             "only: veth, Linux bridge, the Ethernet "
-                             "link; no DPDK"),
-    "vm2vm-rdma-p1": Case("fabric", ("NPtcp", "NPmpi"),
-                          "two guests on two hosts through OVS and the "
-                          "net_vrdma fabric port"),
-    "vm2vm-raw-p1": Case("raw", ("NPtcp", "NPmpi"),
-                         "the same through a raw uplink (net_af_packet on "
-                         "the fabric veth): the 2015 prototype's path"),
-    "h2h-verb-roce": Case("bare", ("ucx_perftest", "NPmpi"),
-                          "host to host on the fabric link with no "
-                          "switch: UCX (tcp) and Open MPI over UCX"),
-    "h2h-sock-roce": Case("bare", ("NPtcp", "NPmpi"),
-                          "host to host TCP over the fabric link"),
-    "h2h-sock-eth": Case("bare", ("NPtcp", "NPmpi"),
-                         "host to host TCP over the Ethernet link"),
-}
-MICRO = "micro"
-SETUPS = ("bare", "fabric", "raw")  # bring-up order
-# UCX between the host namespaces: tcp, since shared memory, UCX's choice
-# on one machine, is not host to host.
-UCX_TLS = "tcp"
+from . import fabric_bench, ns_bench, record, report
+from . import remote as clustermod  # the hosts file of --hosts
+from .cases import (CASES, MICRO, SETUPS, UCX_DRIVER_ENV, UCX_PERFTEST_ARGS,
+                    UCX_TLS)
 
-Endpoint = collections.namedtuple("Endpoint",
-                                  "name host runner ip ifname pids")
+
+class Endpoint(collections.namedtuple("Endpoint",
+                                      "runner host ifname pids")):
+    """One end of a case: where its commands run (runner, a guest.Guest:
+    a guest, or a host used as one), the host it is on, its interface on
+    the measured path and its datapath processes (for CPU accounting)."""
+
+    @property
+    def name(self):
+        return self.runner.name
+
+    @property
+    def ip(self):
+        return self.runner.ip
 
 
 # --- guests --------------------------------------------------------------
@@ -80,8 +69,9 @@ def ns_guest(hosts, host, name, workdir):
     node = hosts.nodes[host]
     rec = nsguest.add(node, name)
     pid = read_pidfile(os.path.join(node.paths.run, f"ns-{name}.pid"))
-    return Endpoint(name, host, netpipe.Netns(rec["netns"], workdir),
-                    rec["ip"].split("/")[0], "eth0", [pid] if pid else [])
+    return Endpoint(NsGuest(rec["netns"], workdir, name,
+                            rec["ip"].split("/")[0]),
+                    host, "eth0", [pid] if pid else [])
 
 
 def qemu_pids(guest):
@@ -101,8 +91,8 @@ def vm_guest(hosts, host, name, _workdir):
     node = hosts.nodes[host]
     vm.define(node, name)
     rec = vm.start(node, name)
-    return Endpoint(name, host, vm.VmGuest(node, name),
-                    rec["ip"].split("/")[0], "eth0", qemu_pids(name))
+    return Endpoint(VmGuest(node, name, rec["ip"].split("/")[0]), host,
+                    "eth0", qemu_pids(name))
 
 
 # The guests of the cases through a switch, by --guests; NPmpi across VMs
@@ -136,9 +126,9 @@ class Bed:
 
         def make():
             rec = self.hosts.kernel_guest(host, f"{host}k1")
-            return Endpoint(rec["guest"], host,
-                            netpipe.Netns(rec["netns"], self.workdir),
-                            rec["ip"].split("/")[0], "eth0", [])
+            return Endpoint(NsGuest(rec["netns"], self.workdir, rec["guest"],
+                                    rec["ip"].split("/")[0]),
+                            host, "eth0", [])
         return self._cached(f"{host}k1", make)
 
     def host(self, i, link):
@@ -146,8 +136,7 @@ class Bed:
         ip, dev = (hostsmod.eth_ip(i), hostsmod.ETH_BRIDGE) \
             if link == "eth" else (hostsmod.fabric_ip(i),
                                    hostsmod.FABRIC_DEV)
-        return Endpoint(host, host, netpipe.Netns(host, self.workdir), ip,
-                        dev, [])
+        return Endpoint(NsGuest(host, self.workdir, host, ip), host, dev, [])
 
     def datapath_pids(self):
         """Per host ("h1", "h2"): its switch's daemons and its guests'
@@ -177,7 +166,7 @@ class Bed:
 
 
 class ClusterBed(Bed):
-    """The endpoints of real hosts (cluster.py): guests made there by
+    """The endpoints of real hosts (remote.py): guests made there by
     their vrdma, the hosts themselves, kernel-only guests on their
     Ethernet bridges."""
 
@@ -196,19 +185,16 @@ class ClusterBed(Bed):
         def make():
             if not self.hosts.switches:
                 raise VrdmaError("guests need switches", "report this bug")
-            name, ip, runner, netns = self.hosts.guest(host, j)
-            runner.kind, runner.netns = ("ns", netns) if netns \
-                else ("vm", None)
-            return Endpoint(name, host.name, runner, ip, "eth0", [])
+            return Endpoint(self.hosts.guest(host, j), host.name, "eth0",
+                            [])
         return self._cached(f"{host.name}g{j}", make)
 
     def kernel_guest(self, i):
         host = self.cluster.hosts[i]
 
         def make():
-            name, ip, runner = self.hosts.kernel_guest(host)
-            runner.kind, runner.netns = "ns", name
-            return Endpoint(name, host.name, runner, ip, "eth0", [])
+            return Endpoint(self.hosts.kernel_guest(host), host.name,
+                            "eth0", [])
         return self._cached(f"{host.name}k1", make)
 
     def host(self, i, link):
@@ -217,10 +203,8 @@ class ClusterBed(Bed):
         if not host[key]:
             raise clustermod.Skip(f"{host.name} has no {key} in the hosts "
                                   "file")
-        runner = clustermod.Runner(host, [], host.name)
-        runner.kind, runner.netns = "host", None
-        return Endpoint(host.name, host.name, runner, host[key],
-                        host.dev_of(host[key]), [])
+        return Endpoint(RemoteGuest(host, [], host.name, "host", host[key]),
+                        host.name, host.dev_of(host[key]), [])
 
     def cpu_counters(self):
         """Per host, its busy CPU seconds (the whole host: its /proc/stat
@@ -262,8 +246,9 @@ def reach(client, server, timeout=60):
 def ucx_env(bed, ifname, extra=""):
     """UCX's transports host to host (bed.ucx_tls, "" for UCX's choice)
     and devices (bed.ucx_net_devices; default: the path's interface when
-    the transport is tcp, else UCX's choice)."""
-    env = []
+    the transport is tcp, else UCX's choice), under the settings the
+    fabric port runs UCX with (cases.UCX_DRIVER_ENV)."""
+    env = [f"{k}={v}" for k, v in UCX_DRIVER_ENV.items()]
     if bed.ucx_tls:
         env.append(f"UCX_TLS={bed.ucx_tls}{extra}")
     devices = bed.ucx_net_devices or (
@@ -286,12 +271,12 @@ def ucx_transport(bed, ifname):
 def npmpi(bed, case, first, second, workdir, opts):
     transport = ucx_transport(bed, first.ifname) \
         if case == "h2h-verb-roce" else None
-    if isinstance(first.runner, netpipe.Netns):
-        return netpipe.npmpi([first.runner.name, second.runner.name],
+    if isinstance(first.runner, NsGuest):
+        return netpipe.npmpi([first.runner.netns, second.runner.netns],
                              workdir, upper=opts.upper, quick=opts.quick,
                              timeout=opts.timeout, ifname=first.ifname,
                              transport=transport)
-    if getattr(first.runner, "kind", "vm") != "vm":
+    if first.runner.kind != "vm":
         return npmpi_cluster(first, second, opts, transport)
     return netpipe.npmpi_vms(first.runner, [first.ip, second.ip],
                              upper=opts.upper, quick=opts.quick,
@@ -301,7 +286,7 @@ def npmpi(bed, case, first, second, workdir, opts):
 def npmpi_cluster(first, second, opts, transport):
     """NPmpi across two real hosts or namespace guests on them: mpirun on
     first's host, with an rsh agent written there that reaches each rank's
-    host and namespace (cluster.rsh_agent)."""
+    host and namespace (remote.rsh_agent)."""
     keys = [ep.runner.netns or ep.runner.host.name for ep in (first,
                                                               second)]
     host = first.runner.host
@@ -317,9 +302,9 @@ def npmpi_cluster(first, second, opts, transport):
                                                                opts.quick)],
                                      first.ifname, rsh_agent=agent,
                                      transport=transport)]
-        launcher = clustermod.Runner(host, [*clustermod.MARK_NETNS,
-                                            *first.runner.prefix],
-                                     first.name)
+        launcher = RemoteGuest(host, [*clustermod.MARK_NETNS,
+                                      *first.runner.prefix], first.name,
+                               first.runner.kind)
         code, out, err = launcher.run(argv, opts.timeout)
     finally:
         host.run(["rm", "-f", agent], 60, check=False)
@@ -387,20 +372,22 @@ def perftest(bed, server, client, workdir, opts):
     with open(batch, "w", encoding="utf-8") as f:
         f.write(text)
     for ep in (server, client):
-        if isinstance(ep.runner, clustermod.Runner):
+        if isinstance(ep.runner, RemoteGuest):
             # Real hosts read it from their own /tmp.
             batch = f"/tmp/vrdma-bench-perftest-{os.getpid()}.batch"
             ep.runner.host.write(batch, text)
     env = ["env", *ucx_env(bed, server.ifname)]
     # -f: only each test's final line.
-    srv = server.runner.spawn([*env, "ucx_perftest", "-f", "-b", batch])
+    srv = server.runner.spawn([*env, "ucx_perftest", *UCX_PERFTEST_ARGS,
+                               "-f", "-b", batch])
     ended = False
     try:
         deadline = time.monotonic() + 15
         while True:
             # The server listens within moments; retry until it does.
             code, out, err = client.runner.run(
-                [*env, "ucx_perftest", server.ip, "-f", "-b", batch],
+                [*env, "ucx_perftest", server.ip, *UCX_PERFTEST_ARGS,
+                 "-f", "-b", batch],
                 opts.timeout)
             rows = parse_perftest(out)
             if code == 0 and rows:
@@ -416,7 +403,7 @@ def perftest(bed, server, client, workdir, opts):
         if not ended:
             server.runner.reap(srv, 0)
         for ep in (server, client):
-            if isinstance(ep.runner, clustermod.Runner):
+            if isinstance(ep.runner, RemoteGuest):
                 ep.runner.host.run(["rm", "-f", batch], 60, check=False)
     return rows, out + err
 
@@ -748,42 +735,39 @@ def run_setup(ctx, setup, cases):
 
 # --- micro -----------------------------------------------------------------
 
-def run_script(argv, stem, timeout):
-    """A benchmark script: its table to STEM.txt, its progress to
-    STEM.log; on Ctrl-C or SIGTERM it gets SIGTERM and time to clean up
-    (both scripts unwind on it)."""
+def run_module(module, argv, stem):
+    """A micro-benchmark, in this process: its table to STEM.txt, its
+    progress to STEM.log; its exit status (it ends by returning or by
+    SystemExit). Ctrl-C and SIGTERM unwind it like the rest of the run."""
+    old = signal.getsignal(signal.SIGTERM)
     with open(stem + ".txt", "w", encoding="utf-8") as out, \
-            open(stem + ".log", "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(argv, stdout=out, stderr=log,
-                                stdin=subprocess.DEVNULL)
+            open(stem + ".log", "w", encoding="utf-8") as log, \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(log):
         try:
-            return proc.wait(timeout=timeout)
-        except BaseException:
-            proc.terminate()
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            raise
+            return module.main(argv)
+        except SystemExit as exc:
+            if exc.code == 143:  # its SIGTERM handler's exit
+                raise KeyboardInterrupt from None
+            if isinstance(exc.code, str):
+                print(exc.code, file=log)
+                return 1
+            return exc.code
+        finally:
+            signal.signal(signal.SIGTERM, old)
 
 
 def run_micro(ctx):
-    top = setupmod.TOP
-    scripts = (("ns_bench", ["--out", os.path.join(ctx.out,
-                                                   "micro-ns_bench")]),
-               ("fabric_bench", []))
+    modules = ((ns_bench, ["--out", os.path.join(ctx.out,
+                                                 "micro-ns_bench")]),
+               (fabric_bench, []))
     results = {}
-    for name, extra in scripts:
-        ctx.progress.step(f"micro: bench/{name}.py"
+    for module, extra in modules:
+        name = module.__name__.rsplit(".", 1)[1]
+        ctx.progress.step(f"micro: vrdma bench {name.split('_')[0]}"
                           f"{' --quick' if ctx.opts.quick else ''}")
-        argv = [sys.executable, os.path.join(top, "bench", f"{name}.py"),
-                *(["--quick"] if ctx.opts.quick else []), *extra]
+        argv = [*(["--quick"] if ctx.opts.quick else []), *extra]
         stem = os.path.join(ctx.out, f"micro-{name}")
-        try:
-            code = run_script(argv, stem, 1800 if ctx.opts.quick else 7200)
-        except subprocess.TimeoutExpired:
-            code = None
+        code = run_module(module, argv, stem)
         results[name] = {"exit": code, "table": stem + ".txt",
                          "log": stem + ".log"}
         if code != 0:
@@ -848,8 +832,27 @@ class Run:
         self.others = {}  # others_running() before and after
 
 
+def record_stamp(ctx):
+    """The stamp of a Table 1 run's --record block (record.py)."""
+    if ctx.cluster is not None:
+        top = ctx.cluster.top
+        return record.stamp(
+            transports="fabric port: the hosts' node configs; "
+            f"h2h-verb-roce: UCX_TLS={top['ucx_tls'] or 'UCX choice'}",
+            emulated=None) + [f"- hosts: {ctx.cluster.describe()}"]
+    transports = ctx.settings.get("fabric", {}).get("transports") or \
+        "UCX's choice (tcp across the veth on UCX 1.13)"
+    return record.stamp(
+        transports=f"fabric port: {transports}; h2h-verb-roce: "
+        f"UCX_TLS={UCX_TLS} with the fabric port's UCX settings",
+        emulated="every case: the two hosts are network namespaces on one "
+        "machine, the 'RoCE' link a veth (MTU 9000, no RDMA NIC), the "
+        "Ethernet link a veth shaped to 1 Gbit/s; guests: "
+        f"{'namespaces' if ctx.guests == 'ns' else 'QEMU VMs'}")
+
+
 def main(args):
-    from . import report
+    record.check(args.record, "table1")
     cases = parse_cases(args.cases)
     ctx = Run(args)
     if ctx.cluster is not None:
@@ -865,7 +868,7 @@ def main(args):
     else:
         setupmod.setup()
         if args.guests == "vm":
-            from . import guestimage
+            from vrdmalib import guestimage
             guestimage.build()
     os.makedirs(ctx.out, exist_ok=True)
     ctx.progress = Progress(sum(len(CASES[c].tools) * ctx.opts.reps
@@ -903,7 +906,10 @@ def main(args):
     summary = report.summary(ctx, command, micro,
                              time.monotonic() - started)
     report.write(ctx.out, summary)
-    report.print_table(summary, sys.stdout)
+    table = io.StringIO()
+    report.print_table(summary, table)
+    sys.stdout.write(table.getvalue())
+    record.write(args.record, "table1", table.getvalue(), record_stamp(ctx))
     if interrupted:
         raise KeyboardInterrupt
     return 0 if report.all_ok(summary) else 1

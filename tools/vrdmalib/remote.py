@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Other machines reached by ssh: run a command there (bounded in time on
+both ends), write a file there, run that machine's own vrdma. Nothing here
+is specific to one use; `vrdma bench --hosts` (bench/remote.py) builds its
+hosts on it, and guest.py's RemoteGuest runs a guest's commands through it."""
+
+import os
+import shlex
+import subprocess
+
+from .util import VrdmaError
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+LOCAL_VRDMA = os.path.join(TOP, "tools", "vrdma")
+
+
+class Host:
+    """A machine reached by ssh (the command line ssh, then the
+    destination address), and how to run things there, its own vrdma
+    among them."""
+
+    def __init__(self, name, address, ssh, vrdma=""):
+        self.name = name
+        self.address = address
+        self.ssh = list(ssh)
+        self.vrdma = vrdma or LOCAL_VRDMA
+
+    def argv(self, argv, limit=None):
+        """The local command that runs argv on the host (within limit
+        seconds there, when given: a dropped ssh leaves nothing behind)."""
+        if limit:
+            argv = ["timeout", "-k", "5", str(int(limit)), *argv]
+        return [*self.ssh, self.address, shlex.join(argv)]
+
+    def run(self, argv, timeout=120, check=True):
+        """(exit status, stdout, stderr) of argv on the host."""
+        try:
+            proc = subprocess.run(self.argv(argv, timeout), text=True,
+                                  capture_output=True, timeout=timeout + 15,
+                                  stdin=subprocess.DEVNULL, check=False)
+        except subprocess.TimeoutExpired:
+            raise VrdmaError(f"{self.name}: {shlex.join(argv)} did not "
+                             f"finish in {timeout}s",
+                             f"check the host: {shlex.join(self.ssh)} "
+                             f"{self.address}") from None
+        if check and proc.returncode != 0:
+            text = (proc.stderr.strip() or proc.stdout.strip())
+            raise VrdmaError(f"{self.name}: {shlex.join(argv[:4])}... "
+                             f"failed (exit {proc.returncode}): "
+                             f"{text.splitlines()[-1] if text else ''}",
+                             "see the message; on ssh errors check "
+                             f"`{shlex.join(self.ssh)} {self.address} true`")
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def dev_of(self, ip):
+        """The host's interface with address ip."""
+        code, out, _ = self.run(["ip", "-o", "-4", "addr", "show", "to",
+                                 ip], 60, check=False)
+        fields = out.split()
+        if code != 0 or len(fields) < 2:
+            raise VrdmaError(f"{self.name}: no interface has the address "
+                             f"{ip}", "check the hosts file's addresses")
+        return fields[1]
+
+    def vrdma_run(self, argv, timeout=300, check=True):
+        return self.run([self.vrdma, *argv], timeout, check)
+
+    def write(self, path, text, mode="644"):
+        """A file on the host."""
+        argv = self.argv(["sh", "-c", f"cat > {shlex.quote(path)} && "
+                          f"chmod {mode} {shlex.quote(path)}"], 60)
+        proc = subprocess.run(argv, input=text, text=True,
+                              capture_output=True, timeout=75, check=False)
+        if proc.returncode != 0:
+            raise VrdmaError(f"{self.name}: cannot write {path}: "
+                             f"{proc.stderr.strip()}")

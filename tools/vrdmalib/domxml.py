@@ -124,7 +124,8 @@ def render(guest, socket, port_mode, queues=1, vcpus=1, memory_mb=1024,
     ET.SubElement(dev, "controller", type="usb", model="none")
     ET.SubElement(dev, "memballoon", model="none")
     if domain_type == "qemu":
-        # QEMU 7.2 TCG crash with MSI-X on vhost-user virtio-net (DESIGN.md).
+        # QEMU 7.2 under TCG crashes with MSI-X on vhost-user virtio-net
+        # (docs/quirks.md).
         over = ET.SubElement(dom, f"{{{QEMU_NS}}}override")
         qdev = ET.SubElement(over, f"{{{QEMU_NS}}}device", alias=NET_ALIAS)
         front = ET.SubElement(qdev, f"{{{QEMU_NS}}}frontend")

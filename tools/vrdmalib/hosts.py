@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Emulated hosts on one machine: the single-machine default of DESIGN.md.
+"""Emulated hosts on one machine: the single-machine default (docs/design.md).
 
 Each host is a network namespace running its own node (ovsdb-server and
 ovs-vswitchd-dpdk); the hosts are joined by a veth "fabric" (MTU 9000,

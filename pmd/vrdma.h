@@ -98,18 +98,18 @@ struct vrdma_port;
 struct vrdma_peer {
 	struct vrdma_port *port;
 	int index;
-	char name[64];	   /* "a.b.c.d:port" for logs */
-	ucp_ep_h out_ep;   /* our connection to its listener, or NULL */
-	ucp_ep_h in_ep;	   /* its connection to our listener, or NULL */
+	char name[64];	    /* "a.b.c.d:port" for logs */
+	ucp_ep_h out_ep;    /* our connection to its listener, or NULL */
+	ucp_ep_h in_ep;	    /* its connection to our listener, or NULL */
 	ucp_ep_h old_in_ep; /* replaced by a restarted peer's new in_ep:
 			     * closed by the next progress call */
-	bool connected;	   /* out_ep is wired up: frames can go */
-	bool connecting;   /* out_ep created, wire-up flush pending */
-	bool out_failed;   /* out_ep reported an error: close and retry */
-	bool in_failed;	   /* in_ep reported an error: close it */
-	uint64_t next_try; /* tsc of the next connection attempt */
-	uint64_t give_up;  /* tsc: a wire-up still pending is retried */
-	uint64_t backoff;  /* tsc; doubles up to VRDMA_BACKOFF_MAX_MS */
+	bool connected;	    /* out_ep is wired up: frames can go */
+	bool connecting;    /* out_ep created, wire-up flush pending */
+	bool out_failed;    /* out_ep reported an error: close and retry */
+	bool in_failed;	    /* in_ep reported an error: close it */
+	uint64_t next_try;  /* tsc of the next connection attempt */
+	uint64_t give_up;   /* tsc: a wire-up still pending is retried */
+	uint64_t backoff;   /* tsc; doubles up to VRDMA_BACKOFF_MAX_MS */
 	struct vrdma_peer_stats stats;
 };
 

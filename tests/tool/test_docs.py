@@ -82,12 +82,10 @@ class Help:
         return " ".join(text[len("usage: "):].split())
 
     def subcommand_names(self):
-        """Names listed under a subparser in 'positional arguments:'."""
-        section = self.out.split("positional arguments:\n", 1)
-        if len(section) < 2:
-            return set()
+        """Names listed under a subparser: argparse indents them by four,
+        in 'positional arguments:' or in a group of their own."""
         names = set()
-        for line in section[1].split("\n\n", 1)[0].splitlines():
+        for line in self.out.splitlines():
             m = re.match(r"^    (\S+)", line)
             if m:
                 names.add(m.group(1))

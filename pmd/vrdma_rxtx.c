@@ -660,8 +660,10 @@ tx_done(void *request, ucs_status_t status, void *user_data)
 	ucp_request_free(request);
 }
 
-/* What the sender's padding is made of: never read by the receiver. */
-static const uint8_t pad_bytes[VRDMA_PAD];
+/* What the sender's padding is made of: never read by the receiver.
+ * Writable on purpose: UCX registers zero-copy send buffers with an RDMA
+ * device, asking local write access, which fails on read-only pages. */
+static uint8_t pad_bytes[VRDMA_PAD] __rte_cache_aligned;
 
 /* Send one reference of m, after pad bytes of padding, to peer; consumes
  * that reference. */
@@ -678,12 +680,14 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 		/* REPLY: the receiver learns which peer a frame came from. */
 		.flags = UCP_AM_SEND_FLAG_REPLY,
 	};
-	struct vrdma_tx_slot *slot = tx_slot_get(port);
+	ucp_ep_h ep = vrdma_peer_tx_ep(peer);
+	struct vrdma_tx_slot *slot = ep != NULL ? tx_slot_get(port) : NULL;
 	struct rte_mbuf *seg;
 	ucs_status_ptr_t req;
 	const void *buf;
 	size_t count;
 
+	/* ep: the progress call in tx_room may just have failed the peer. */
 	if (slot == NULL || m->nb_segs > VRDMA_MAX_SEGS) {
 		if (slot != NULL) {
 			slot->m = m;
@@ -726,9 +730,8 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 		param.flags |= UCP_AM_SEND_FLAG_EAGER;
 	}
 	param.user_data = slot;
-	req = ucp_am_send_nbx(vrdma_peer_tx_ep(peer), VRDMA_AM_ID + q,
-			      slot->hdr, VRDMA_WIRE_HDR_LEN, buf, count,
-			      &param);
+	req = ucp_am_send_nbx(ep, VRDMA_AM_ID + q, slot->hdr,
+			      VRDMA_WIRE_HDR_LEN, buf, count, &param);
 	if (UCS_PTR_IS_ERR(req)) {
 		peer->stats.drops++;
 		txq->stats.errors++;

@@ -5,6 +5,7 @@ Every subcommand has --help; errors are one line naming the problem and
 the fix, with exit status 1 (2 for usage errors)."""
 
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -240,6 +241,45 @@ def cmd_guest(args):
     print(out)
     print(guestimage.summary(manifest))
     return 0
+
+
+def cmd_roce(args):
+    util.need_root("roce")
+    from . import roce
+    if args.action == "up":
+        state = roce.up(args.hosts, args.memory)
+        for h in state["hosts"]:
+            print(f"{h['name']} {h['ip']} console {h['console']}")
+        return 0
+    if args.action == "down":
+        roce.down()
+        return 0
+    if args.action == "status":
+        st = roce.status()
+        if args.json:
+            print(json.dumps(st, indent=1))
+        elif not st["hosts"]:
+            print("soft-RoCE hosts: none up")
+        else:
+            print(f"soft-RoCE hosts ({st['accel']}):")
+            for h in st["hosts"]:
+                print(f"  {h['name']:7} {h['ip']:12} "
+                      f"{'running' if h['running'] else 'STOPPED':8} "
+                      f"rxe0 {h['rxe0'] or '?'}")
+        # LSB status: 0 running, 3 not up, 1 degraded.
+        return 0 if st["up"] else (3 if not st["hosts"] else 1)
+    # exec
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise VrdmaError("vrdma roce exec: no command given",
+                         "vrdma roce exec HOST -- COMMAND [ARGS]")
+    code, out, err = roce.exec_in(args.host, argv, args.timeout)
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    if code is None:
+        raise VrdmaError(f"{args.host}: {argv[0]} did not end within "
+                         f"{args.timeout}s", "raise --timeout")
+    return code
 
 
 def cmd_hugepages(args):
@@ -556,6 +596,41 @@ def build_parser():
     q.add_argument("--force", action="store_true",
                    help="rebuild even if up to date")
     p.set_defaults(func=cmd_guest)
+
+    p = sub.add_parser(
+        "roce", help="soft-RoCE hosts: VMs with real RDMA verbs",
+        description="Two QEMU VMs running Debian's standard kernel (it "
+        "has rdma_rxe) on this machine's root file system, shared "
+        "read-only: the same OVS, DPDK, UCX and build, with a soft-RoCE "
+        "device rxe0 on a 9000 B fabric link between them (198.19.2.0/24)."
+        " The kernel package is downloaded once into /var/cache/vrdma/roce."
+        " Without working KVM they run under TCG: verbs work, slowly.")
+    rsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = rsub.add_parser("up", help="boot the hosts (idempotent)",
+                        description="Boot the soft-RoCE hosts and wait "
+                        "until rxe0 is active in each (about 30 s under "
+                        "TCG); a running set is kept.")
+    q.add_argument("--hosts", type=int, default=2,
+                   help="how many (2: one socket link joins them)")
+    q.add_argument("--memory", type=int, default=2048, metavar="MB",
+                   help="memory per VM (default 2048)")
+    q = rsub.add_parser("status", help="hosts, running or not, rxe0 state",
+                        description="Exit 0 when all run, 3 when none is "
+                        "up, 1 when one stopped.")
+    q.add_argument("--json", action="store_true", help="machine-readable")
+    q = rsub.add_parser("exec", help="run a command in a host",
+                        description="Run COMMAND in HOST (roce1, roce2) "
+                        "through its QEMU guest agent; prints its output "
+                        "and exits with its status.")
+    q.add_argument("host", help="roce1 or roce2")
+    q.add_argument("--timeout", type=int, default=120,
+                   help="seconds before the command is killed (120)")
+    q.add_argument("argv", nargs=argparse.REMAINDER,
+                   help="-- COMMAND [ARGS]")
+    rsub.add_parser("down", help="stop the hosts",
+                    description="Stop every soft-RoCE VM this tool "
+                    "started and remove their state.")
+    p.set_defaults(func=cmd_roce)
 
     p = sub.add_parser("hugepages", help="show hugepage reservations",
                        description="Hugepages per size and which vrdma "

@@ -28,6 +28,11 @@ PACKAGES = {
     "build": ["meson", "ninja-build", "pkg-config", "gcc", "libc6-dev",
               "libdpdk-dev", "libcmocka-dev",
               "dpkg-dev"],  # apt-get source, for the driver headers
+    # vrdma roce: soft-RoCE hosts (QEMU VMs on this root file system):
+    # their initramfs shell, the agent they run, verbs tools and the
+    # verbs user-space provider for rxe.
+    "roce": ["busybox-static", "qemu-guest-agent", "perftest",
+             "rdmacm-utils", "ibverbs-providers", "rdma-core"],
     # ssh: vrdma bench --hosts reaches real hosts with it.
     "bench": ["python3-matplotlib", "openssh-client"],
     "test": ["dpdk-dev", "clang", "libclang-rt-14-dev", "clang-format",

@@ -42,14 +42,14 @@ static const struct key_info keys[KEY_MAX] = {
 #undef X
 };
 
-/* "listen, peer, transports, mac", for the unknown-key message. */
+/* "listen, peer, transports, dev, mac", for the unknown-key message. */
 #define KEY_NAME_(name, attr, form, help) ", " #name
 static const char key_names[] = VRDMA_DEVARGS_KEYS(KEY_NAME_);
 #undef KEY_NAME_
 
 /*
- * rte_kvargs keeps at most RTE_KVARGS_MAX pairs; the peers, listen,
- * transports and mac must fit in that.
+ * rte_kvargs keeps at most RTE_KVARGS_MAX pairs; the peers and one of
+ * each other key must fit in that.
  */
 _Static_assert(VRDMA_MAX_PEERS + KEY_MAX - 1 <= RTE_KVARGS_MAX,
 	       "a full devargs string must fit in rte_kvargs");
@@ -323,46 +323,102 @@ is_transport_char(char c)
 	       (c >= '0' && c <= '9') || c == '_';
 }
 
-static int
-key_transports(const char *key, const char *value, void *opaque)
+/* UCX device names: "rxe0:1", "mlx5_0:1", interface names ("eth0.100"). */
+static bool
+is_device_char(char c)
 {
-	struct parse_ctx *ctx = opaque;
-	char *out = ctx->da->transports;
+	return is_transport_char(c) || c == '.' || c == ':' || c == '-';
+}
+
+/* How key_list() checks one of the '+'-joined lists. */
+struct list_form {
+	enum key_id key;
+	size_t max;	/* size of the stored form, NUL included */
+	bool negatable; /* a leading '^' is allowed */
+	bool (*valid)(char c);
+	const char *chars; /* the allowed characters, for the message */
+	const char *what;  /* "transport", for "empty transport name" */
+};
+
+/*
+ * Copies value into out (form->max bytes) with VRDMA_TRANSPORTS_SEP
+ * turned into ',', refusing an empty name, a character outside the form,
+ * and a value too long.
+ */
+static int
+key_list(struct parse_ctx *ctx, const struct list_form *form, const char *value,
+	 char *out)
+{
 	size_t len = strlen(value);
 	size_t i = 0;
 	bool name_started = false;
 
-	(void)key;
-	if (len >= VRDMA_TRANSPORTS_MAX)
-		return refuse(ctx, KEY_transports, value,
-			      "too long (at most %d characters)",
-			      VRDMA_TRANSPORTS_MAX - 1);
+	if (len >= form->max)
+		return refuse(ctx, form->key, value,
+			      "too long (at most %zu characters)",
+			      form->max - 1);
 	/* UCX reads a leading '^' as "every transport but these". */
-	if (value[0] == '^')
+	if (form->negatable && value[0] == '^')
 		out[i++] = '^';
 	for (; i < len; i++) {
 		char c = value[i];
 
 		if (c == VRDMA_TRANSPORTS_SEP) {
 			if (!name_started)
-				return refuse(ctx, KEY_transports, value,
-					      "empty transport name");
+				return refuse(ctx, form->key, value,
+					      "empty %s name", form->what);
 			out[i] = ',';
 			name_started = false;
-		} else if (is_transport_char(c)) {
+		} else if (form->valid(c)) {
 			out[i] = c;
 			name_started = true;
 		} else {
-			return refuse(ctx, KEY_transports, value,
-				      "invalid character (names are "
-				      "[A-Za-z0-9_] joined by '+')");
+			return refuse(ctx, form->key, value,
+				      "invalid character (names are %s "
+				      "joined by '+')",
+				      form->chars);
 		}
 	}
 	if (!name_started)
-		return refuse(ctx, KEY_transports, value,
-			      "empty transport name");
+		return refuse(ctx, form->key, value, "empty %s name",
+			      form->what);
 	out[i] = '\0';
 	return 0;
+}
+
+static int
+key_transports(const char *key, const char *value, void *opaque)
+{
+	static const struct list_form form = {
+		.key = KEY_transports,
+		.max = VRDMA_TRANSPORTS_MAX,
+		.negatable = true,
+		.valid = is_transport_char,
+		.chars = "[A-Za-z0-9_]",
+		.what = "transport",
+	};
+	struct parse_ctx *ctx = opaque;
+
+	(void)key;
+	return key_list(ctx, &form, value, ctx->da->transports);
+}
+
+static int
+key_dev(const char *key, const char *value, void *opaque)
+{
+	/* UCX 1.13's UCX_NET_DEVICES is a plain list: no '^'. */
+	static const struct list_form form = {
+		.key = KEY_dev,
+		.max = VRDMA_DEVICES_MAX,
+		.negatable = false,
+		.valid = is_device_char,
+		.chars = "[A-Za-z0-9_.:-]",
+		.what = "device",
+	};
+	struct parse_ctx *ctx = opaque;
+
+	(void)key;
+	return key_list(ctx, &form, value, ctx->da->devices);
 }
 
 static int

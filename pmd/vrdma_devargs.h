@@ -28,11 +28,18 @@
 #define VRDMA_TRANSPORTS_MAX 128
 
 /*
- * DPDK devargs split key=value pairs at ',', so a UCX transports list is
- * written with '+' between names (transports=rc+ud+sm) and stored with ','
- * (rc,ud,sm) as UCX_TLS expects.
+ * DPDK devargs split key=value pairs at ',', so a UCX transports or devices
+ * list is written with '+' between names (transports=rc+ud+sm,
+ * dev=mlx5_0:1+eth0) and stored with ',' (rc,ud,sm) as UCX_TLS and
+ * UCX_NET_DEVICES expect.
  */
 #define VRDMA_TRANSPORTS_SEP '+'
+
+/*
+ * Longest devices list, in UCX's form with its terminating NUL: room for a
+ * few "mlx5_10:1" or 15-character interface names.
+ */
+#define VRDMA_DEVICES_MAX 128
 
 #define VRDMA_MAC_LEN 6
 
@@ -49,6 +56,9 @@
 	  "a peer's listen address; connected to, and the only accepted")    \
 	X(transports, VRDMA_DEVARG_OPTIONAL, "NAME+NAME+...",                \
 	  "UCX transports (UCX_TLS) with '+' for ',', e.g. rc+ud+sm or tcp") \
+	X(dev, VRDMA_DEVARG_OPTIONAL, "DEVICE+DEVICE+...",                   \
+	  "UCX network devices (UCX_NET_DEVICES) with '+' for ',', e.g. "    \
+	  "rxe0:1 or eth0 or mlx5_0:1+eth0")                                 \
 	X(mac, VRDMA_DEVARG_OPTIONAL, "xx:xx:xx:xx:xx:xx",                   \
 	  "unicast MAC of the port; default derived from listen")
 
@@ -64,6 +74,7 @@ struct vrdma_devargs {
 	struct sockaddr_storage peers[VRDMA_MAX_PEERS]; /* in devargs order */
 	unsigned int n_peers;				/* 0..VRDMA_MAX_PEERS */
 	char transports[VRDMA_TRANSPORTS_MAX]; /* UCX form; "" = UCX default */
+	char devices[VRDMA_DEVICES_MAX];       /* UCX form; "" = UCX default */
 	uint8_t mac[VRDMA_MAC_LEN];	       /* given, or derived */
 	bool mac_given;			       /* mac came from mac= */
 };
@@ -81,7 +92,9 @@ struct vrdma_devargs {
  * unspecified or a multicast address, peer equal to listen, two peers with
  * one address, more than VRDMA_MAX_PEERS peers, a malformed, multicast or
  * all-zero mac, a transports list with characters other than [A-Za-z0-9_],
- * '+' and a leading '^' (UCX's "all but"), an empty name, or too long.
+ * '+' and a leading '^' (UCX's "all but"), an empty name, or too long; a
+ * dev list with characters other than [A-Za-z0-9_.:-] and '+' (UCX 1.13
+ * takes no '^' there), an empty name, or too long.
  *
  * Two peers may not share an address because an incoming connection is
  * matched to its peer by address alone (see vrdma_devargs_find_peer()).

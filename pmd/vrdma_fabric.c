@@ -400,6 +400,25 @@ vrdma_fabric_progress_idle(struct vrdma_port *port)
 		;
 }
 
+/* Sets UCX's name to a devargs key's value, if given ("" = UCX's own). */
+static int
+config_set(struct vrdma_port *port, ucp_config_t *config, const char *name,
+	   const char *key, const char *value)
+{
+	ucs_status_t status;
+
+	if (value[0] == '\0')
+		return 0;
+	status = ucp_config_modify(config, name, value);
+	if (status != UCS_OK) {
+		VRDMA_LOG(ERR, "%s: %s=%s: UCX refused it as UCX_%s (%s)",
+			  port->name, key, value, name,
+			  ucs_status_string(status));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
 vrdma_fabric_start(struct vrdma_port *port)
 {
@@ -445,16 +464,17 @@ vrdma_fabric_start(struct vrdma_port *port)
 		ret = ucs_to_errno(status);
 		goto err;
 	}
-	if (port->da.transports[0] != '\0') {
-		status = ucp_config_modify(config, "TLS", port->da.transports);
-		if (status != UCS_OK) {
-			VRDMA_LOG(ERR, "%s: transports=%s: UCX refused it (%s)",
-				  port->name, port->da.transports,
-				  ucs_status_string(status));
-			ucp_config_release(config);
-			ret = -EINVAL;
-			goto err;
-		}
+	/* The devargs, not the switch's environment, choose transports and
+	 * devices: a UCX_TLS or UCX_NET_DEVICES exported in an operator's
+	 * shell is lost when the switch restarts from a service. */
+	ret = config_set(port, config, "TLS", "transports",
+			 port->da.transports);
+	if (ret == 0)
+		ret = config_set(port, config, "NET_DEVICES", "dev",
+				 port->da.devices);
+	if (ret != 0) {
+		ucp_config_release(config);
+		goto err;
 	}
 	status = ucp_init(&params, config, &port->ctx);
 	ucp_config_release(config);

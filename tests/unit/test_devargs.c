@@ -81,6 +81,7 @@ test_minimal(void **state)
 	assert_v4(&da.listen, "198.18.0.1", 7000);
 	assert_int_equal(da.n_peers, 0);
 	assert_string_equal(da.transports, "");
+	assert_string_equal(da.devices, "");
 	assert_false(da.mac_given);
 	/* Golden value of the documented derivation. */
 	assert_mac(da.mac, "96:71:ff:95:d6:25");
@@ -128,6 +129,25 @@ test_transports_forms(void **state)
 	assert_string_equal(da.transports, "^ud,rc_x");
 	parse_ok("listen=198.18.0.1:7000,transports=sm+self+cma+Rc_Mlx5");
 	assert_string_equal(da.transports, "sm,self,cma,Rc_Mlx5");
+}
+
+static void
+test_dev_forms(void **state)
+{
+	(void)state;
+	/* A verbs device and port, as UCX names it. */
+	parse_ok("listen=198.18.0.1:7000,transports=rc,dev=rxe0:1");
+	assert_string_equal(da.devices, "rxe0:1");
+	assert_string_equal(da.transports, "rc");
+	/* tcp's devices are interfaces, with VLAN dots and dashes. */
+	parse_ok("listen=198.18.0.1:7000,dev=eth0");
+	assert_string_equal(da.devices, "eth0");
+	parse_ok("listen=198.18.0.1:7000,dev=veth-a.100");
+	assert_string_equal(da.devices, "veth-a.100");
+	/* '+' in devargs, ',' for UCX_NET_DEVICES; any key order. */
+	parse_ok("dev=mlx5_0:1+rxe0:1+eth0,listen=198.18.0.1:7000");
+	assert_string_equal(da.devices, "mlx5_0:1,rxe0:1,eth0");
+	assert_string_equal(da.transports, "");
 }
 
 static void
@@ -198,6 +218,10 @@ static const struct bad_case bad_cases[] = {
 	 "mac=02:00:00:00:00:02: ", "given more than once"},
 	{L "transports=tcp,transports=sm",
 	 "transports=sm: ", "given more than once"},
+	{L "dev=", "dev: ", "missing value"},
+	{L "dev", "dev: ", "missing value"},
+	{L "dev=eth0,dev=eth1", "dev=eth1: ", "given more than once"},
+	{L "Dev=eth0", "Dev=eth0: ", "unknown key"},
 	{"listen=10.0.0.300:7000",
 	 "listen=10.0.0.300:7000: ", "malformed address"},
 	{L "peer=10.0.0.300:7000",
@@ -267,6 +291,16 @@ static const struct bad_case bad_cases[] = {
 	{L "transports=rc ud", "transports=rc ud: ", "invalid character"},
 	{L "transports=rc^ud", "transports=rc^ud: ", "invalid character"},
 	{L "transports=[rc,ud]", "transports=[rc,ud]: ", "invalid character"},
+	{L "dev=rxe0:1+", "dev=rxe0:1+: ", "empty device name"},
+	{L "dev=+eth0", "dev=+eth0: ", "empty device name"},
+	{L "dev=eth0++eth1", "dev=eth0++eth1: ", "empty device name"},
+	{L "dev=+", "dev=+: ", "empty device name"},
+	/* UCX 1.13 takes no "all but" list of devices. */
+	{L "dev=^eth0", "dev=^eth0: ", "invalid character"},
+	{L "dev=eth0 ", "dev=eth0 : ", "invalid character"},
+	{L "dev=eth/0", "dev=eth/0: ", "invalid character"},
+	{L "dev=rxe0;1", "dev=rxe0;1: ", "invalid character"},
+	{L "dev=\"eth0\"", "dev=\"eth0\": ", "invalid character"},
 };
 
 static const char *
@@ -278,6 +312,8 @@ expected_form(const char *key)
 		return "xx:xx:xx:xx:xx:xx";
 	if (strcmp(key, "transports") == 0)
 		return "NAME+NAME+...";
+	if (strcmp(key, "dev") == 0)
+		return "DEVICE+DEVICE+...";
 	return NULL;
 }
 
@@ -317,7 +353,7 @@ test_refusals(void **state)
 		} else {
 			snprintf(want, sizeof(want),
 				 "; expected one of listen, peer, transports, "
-				 "mac");
+				 "dev, mac");
 		}
 		if (strstr(err, want) == NULL)
 			fail_msg("\"%s\": line \"%s\" lacks \"%s\"", c->args,
@@ -342,7 +378,19 @@ test_refusal_examples(void **state)
 		vrdma_devargs_parse(L "bogus=1", &da, err, sizeof(err)),
 		-EINVAL);
 	assert_string_equal(err, "bogus=1: unknown key; expected one of "
-				 "listen, peer, transports, mac");
+				 "listen, peer, transports, dev, mac");
+	/* The exact lines for dev's refusals. */
+	assert_int_equal(vrdma_devargs_parse(L "dev=rxe0:1++eth0", &da, err,
+					     sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "dev=rxe0:1++eth0: empty device name; "
+				 "expected dev=DEVICE+DEVICE+...");
+	assert_int_equal(
+		vrdma_devargs_parse(L "dev=eth 0", &da, err, sizeof(err)),
+		-EINVAL);
+	assert_string_equal(err, "dev=eth 0: invalid character (names are "
+				 "[A-Za-z0-9_.:-] joined by '+'); expected "
+				 "dev=DEVICE+DEVICE+...");
 	assert_int_equal(vrdma_devargs_parse(NULL, &da, err, sizeof(err)),
 			 -EINVAL);
 	assert_string_equal(err, "listen: missing (required); expected "
@@ -378,6 +426,19 @@ test_refusal_edges(void **state)
 	args[off + VRDMA_TRANSPORTS_MAX - 1] = '\0';
 	parse_ok(args);
 	assert_int_equal(strlen(da.transports), VRDMA_TRANSPORTS_MAX - 1);
+
+	/* dev longer than VRDMA_DEVICES_MAX - 1, then just fitting. */
+	off = (size_t)snprintf(args, sizeof(args), L "dev=");
+	memset(args + off, 'e', VRDMA_DEVICES_MAX);
+	args[off + VRDMA_DEVICES_MAX] = '\0';
+	assert_int_equal(vrdma_devargs_parse(args, &da, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "too long (at most 127 characters); "
+				    "expected dev=DEVICE+DEVICE+..."));
+	assert_int_equal(strncmp(err, "dev=eeee", 8), 0);
+	args[off + VRDMA_DEVICES_MAX - 1] = '\0';
+	parse_ok(args);
+	assert_int_equal(strlen(da.devices), VRDMA_DEVICES_MAX - 1);
 
 	/* A small buffer gets a truncated, terminated line; none is fine. */
 	assert_int_equal(
@@ -496,6 +557,8 @@ test_usage(void **state)
 	assert_non_null(
 		strstr(buf, "peer=IP:PORT or [IPv6]:PORT (repeatable): "));
 	assert_non_null(strstr(buf, "transports=NAME+NAME+...: "));
+	assert_non_null(strstr(buf, "dev=DEVICE+DEVICE+...: UCX network "
+				    "devices (UCX_NET_DEVICES)"));
 	assert_non_null(strstr(buf, "mac=xx:xx:xx:xx:xx:xx: "));
 	/* Truncated output stays terminated and reports the full length. */
 	assert_int_equal(vrdma_devargs_usage(buf, 10), len);
@@ -505,6 +568,7 @@ test_usage(void **state)
 			    "listen=<IP:PORT or [IPv6]:PORT> "
 			    "peer=<IP:PORT or [IPv6]:PORT> "
 			    "transports=<NAME+NAME+...> "
+			    "dev=<DEVICE+DEVICE+...> "
 			    "mac=<xx:xx:xx:xx:xx:xx> ");
 }
 
@@ -516,6 +580,7 @@ main(void)
 		cmocka_unit_test(test_full_ipv4),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_transports_forms),
+		cmocka_unit_test(test_dev_forms),
 		cmocka_unit_test(test_derived_mac),
 		cmocka_unit_test(test_max_peers),
 		cmocka_unit_test(test_refusals),

@@ -17,7 +17,7 @@ VRDMA = os.path.join(TOP, "tools", "vrdma")
 
 from bench import remote as cluster
 from vrdmalib import __main__ as cli
-from vrdmalib import config
+from vrdmalib import config, node
 from vrdmalib.util import VrdmaError, parse_cpu_list
 
 SUBCOMMANDS = ["setup", "check", "node", "port", "ns", "domxml", "vsctl",
@@ -184,6 +184,41 @@ class Cli(unittest.TestCase):
         self.assertIn("mode", self.bad({"ports": {"mode": "both"}}))
         self.assertIn("pmd_cores", self.bad({"cpu": {"pmd_cores": "x-y"}}))
         self.assertIn("devargs", self.bad({"uplink": {"devargs": "a b"}}))
+
+    def test_fabric_dev_reaches_the_devargs(self):
+        """[fabric] dev becomes net_vrdma's dev= ('+' kept: the driver
+        turns it into UCX's ','), after transports; empty leaves UCX to
+        choose, with no dev= at all."""
+        fabric = {"listen": "198.18.0.1:7000", "peers": ["198.18.0.2:7000"],
+                  "transports": "rc", "dev": "rxe0:1+eth0"}
+        values = config.validate({"fabric": fabric}, "t.toml")
+        self.assertEqual(values["fabric"]["dev"], "rxe0:1+eth0")
+        cfg = config.NodeConfig(values, "t.toml")
+        cfg.values["node"]["name"] = "cn1"
+        self.assertEqual(node.Node(cfg).fabric_devargs(),
+                         "net_vrdma0,listen=198.18.0.1:7000,"
+                         "peer=198.18.0.2:7000,transports=rc,"
+                         "dev=rxe0:1+eth0")
+        del fabric["dev"]
+        cfg = config.NodeConfig(config.validate({"fabric": fabric},
+                                                "t.toml"), "t.toml")
+        cfg.values["node"]["name"] = "cn1"
+        self.assertEqual(cfg["fabric.dev"], "")
+        self.assertNotIn("dev=", node.Node(cfg).fabric_devargs())
+
+    def test_fabric_dev_is_checked(self):
+        for good in ("rxe0:1", "eth0", "mlx5_0:1+eth0", "veth-a.100", ""):
+            self.assertEqual(config.validate(
+                {"fabric": {"dev": good}}, "t.toml")["fabric"]["dev"], good)
+        for bad in ("rxe0:1+", "+eth0", "eth0++eth1", "^eth0", "eth 0",
+                    "rxe0:1,eth0", "e" * 128, ["eth0"], 1):
+            line = self.bad({"fabric": {"dev": bad}})
+            self.assertIn("[fabric] dev = ", line)
+            self.assertIn('expected UCX network devices joined by "+"',
+                          line)
+        # The longest the driver takes.
+        self.assertEqual(len(config.validate(
+            {"fabric": {"dev": "e" * 127}}, "t.toml")["fabric"]["dev"]), 127)
 
     def test_pci_uplink_is_allow_listed(self):
         self.assertEqual(config.pci_address("0000:05:00.0"), "0000:05:00.0")

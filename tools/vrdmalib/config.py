@@ -146,6 +146,16 @@ def _transports(value):
     return value
 
 
+def _devices(value):
+    # As net_vrdma's dev= checks them (pmd/vrdma_devargs.c): names of
+    # [A-Za-z0-9_.:-] joined by "+", no empty name, at most 127 characters.
+    if not isinstance(value, str) or len(value) > 127 or \
+            not re.match(r"^([A-Za-z0-9_.:-]+(\+[A-Za-z0-9_.:-]+)*)?$", value):
+        raise ValueError('expected UCX network devices joined by "+", e.g. '
+                         '"rxe0:1", "eth0" or "mlx5_0:1+eth0"')
+    return value
+
+
 def _mac(value):
     if value == "":
         return value
@@ -212,6 +222,10 @@ SCHEMA = {
         "transports": ("", _transports,
                        'UCX transports joined by "+" ("tcp", "rc+ud+sm"); '
                        "empty: UCX chooses"),
+        "dev": ("", _devices,
+                'UCX network devices joined by "+" (UCX_NET_DEVICES): '
+                '"rxe0:1" (verbs device:port), "eth0" (tcp), "rxe0:1+eth0" '
+                "(both); empty: UCX chooses"),
         "mac": ("", _mac, "fabric port MAC; empty: derived from listen"),
     },
     "libvirt": {

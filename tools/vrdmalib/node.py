@@ -177,6 +177,8 @@ class Node:
         args += [f"peer={peer}" for peer in fab["peers"]]
         if fab["transports"]:
             args.append(f"transports={fab['transports']}")
+        if fab["dev"]:
+            args.append(f"dev={fab['dev']}")
         if fab["mac"]:
             args.append(f"mac={fab['mac']}")
         return ",".join(args)

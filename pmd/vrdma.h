@@ -31,6 +31,7 @@
 
 #include "vrdma_devargs.h"
 #include "vrdma_peers.h"
+#include "vrdma_tl.h"
 #include "vrdma_wire.h"
 
 extern int vrdma_logtype;

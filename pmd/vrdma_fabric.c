@@ -400,6 +400,60 @@ vrdma_fabric_progress_idle(struct vrdma_port *port)
 		;
 }
 
+/* UCX_TLS names (UCX 1.13's aliases included) that select a transport
+ * family a UCX setting below is for. */
+static const char *const mm_names[] = {
+	"mm", "sm", "shm", "posix", "sysv", "xpmem", NULL,
+};
+static const char *const tcp_names[] = {"tcp", NULL};
+
+/*
+ * UCX settings the driver makes through the environment, unless it
+ * already has them (a user's own setting wins). Through the environment
+ * because UCX's transports and memory domains read some of them, which
+ * ucp_config_modify does not reach (UCX applies them but warns they are
+ * unused). Only those of transports the port's transports list can use
+ * are set (all for UCX's default list): UCX warns of every UCX_ variable
+ * that no component read ("unused env variables"), so a port with
+ * transports=rc+ud sets none of the mm or tcp ones. The environment is
+ * the process's: a second port with other transports adds its own.
+ * bench/cases.py UCX_DRIVER_ENV mirrors this table (tests/tool/
+ * test_bench.py compares them).
+ */
+static const struct ucx_env {
+	const char *name;
+	const char *value;
+	const char *const *users; /* UCX_TLS names; NULL: every port */
+} ucx_env[] = {
+	/* UCX 1.13 leaves shared memory out of endpoints that ask for error
+	 * handling (ours must: peers restart) unless told it may use it
+	 * (openucx/ucx#8477); without it two ports on one machine talk
+	 * tcp. */
+	{"UCX_MM_ERROR_HANDLING", "y", mm_names},
+	/* Eager frames (vrdma_rxtx.c) in one piece where they fit: a shared
+	 * memory FIFO element of the most UCX takes (its length is 16 bits),
+	 * grown 64 at a time, not 512 (32 MiB); a tcp receive buffer that
+	 * takes a 64 KiB frame whole, which lets UCX send it zero-copy. */
+	{"UCX_MM_SEG_SIZE", "65535", mm_names},
+	{"UCX_MM_RX_BUFS_GROW", "64", mm_names},
+	{"UCX_TCP_RX_SEG_SIZE", "128k", tcp_names},
+	/* A restarted port listens again at once: its old connections'
+	 * sockets in TIME_WAIT (a minute) must not keep the address. Read
+	 * by every connection manager (rdmacm's and tcp's). */
+	{"UCX_CM_REUSEADDR", "y", NULL},
+};
+
+static void
+ucx_env_set(const char *transports)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(ucx_env); i++)
+		if (ucx_env[i].users == NULL ||
+		    vrdma_tl_list_names(transports, ucx_env[i].users))
+			setenv(ucx_env[i].name, ucx_env[i].value, 0);
+}
+
 /* Sets UCX's name to a devargs key's value, if given ("" = UCX's own). */
 static int
 config_set(struct vrdma_port *port, ucp_config_t *config, const char *name,
@@ -442,23 +496,7 @@ vrdma_fabric_start(struct vrdma_port *port)
 	unsigned int i;
 	int ret;
 
-	/* UCX 1.13 leaves shared memory out of endpoints that ask for error
-	 * handling (ours must: peers restart) unless told it may use it
-	 * (openucx/ucx#8477); without it two ports on one machine talk tcp.
-	 * Through the environment, which its memory domains read: as a
-	 * ucp_config_modify key UCX applies it but warns it is unused. A
-	 * user's own setting wins. */
-	setenv("UCX_MM_ERROR_HANDLING", "y", 0);
-	/* Eager frames (vrdma_rxtx.c) in one piece where they fit: a shared
-	 * memory FIFO element of the most UCX takes (its length is 16 bits),
-	 * grown 64 at a time, not 512 (32 MiB); a tcp receive buffer that
-	 * takes a 64 KiB frame whole, which lets UCX send it zero-copy. */
-	setenv("UCX_MM_SEG_SIZE", "65535", 0);
-	/* A restarted port listens again at once: its old connections'
-	 * sockets in TIME_WAIT (a minute) must not keep the address. */
-	setenv("UCX_CM_REUSEADDR", "y", 0);
-	setenv("UCX_MM_RX_BUFS_GROW", "64", 0);
-	setenv("UCX_TCP_RX_SEG_SIZE", "128k", 0);
+	ucx_env_set(port->da.transports);
 	status = ucp_config_read(NULL, NULL, &config);
 	if (status != UCS_OK) {
 		ret = ucs_to_errno(status);

@@ -248,10 +248,20 @@ class UcxSettings(unittest.TestCase):
         with open(os.path.join(TOP, "pmd", "vrdma_fabric.c"),
                   encoding="utf-8") as f:
             src = f.read()
-        env = dict(re.findall(r'setenv\("(UCX_\w+)", "([^"]*)", 0\)', src))
+        # The driver's table of settings, one {"UCX_NAME", "value",
+        # users} entry each, set by ucx_env_set() for the transports a
+        # port's list can use: all of them for UCX's default list, which
+        # the bench's baselines stand for.
+        table = re.findall(r'\{"(UCX_\w+)", "([^"]*)", (\w+)\}', src)
+        self.assertTrue(table, "no ucx_env table in pmd/vrdma_fabric.c")
+        self.assertIn("setenv(ucx_env[i].name, ucx_env[i].value, 0)", src)
+        env = {name: value for name, value, _users in table}
         self.assertEqual(env, cases.UCX_DRIVER_ENV,
                          "bench/cases.py UCX_DRIVER_ENV differs from the "
-                         "setenv calls of pmd/vrdma_fabric.c")
+                         "ucx_env table of pmd/vrdma_fabric.c")
+        users = {name: who for name, _value, who in table}
+        self.assertEqual(users["UCX_TCP_RX_SEG_SIZE"], "tcp_names")
+        self.assertEqual(users["UCX_MM_SEG_SIZE"], "mm_names")
         if "UCP_ERR_HANDLING_MODE_PEER" in src:
             self.assertIn("-e", cases.UCX_PERFTEST_ARGS)
 

@@ -111,6 +111,10 @@ struct vrdma_peer {
 	uint64_t next_try;  /* tsc of the next connection attempt */
 	uint64_t give_up;   /* tsc: a wire-up still pending is retried */
 	uint64_t backoff;   /* tsc; doubles up to VRDMA_BACKOFF_MAX_MS */
+	/* Per transport family, VRDMA_TL_ROLE_* bits of out_ep's lanes, as
+	 * read when it was wired up; meaningful while connected. Exposed as
+	 * xstats "peer<i>_via_<family>". */
+	unsigned int via[VRDMA_TL_MAX];
 	struct vrdma_peer_stats stats;
 };
 

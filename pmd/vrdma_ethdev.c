@@ -389,11 +389,12 @@ enum {
 		VRDMA_N_PEER_XSTATS
 };
 
+/* Per peer: its counters, then one "via" per transport family. */
 static unsigned int
 xstats_count(const struct vrdma_port *port)
 {
 	return VRDMA_N_PORT_XSTATS + VRDMA_WIRE_REASON_MAX - 1 +
-	       port->n_peers * VRDMA_N_PEER_XSTATS;
+	       port->n_peers * (VRDMA_N_PEER_XSTATS + VRDMA_TL_MAX);
 }
 
 static int
@@ -421,10 +422,14 @@ vrdma_xstats_get_names(struct rte_eth_dev *dev,
 	for (i = 1; i < VRDMA_WIRE_REASON_MAX; i++)
 		snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE,
 			 "bad_header_%s", vrdma_wire_reason_name(i));
-	for (j = 0; j < port->n_peers; j++)
+	for (j = 0; j < port->n_peers; j++) {
 		for (i = 0; i < VRDMA_N_PEER_XSTATS; i++)
 			snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE,
 				 "peer%u_%s", j, peer_names[i]);
+		for (i = 0; i < VRDMA_TL_MAX; i++)
+			snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE,
+				 "peer%u_via_%s", j, vrdma_tl_family_name(i));
+	}
 	return (int)n;
 }
 
@@ -446,11 +451,18 @@ vrdma_xstats_get(struct rte_eth_dev *dev, struct rte_eth_xstat *xstats,
 		xstats[k].value = port->bad_reason[i];
 	}
 	for (j = 0; j < port->n_peers; j++) {
-		const struct vrdma_peer_stats *s = &port->peers[j].stats;
+		const struct vrdma_peer *peer = &port->peers[j];
+		const struct vrdma_peer_stats *s = &peer->stats;
 
 #define X(name, help) xstats[k].id = k, xstats[k].value = s->name, k++;
 		VRDMA_PEER_STATS(X)
 #undef X
+		/* A state, not a counter: reset leaves it; 0 while our own
+		 * connection to the peer is down. */
+		for (i = 0; i < VRDMA_TL_MAX; i++, k++) {
+			xstats[k].id = k;
+			xstats[k].value = peer->connected ? peer->via[i] : 0;
+		}
 	}
 	rte_spinlock_unlock(&port->lock);
 	return (int)n;

@@ -133,9 +133,48 @@ in_ep_error(void *arg, ucp_ep_h ep, ucs_status_t status)
 		peer->in_failed = true;
 }
 
+/*
+ * Which transports the wired-up out_ep's lanes use, into peer->via and, as
+ * "rc_verbs/rxe0:1", into buf for the log. Read from UCX's description of
+ * the endpoint: UCX 1.13's ucp_ep_query has no transports field. Once per
+ * connection, never per frame: the memory stream allocates.
+ */
+static void
+peer_describe(struct vrdma_peer *peer, char *buf, size_t len)
+{
+	struct vrdma_tl_lanes lanes;
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	memset(peer->via, 0, sizeof(peer->via));
+	snprintf(buf, len, "unknown transports");
+	f = open_memstream(&text, &size);
+	if (f == NULL)
+		return;
+	ucp_ep_print_info(peer->out_ep, f);
+	if (fclose(f) != 0 || text == NULL) {
+		free(text);
+		return;
+	}
+	if (vrdma_tl_lanes_parse(text, &lanes) == 0) {
+		RTE_BUILD_BUG_ON(sizeof(peer->via) != sizeof(lanes.roles));
+		memcpy(peer->via, lanes.roles, sizeof(peer->via));
+		snprintf(buf, len, "%s", lanes.summary);
+	} else {
+		VRDMA_LOG(DEBUG,
+			  "%s: peer %s: no lanes in UCX's endpoint "
+			  "description",
+			  peer->port->name, peer->name);
+	}
+	free(text);
+}
+
 static void
 wireup_result(struct vrdma_peer *peer, ucs_status_t status)
 {
+	char via[VRDMA_TL_SUMMARY_MAX];
+
 	if (peer->out_ep == NULL || !peer->connecting)
 		return; /* closed meanwhile */
 	peer->connecting = false;
@@ -146,8 +185,9 @@ wireup_result(struct vrdma_peer *peer, ucs_status_t status)
 	peer->connected = true;
 	peer->backoff = ms_to_tsc(VRDMA_BACKOFF_MIN_MS);
 	peer->stats.reconnects++;
-	VRDMA_LOG(NOTICE, "%s: peer %s connected", peer->port->name,
-		  peer->name);
+	peer_describe(peer, via, sizeof(via));
+	VRDMA_LOG(NOTICE, "%s: peer %s connected via %s", peer->port->name,
+		  peer->name, via);
 }
 
 static void

@@ -226,8 +226,9 @@ def _by_number(names):
 def rdma_ports(root=SYSFS_IB, rdma_link_json=None):
     """Every RDMA device port under root (a /sys/class/infiniband tree):
     dicts of dev, port, state ("ACTIVE"), link_layer, gids (index -> GID,
-    non-zero ones only) and netdevs (names from gid_attrs/ndevs, plus the
-    netdev `rdma -j link show` names, which also covers IPoIB)."""
+    non-zero ones only) and netdevs (names from gid_attrs/ndevs, the PCI
+    function's device/net and what `rdma -j link show` names, which also
+    covers soft-RoCE ports without GIDs)."""
     try:
         rows = json.loads(rdma_link_json or "[]")
     except ValueError:
@@ -250,6 +251,10 @@ def rdma_ports(root=SYSFS_IB, rdma_link_json=None):
             netdevs = {read_text(os.path.join(ndevs, idx))
                        for idx in _by_number(_listdir(ndevs))}
             netdevs.discard("")
+            # A port without GIDs has no ndevs entry: its PCI function's
+            # netdevs and `rdma link` still name the netdev.
+            netdevs.update(_listdir(os.path.join(root, dev, "device",
+                                                 "net")))
             if (dev, int(port)) in linked:
                 netdevs.add(linked[(dev, int(port))])
             state = read_text(os.path.join(base, "state"), "?")
@@ -464,11 +469,14 @@ def fabric_report(cfg, sysfs=SYSFS_IB, probe=tcp_probe, ping=ping_host):
             rdma_link = _output(["rdma", "-j", "link", "show"])
             peers = [peer_check(p, probe, ping)
                      for p in cfg["fabric.peers"]]
+    except FileNotFoundError:
+        return [("warn", "listen", f"netns {netns} does not exist yet: "
+                 "fabric not checked", f"`vrdma node up` creates it; move "
+                 f"the fabric netdev into it (ip link set IF netns {netns})"
+                 " and check again")]
     except OSError as exc:
         return [("warn", "listen", f"cannot enter netns {netns} "
-                 f"({exc.strerror}): fabric not checked",
-                 f"run as root, after creating {netns} with the fabric "
-                 "netdev in it (or `vrdma node up`)")]
+                 f"({exc.strerror}): fabric not checked", "run as root")]
     if ip_addr is None:
         return [("warn", "listen", "`ip -j addr` failed: fabric not "
                  "checked", "install iproute2")]

@@ -201,9 +201,18 @@ class Rdma(unittest.TestCase):
         (line,) = check.rdma_checks(self.ports(), "eth1", "", "rxe1:1")
         self.assertEqual(line[0], "fail")
         self.assertIn("rxe1:1 on eth1 is DOWN", line[2])
+        (line,) = check.rdma_checks(self.ports(), "eth1", "", "rxe0")
+        self.assertEqual(line[0], "ok", "port 1 when none is named")
         (line,) = check.rdma_checks(self.ports(), "eth1", "rc", "mlx5_0:1")
         self.assertEqual(line[0], "fail")
         self.assertIn("no such RDMA port (have: rxe0:1, rxe1:1)", line[2])
+
+    def test_wildcard_listen_takes_any_port(self):
+        self.sys.port("rxe0", 1, "4: ACTIVE", "eth0", [LINK_GID])
+        (line,) = check.rdma_checks(self.ports(), None, "rc",
+                                    host="0.0.0.0")
+        self.assertEqual(line[0], "ok", line)
+        self.assertIn("rxe0:1 ACTIVE", line[2])
 
     def test_one_active_port_among_several_is_enough(self):
         self.sys.port("rxe0", 1, "1: DOWN", "eth1", [LINK_GID])
@@ -290,8 +299,8 @@ class Report(unittest.TestCase):
         cfg.update({f"fabric.{k}": v for k, v in fabric.items()})
         return cfg
 
-    def report(self, cfg):
-        sysfs = FakeSysfs(self)
+    def report(self, cfg, sysfs=None):
+        sysfs = sysfs or FakeSysfs(self)
         return check.fabric_report(cfg, sysfs.root,
                                    probe=lambda host, port: "refused",
                                    ping=lambda host: True)
@@ -317,6 +326,15 @@ class Report(unittest.TestCase):
         items = self.items(self.report(self.config(transports="rc")))
         self.assertEqual(items["rdma"][0], "fail")
         self.assertIn("memlock", items)
+
+    def test_rdma_config_with_an_active_port(self):
+        sysfs = FakeSysfs(self)
+        sysfs.port("rxe0", 1, "4: ACTIVE", "lo",
+                   [LINK_GID, "0000:0000:0000:0000:0000:ffff:7f00:0001"])
+        items = self.items(self.report(self.config(transports="rc",
+                                                   dev="rxe0:1"), sysfs))
+        self.assertEqual(items["rdma"][0], "ok", items["rdma"])
+        self.assertIn("127.0.0.1 at index 1", items["rdma"][2])
 
     def test_dev_key_is_optional(self):
         cfg = self.config(transports="rc", dev="rxe0:1")

@@ -176,9 +176,9 @@ def listen_check(listen, netdev):
     host, _ = split_hostport(listen)
     if ipaddress.ip_address(host).is_unspecified:
         return ("warn", "listen", f"{listen} listens on every address: the "
-                "fabric netdev is unknown, so its MTU and RDMA device are "
-                "not checked", "set [fabric] listen to the address of the "
-                "fabric netdev")
+                "fabric netdev is unknown, so its MTU is not checked and any "
+                "RDMA port counts", "set [fabric] listen to the address of "
+                "the fabric netdev")
     if netdev is None:
         return ("fail", "listen", f"{listen}: {host} is on no local "
                 "interface, so net_vrdma cannot listen on it",
@@ -301,7 +301,7 @@ def rdma_checks(ports, netdev, transports, dev="", host=None):
     if dev:
         name, _, num = dev.partition(":")
         named = [p for p in ports if p["dev"] == name and
-                 p["port"] == int(num or 1)]
+                 str(p["port"]) == (num or "1")]
         if not named:
             have = ", ".join(_port_name(p) for p in ports) or "none"
             return [(bad, "rdma", f"[fabric] dev {dev}: no such RDMA port "

@@ -336,10 +336,17 @@ class Report(unittest.TestCase):
         self.assertEqual(items["rdma"][0], "ok", items["rdma"])
         self.assertIn("127.0.0.1 at index 1", items["rdma"][2])
 
-    def test_dev_key_is_optional(self):
-        cfg = self.config(transports="rc", dev="rxe0:1")
+    def test_named_dev_absent_fails(self):
+        cfg = self.config(transports="", dev="rxe0:1")
         items = self.items(self.report(cfg))
-        self.assertIn("[fabric] dev rxe0:1", items["rdma"][2])
+        self.assertEqual(items["rdma"][0], "fail")
+        self.assertIn("[fabric] dev rxe0:1: no such RDMA port",
+                      items["rdma"][2])
+
+    def test_config_without_a_dev_key(self):
+        cfg = self.config(transports="rc")
+        self.assertNotIn("fabric.dev", cfg)
+        self.assertEqual(self.items(self.report(cfg))["rdma"][0], "fail")
 
     def test_listen_not_local_skips_the_netdev_checks(self):
         items = self.items(self.report(self.config(

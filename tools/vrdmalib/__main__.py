@@ -395,7 +395,9 @@ def build_parser():
     p = sub.add_parser("check", help="preflight report",
                        description="Preflight report: hugepages, isolated "
                        "cores, IOMMU, RDMA devices, UCX transports, KVM, "
-                       "versions. Each line ok/warn/fail with the fix; exit "
+                       "versions; with a node's [fabric] listen, also the "
+                       "fabric: listen address, MTU, RDMA port, memlock, "
+                       "peers. Each line ok/warn/fail with the fix; exit "
                        "status 1 if any line fails.")
     add_node_args(p)
     p.set_defaults(func=cmd_check)

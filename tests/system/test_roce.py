@@ -61,56 +61,143 @@ class Roce(vrdmatest.Case):
                              r"rxe0:1")
         self.sh(self.a, f"ping -c 2 -W 5 -M do -s 8972 {self.ips[self.b]}")
 
-    def fabric_peers(self, sizes, count, transports="rc+ud", timeout=90):
-        """fabric_peer receiving on a, sending from b; (recv out, send
-        out, rxe packets a received, rxe packets b sent)."""
-        def argv(me, peer, role):
-            return [
+    def start(self, host, role, listen, peers, sizes, count, extra=(),
+              timeout=90, dev="rxe0:1"):
+        """fabric_peer in host (roce1/roce2), RC verbs only; a handle for
+        finish()."""
+        devargs = (f"net_vrdma0,listen={listen}:{PORT}" +
+                   "".join(f",peer={p}:{PORT}" for p in peers) +
+                   ",transports=rc+ud" + (f",dev={dev}" if dev else ""))
+        argv = ["/usr/bin/timeout", "-k", "5", str(timeout),
                 roce.guest_path(PEER), "--no-pci", "--no-huge", "-m", "512",
-                "--file-prefix", f"roce-{role}", "--lcores", "0@0",
+                "--file-prefix", f"roce-{role}-{listen}", "--lcores", "0@0",
                 "--log-level", "pmd.net.vrdma:info",
-                "-d", "/run/plug/librte_net_vrdma.so", "--vdev",
-                f"net_vrdma0,listen={self.ips[me]}:{PORT},"
-                f"peer={self.ips[peer]}:{PORT},transports={transports}",
+                "-d", "/run/plug/librte_net_vrdma.so", "--vdev", devargs,
                 "--", f"--{role}", "--sizes", sizes, "--count", str(count),
-                "--timeout", str(timeout - 20)]
-        a0 = self.counters(self.a)
-        b0 = self.counters(self.b)
-        wrap = ["/usr/bin/timeout", "-k", "5", str(timeout)]
-        with roce.agent(self.a) as agent_a:
-            recv = agent_a.spawn([*wrap, *argv(self.a, self.b, "recv")],
-                                 env={"PATH": "/usr/bin:/bin",
-                                      "HOME": "/run/home"})
-            time.sleep(2)
-            with roce.agent(self.b) as agent_b:
-                code_s, out_s, err_s = agent_b.exec(
-                    [*wrap, *argv(self.b, self.a, "send")],
-                    timeout=timeout + 10,
-                    env={"PATH": "/usr/bin:/bin", "HOME": "/run/home"})
-            code_r, out_r, err_r = agent_a.reap(recv, timeout + 10)
-        a1 = self.counters(self.a)
-        b1 = self.counters(self.b)
-        print(out_s, err_s, out_r, err_r, sep="\n")
-        self.assertEqual(code_s, 0, f"sender: {out_s}{err_s}")
-        self.assertEqual(code_r, 0, f"receiver: {out_r}{err_r}")
-        return out_r, out_s, a1[1] - a0[1], b1[0] - b0[0]
+                "--timeout", str(timeout - 20), *extra]
+        with roce.agent(host) as agent:
+            return host, agent.spawn(argv), timeout
 
-    def test_frames_over_rc_verbs(self):
-        """64 B, 1500 B, 9000 B and 65226 B frames between the hosts, over
-        RC verbs only: all arrive intact, and rxe counted at least one
-        RoCE packet per frame each way."""
-        sizes, count = "64,1500,9000,65226", 100
-        out_r, _, rcvd, sent = self.fabric_peers(sizes, count)
+    @staticmethod
+    def finish(handle):
+        host, pid, timeout = handle
+        with roce.agent(host) as agent:
+            code, out, err = agent.reap(pid, timeout + 10)
+        print(f"--- {host} ---", out, err, sep="\n")
+        return code, out + err
+
+    def assert_all_arrived(self, out_r, sizes, count):
         for size in sizes.split(","):
             self.assertIn(f"rx size={size} frames={count}/{count}", out_r)
         self.assertIn("rx bad=0", out_r)
+
+    def test_frames_over_rc_verbs(self):
+        """64 B, 1500 B, 9000 B and 65226 B frames between the hosts, over
+        RC verbs only: all arrive intact, the port names rc as the
+        transport in use, and rxe counted at least one RoCE packet per
+        frame each way."""
+        sizes, count = "64,1500,9000,65226", 100
+        a0, b0 = self.counters(self.a), self.counters(self.b)
+        recv = self.start(self.a, "recv", self.ips[self.a],
+                          [self.ips[self.b]], sizes, count)
+        time.sleep(2)
+        send = self.start(self.b, "send", self.ips[self.b],
+                          [self.ips[self.a]], sizes, count)
+        code_s, out_s = self.finish(send)
+        code_r, out_r = self.finish(recv)
+        self.assertEqual((code_s, code_r), (0, 0), out_s + out_r)
+        self.assert_all_arrived(out_r, sizes, count)
+        self.assertNotIn("still holds", out_r)
+        # The transport in use, as the port names it: frames on RC; UD
+        # (UCX's wire-up and keepalive lane) beside it; no tcp, no shm.
+        via = re.findall(r"connected via (.*)", out_s + out_r)
+        self.assertEqual(len(via), 2, out_s + out_r)
+        for line in via:
+            self.assertRegex(line, r"^rc_verbs/rxe0:1\b")
+            self.assertNotRegex(line, r"tcp|sysv|posix|cma")
+        self.assertNotIn("unused env variables", out_s + out_r)
+        sent = self.counters(self.b)[0] - b0[0]
+        rcvd = self.counters(self.a)[1] - a0[1]
         frames = count * len(sizes.split(","))
         print(f"rxe: host b sent {sent} RoCE packets, host a received "
               f"{rcvd}, for {frames} frames")
         self.assertGreaterEqual(sent, frames)
         self.assertGreaterEqual(rcvd, frames)
-        self.assertNotRegex(out_r, re.compile("still holds"))
 
+    def test_peer_restart(self):
+        """The sender goes away and comes back: every frame of both
+        incarnations arrives, and no mbuf leaks across it."""
+        sizes = "64,1500,9000,65226"
+        recv = self.start(self.a, "recv", self.ips[self.a],
+                          [self.ips[self.b]], sizes, 100, timeout=150)
+        time.sleep(2)
+        for _ in range(2):
+            send = self.start(self.b, "send", self.ips[self.b],
+                              [self.ips[self.a]], sizes, 50)
+            code_s, out_s = self.finish(send)
+            self.assertEqual(code_s, 0, out_s)
+        code_r, out_r = self.finish(recv)
+        self.assertEqual(code_r, 0, out_r)
+        self.assert_all_arrived(out_r, sizes, 100)
+        self.assertRegex(out_r, r"peer 198\.19\.2\.2:\d+ lost")
+        m = re.search(r"mempool in_use start=(\d+) end=(\d+) closed=(\d+)",
+                      out_r)
+        self.assertIsNotNone(m, out_r)
+        self.assertEqual(m.group(1), m.group(2), out_r)
+        self.assertEqual(m.group(3), "0", out_r)
+
+    def test_unlisted_peer_rejected(self):
+        """A port on a second address of host b, which host a does not
+        list, is refused; the listed one still gets through."""
+        rogue_ip = f"{roce.NET}.12"
+        self.sh(self.b, f"ip addr add {rogue_ip}/24 dev eth0")
+        self.addCleanup(self.sh, self.b, f"ip addr del {rogue_ip}/24 "
+                        "dev eth0")
+        recv = self.start(self.a, "recv", self.ips[self.a],
+                          [self.ips[self.b]], "64", 1)
+        time.sleep(2)
+        # Connections take their source address from the route (rdma_cm
+        # too), not from the port's listen address: route host a from the
+        # unlisted address while the rogue runs.
+        route = f"{self.ips[self.a]}/32 dev eth0"
+        self.sh(self.b, f"ip route replace {route} src {rogue_ip}")
+        rogue = self.start(self.b, "send", rogue_ip, [self.ips[self.a]],
+                           "64", 1, extra=("--timeout", "8"), dev="")
+        code_rogue, out_rogue = self.finish(rogue)
+        self.sh(self.b, f"ip route del {route}")
+        self.assertNotEqual(code_rogue, 0, "the rogue's link must stay down")
+        self.assertIn("link did not come up", out_rogue)
+        send = self.start(self.b, "send", self.ips[self.b],
+                          [self.ips[self.a]], "64", 1)
+        code_s, out_s = self.finish(send)
+        code_r, out_r = self.finish(recv)
+        self.assertEqual((code_s, code_r), (0, 0), out_s + out_r)
+        self.assertRegex(out_r, r"xstat rejected_connections=[1-9]")
+        self.assertIn("rejected: not a listed peer", out_r)
+        self.assertIn("rx size=64 frames=1/1", out_r)
+
+
+class RoceDemo(vrdmatest.Case):
+    def test_demo_roce(self):
+        """The mission's chain over verbs (vrdma demo --roce): in each
+        soft-RoCE host an OVS-DPDK node and a namespace guest; ping and
+        NPtcp to 64 KiB from guest to guest cross net_vrdma over RC, and
+        rxe carried the packets."""
+        out = os.path.join(self.state, "demo")
+        proc = self.vrdma("demo", "--roce", "--quick", "--out", out,
+                          timeout=900)
+        print(proc.stdout)
+        self.assertIn("reachability: 2/2 guest pairs", proc.stdout)
+        self.assertRegex(proc.stdout, r"cross-host roce .* \d+\.\d+Gb/s")
+        for host in ("roce1", "roce2"):
+            m = re.search(rf"{host} rxe0 during NPtcp: (\d+) RoCE packets "
+                          r"out, (\d+) in", proc.stdout)
+            self.assertIsNotNone(m, proc.stdout)
+            self.assertGreater(int(m.group(1)), 100)
+            self.assertGreater(int(m.group(2)), 100)
+        self.assertFalse(os.path.exists(os.path.join(roce.STATE,
+                                                     "state.json")),
+                         "the demo took its hosts down")
 
 if __name__ == "__main__":
     vrdmatest.main()

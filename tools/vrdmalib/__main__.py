@@ -668,6 +668,11 @@ def build_parser():
                    "(default: UCX chooses; shared memory on one machine)")
     p.add_argument("--quick", action="store_true",
                    help="fewer NetPIPE sizes (powers of two)")
+    p.add_argument("--roce", action="store_true",
+                   help="over real RDMA verbs: two soft-RoCE hosts (vrdma "
+                   "roce: QEMU VMs with rdma_rxe), a node and a namespace "
+                   "guest in each, the fabric port over RC (transports "
+                   "rc+ud unless --transports)")
     p.add_argument("--keep", action="store_true",
                    help="leave hosts and guests up afterwards")
     p.add_argument("--down", action="store_true",

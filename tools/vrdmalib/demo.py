@@ -99,7 +99,75 @@ def take_down():
     return 0
 
 
+def main_roce(args):
+    """The mission's chain over real verbs: two soft-RoCE hosts (vrdma
+    roce), an OVS-DPDK node in each whose fabric port runs over RC, a
+    namespace guest on each; ping and NPtcp from guest to guest."""
+    from . import roce
+    if args.down:
+        roce.down()
+        return 0
+    setupmod.setup()
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    started = time.monotonic()
+    transports = args.transports or roce.TRANSPORTS
+    results = {"hosts": 2, "uplink": "fabric", "transports": transports,
+               "guests": "ns", "quick": args.quick, "roce": True}
+    ok = False
+    state = roce.up()
+    try:
+        results["accel"] = state["accel"]
+        g1, g2 = roce.nodes_up(transports)
+        progress(f"demo: waiting for {g1.name} to reach {g2.name} across "
+                 "the fabric")
+        deadline = time.monotonic() + 90
+        while not ping(g1, {"ip": g2.ip}, tries=1):
+            if time.monotonic() > deadline:
+                raise VrdmaError(f"{g1.name} does not reach {g2.name} after "
+                                 "90s", "vrdma roce exec roce1 -- ... (see "
+                                 "the node's log under /var/lib/vrdma)")
+        matrix = {(g1.name, g2.name): True,
+                  (g2.name, g1.name): ping(g2, {"ip": g1.ip})}
+        results["reachable"] = sum(matrix.values())
+        results["pairs"] = len(matrix)
+        results["unreachable"] = [f"{a}->{b}" for (a, b), v in
+                                  matrix.items() if not v]
+        names = [h["name"] for h in roce.hosts()]
+        before = {n: roce.rxe_counters(n) for n in names}
+        progress(f"demo: NPtcp cross-host over RoCE: {g1.name} -> {g2.name}"
+                 f"{' (quick)' if args.quick else ''}")
+        rows, raw = netpipe.nptcp(g2, g1, g2.ip, upper=65536,
+                                  quick=args.quick, timeout=600)
+        with open(os.path.join(out, "nptcp-cross-host-roce.txt"), "w",
+                  encoding="utf-8") as f:
+            f.write(raw)
+        after = {n: roce.rxe_counters(n) for n in names}
+        run_ = summarize(rows)
+        run_["pair"] = f"{g1.name} -> {g2.name}"
+        results["runs"] = {"cross-host roce": run_}
+        results["rxe_packets"] = {n: {k: after[n][k] - before[n][k]
+                                      for k in after[n]} for n in names}
+        results["fabric_xstats"] = {n: roce.fabric_xstats(n, i)
+                                    for i, n in enumerate(names)}
+        ok = not results["unreachable"]
+    finally:
+        if args.keep:
+            progress("demo: left up (--keep): vrdma roce status; "
+                     "vrdma demo --roce --down removes it")
+        else:
+            progress("demo: taking the soft-RoCE hosts down")
+            roce.down()
+    results["seconds"] = round(time.monotonic() - started, 1)
+    with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=1)
+    print_table(results, out)
+    return 0 if ok else 1
+
+
 def main(args):
+    if args.roce:
+        return main_roce(args)
     if args.down:
         return take_down()
     nodes, netns = leftovers()
@@ -202,8 +270,13 @@ def print_table(r, out):
           if r["uplink"] == "fabric" else "raw uplink (net_af_packet)")
     kind = "namespace guests (vrdma-vhost-ns)" if r["guests"] == "ns" \
         else "VM guests (QEMU, libvirt)"
-    print(f"vrdma demo: {r['hosts']} emulated hosts, OVS-DPDK each, {up}; "
-          f"2 {kind} per host")
+    if r.get("roce"):
+        print(f"vrdma demo --roce: 2 soft-RoCE hosts (QEMU {r['accel']}, "
+              f"rdma_rxe), OVS-DPDK each, {up} (RDMA verbs); "
+              "1 namespace guest per host")
+    else:
+        print(f"vrdma demo: {r['hosts']} emulated hosts, OVS-DPDK each, "
+              f"{up}; 2 {kind} per host")
     print(f"reachability: {r['reachable']}/{r['pairs']} guest pairs")
     print(f"{'run':<17} {'pair':<24} {'lat 1B':>9} {'lat 64B':>9} "
           f"{'bw 64KiB':>10} {'bw peak':>9}")
@@ -229,4 +302,11 @@ def print_table(r, out):
                          f"{avg}")
         port = "fabric" if r["uplink"] == "fabric" else "uplink"
         print(f"{port} port during {label}: " + "; ".join(parts))
+    for host, c in r.get("rxe_packets", {}).items():
+        x = r["fabric_xstats"].get(host, {})
+        print(f"{host} rxe0 during NPtcp: {c['sent']} RoCE packets out, "
+              f"{c['rcvd']} in; fabric port "
+              f"{x.get('tx_packets', x.get('tx_good_packets', '?'))} frames"
+              f" out, {x.get('rx_packets', x.get('rx_good_packets', '?'))}"
+              " in (since up)")
     print(f"took {r['seconds']} s; raw outputs: {out}")

@@ -34,9 +34,14 @@ modroot=$(arg modroot)
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /run/host/tmp /dev/shm /dev/pts /run/home /run/lock
 mount --bind /tmp /run/host/tmp
+# dpkg's database stays readable (vrdma asks it what is installed).
+mkdir -p /run/host/dpkg
+mount --bind /var/lib/dpkg /run/host/dpkg
 for dir in /tmp /var/tmp /var/log /var/lib /var/cache/private; do
 	[ -d "$dir" ] && mount -t tmpfs -o mode=1777 tmpfs "$dir"
 done
+mkdir -p /var/lib/dpkg
+mount --bind /run/host/dpkg /var/lib/dpkg
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t configfs configfs /sys/kernel/config 2>/dev/null
@@ -52,7 +57,7 @@ exec /usr/sbin/modprobe -d $modroot "\$@"
 EOF
 	chmod 755 /run/modprobe
 	echo /run/modprobe >/proc/sys/kernel/modprobe
-	for mod in crc32_generic rdma_rxe ib_uverbs rdma_ucm; do
+	for mod in crc32_generic rdma_rxe ib_uverbs rdma_ucm tun; do
 		/run/modprobe "$mod" || say "modprobe $mod failed"
 	done
 else

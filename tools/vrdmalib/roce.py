@@ -25,6 +25,7 @@ import tempfile
 import time
 
 from . import check
+from .guest import Guest
 from .guestagent import GuestAgent
 from .util import VrdmaError, progress, run, wait_for
 
@@ -353,3 +354,120 @@ def down():
                 wait_for(lambda p=pid: not _alive(p), 5, 0.1)
         progress(f"roce: {h['name']} stopped")
     shutil.rmtree(STATE, ignore_errors=True)
+
+
+# --- the mission's chain inside the hosts --------------------------------
+
+NODE_ENV = ["VRDMA_CONFIG_DIR=/run/vrdma/etc", "VRDMA_STATE_DIR=/var/lib/vrdma"]
+FABRIC_PORT = 7000
+TRANSPORTS = "rc+ud"
+
+
+def vrdma_argv():
+    """This checkout's tools/vrdma as the hosts see it."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [guest_path(os.path.join(here, "vrdma"))]
+
+
+def node_name(i):
+    return f"cn{i + 1}"
+
+
+def guest_ip(i):
+    return f"198.18.2.{i + 1}"
+
+
+def node_config(i, n, transports=TRANSPORTS):
+    peers = ", ".join(f'"{fabric_ip(j)}:{FABRIC_PORT}"'
+                      for j in range(n) if j != i)
+    return "\n".join([
+        "# Written by vrdma roce (a node inside a soft-RoCE host).",
+        "[node]", f'name = "{node_name(i)}"',
+        "[memory]", "socket_mem_mb = 512",
+        "[fabric]", f'listen = "{fabric_ip(i)}:{FABRIC_PORT}"',
+        f"peers = [{peers}]", f'transports = "{transports}"']) + "\n"
+
+
+def _checked(name, argv, timeout, what):
+    code, out, err = exec_in(name, argv, timeout)
+    if code != 0:
+        raise VrdmaError(f"{name}: {what} failed (exit {code}): "
+                         f"{(err or out).strip()[-400:]}",
+                         f"vrdma roce exec {name} -- ... to look closer")
+    return out
+
+
+def nodes_up(transports=TRANSPORTS):
+    """In every host: an OVS-DPDK node (vrdma node up) whose fabric port
+    runs over transports, and one namespace guest; returns the guests."""
+    hs = hosts()
+    guests = []
+    for i, h in enumerate(hs):
+        node = node_name(i)
+        conf = node_config(i, len(hs), transports)
+        progress(f"roce: {h['name']}: node {node} up (fabric over "
+                 f"{transports}) and guest g{i + 1}")
+        _checked(h["name"], ["/bin/sh", "-c",
+                             "mkdir -p /run/vrdma/etc && cat > "
+                             f"/run/vrdma/etc/{node}.toml <<'EOF'\n{conf}EOF"],
+                 30, "writing the node config")
+        _checked(h["name"], ["env", *NODE_ENV, *vrdma_argv(), "node", "up",
+                             "--node", node], 300, f"vrdma node up {node}")
+        _checked(h["name"], ["env", *NODE_ENV, *vrdma_argv(), "ns", "add",
+                             "--node", node, f"g{i + 1}", "--ip",
+                             f"{guest_ip(i)}/24"], 120,
+                 f"vrdma ns add g{i + 1}")
+        guests.append(RoceGuest(h["name"], f"g{i + 1}", guest_ip(i)))
+    return guests
+
+
+def nodes_down():
+    for i, h in enumerate(hosts()):
+        exec_in(h["name"], ["env", *NODE_ENV, *vrdma_argv(), "node", "down",
+                            "--node", node_name(i)], 120)
+
+
+def fabric_xstats(name, i):
+    """The fabric port's xstats in host name's node (OVS's statistics
+    column: the driver's xstats, numbers only)."""
+    out = _checked(name, ["env", *NODE_ENV, *vrdma_argv(), "vsctl",
+                          "--node", node_name(i), "get", "Interface",
+                          "fabric", "statistics"], 120, "reading the fabric port statistics")
+    return {k: int(v) for k, v in re.findall(r'"?([\w.]+)"?=(\d+)', out)}
+
+
+def rxe_counters(name):
+    out = _checked(name, ["cat", f"{RXE_COUNTERS}/sent_pkts",
+                          f"{RXE_COUNTERS}/rcvd_pkts"], 20, "reading rxe")
+    sent, rcvd = (int(x) for x in out.split())
+    return {"sent": sent, "rcvd": rcvd}
+
+
+RXE_COUNTERS = "/sys/class/infiniband/rxe0/ports/1/hw_counters"
+
+
+class RoceGuest(Guest):
+    """A namespace guest inside a soft-RoCE host: commands go through the
+    host's guest agent into the namespace, from its writable /tmp."""
+    kind = "ns"
+
+    def __init__(self, host, netns, ip):
+        super().__init__(f"{host}/{netns}", ip)
+        self.host = host
+        self.netns = netns
+
+    def spawn(self, argv):
+        h = find(self.host)
+        agent = GuestAgent(h["agent"]).connect(timeout=30)
+        try:
+            return agent.spawn(["/usr/bin/env", "--chdir=/tmp", "ip",
+                                "netns", "exec", self.netns, *argv])
+        finally:
+            agent.close()
+
+    def reap(self, handle, timeout):
+        with agent(self.host) as a:
+            code, out, err = a.reap(handle, timeout)
+            if code is None:
+                a.exec(["kill", "-9", str(handle)], 10)
+        return code, out, err

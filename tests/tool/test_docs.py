@@ -143,6 +143,11 @@ def check_command(words):
         if not args:
             return f"`{shown}` takes no argument {words[i]!r}"
         kind, choices = args[0]
+        if kind == "command" and not (choices or h.subcommand_names()):
+            # 'X ...' is also an argument followed by a remainder
+            # (argparse.REMAINDER prints a bare '...').
+            args = [("arg", None), ("rest", None)]
+            kind = "arg"
         if kind == "command":
             names = choices or h.subcommand_names()
             if words[i] not in names:

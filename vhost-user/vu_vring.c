@@ -119,6 +119,7 @@ vrdma_vring_peek_used(struct vrdma_vring *r, uint16_t ahead, uint16_t *id,
 		      uint32_t *len)
 {
 	const struct vrdma_vring_used_elem *e;
+	uint32_t eid, elen;
 	uint16_t pending = vrdma_vring_used_pending(r);
 
 	/* A device claiming more used elements than the ring holds is
@@ -130,12 +131,16 @@ vrdma_vring_peek_used(struct vrdma_vring *r, uint16_t ahead, uint16_t *id,
 	if (ahead >= pending)
 		return 0;
 	e = &r->used->ring[(uint16_t)(r->last_used + ahead) & (r->num - 1)];
-	if (e->id >= r->num) {
+	/* The device shares this memory and may change it at any time: read
+	 * each field once, then check and use that copy only. */
+	eid = __atomic_load_n(&e->id, __ATOMIC_RELAXED);
+	elen = __atomic_load_n(&e->len, __ATOMIC_RELAXED);
+	if (eid >= r->num) {
 		r->bad_used++;
 		return -EPROTO;
 	}
-	*id = (uint16_t)e->id;
-	*len = e->len;
+	*id = (uint16_t)eid;
+	*len = elen;
 	return 1;
 }
 

@@ -209,8 +209,13 @@ vrdma_vu_switch_to_tap(struct vrdma_vu_qpair *p, bool *more, const char **why)
 {
 	struct iovec iov[VRDMA_VU_BURST];
 	uint16_t ids[VRDMA_VU_BURST];
+	/* Buffers are offered again at the end of the burst, not one frame
+	 * at a time: until then a buffer the switch returns a second time is
+	 * not busy, and refused. */
+	uint16_t repost[VRDMA_VU_BURST * VRDMA_VU_BURST];
 	unsigned int frames = 0, posted = 0;
 	uint16_t partial = 0;
+	int ret = 0;
 
 	while (frames < VRDMA_VU_BURST) {
 		uint16_t id, nbufs;
@@ -224,7 +229,8 @@ vrdma_vu_switch_to_tap(struct vrdma_vu_qpair *p, bool *more, const char **why)
 			*why = r < 0 ? "switch returned an rx descriptor id out "
 				       "of range"
 				     : "switch returned an rx buffer twice";
-			return -EPROTO;
+			ret = -EPROTO;
+			break;
 		}
 		memcpy(&nbufs,
 		       p->mem + p->rx_buf_off +
@@ -233,8 +239,11 @@ vrdma_vu_switch_to_tap(struct vrdma_vu_qpair *p, bool *more, const char **why)
 		       sizeof(nbufs));
 		if (nbufs == 0 || nbufs > VRDMA_VU_BURST) {
 			*why = "switch sent a frame with a bad num_buffers";
-			return -EPROTO;
+			ret = -EPROTO;
+			break;
 		}
+		uint16_t taken = 0;
+
 		for (uint16_t k = 0; k < nbufs; k++) {
 			r = vrdma_vring_peek_used(&p->rx, k, &id, &len);
 			if (r <= 0)
@@ -244,11 +253,20 @@ vrdma_vu_switch_to_tap(struct vrdma_vu_qpair *p, bool *more, const char **why)
 				r = -1;
 				break;
 			}
+			/* Not busy until offered again: the same id twice in
+			 * one frame is refused above. */
+			p->rx_busy[id] = false;
+			taken++;
 			iov[k].iov_base = p->mem + p->rx_buf_off +
 					  (size_t)id * VRDMA_VU_RX_BUF_SIZE;
 			iov[k].iov_len = len;
 			ids[k] = id;
 			total += len;
+		}
+		if (r <= 0) {
+			/* Not consumed: still the switch's. */
+			for (uint16_t k = 0; k < taken; k++)
+				p->rx_busy[ids[k]] = true;
 		}
 		if (r == 0) {
 			/* The rest of the frame is not returned yet. */
@@ -258,7 +276,8 @@ vrdma_vu_switch_to_tap(struct vrdma_vu_qpair *p, bool *more, const char **why)
 		if (r < 0) {
 			*why = "switch returned an rx buffer with a bad id or "
 			       "length";
-			return -EPROTO;
+			ret = -EPROTO;
+			break;
 		}
 		if (writev(p->tap, iov, nbufs) == (ssize_t)total) {
 			p->from_switch.frames++;
@@ -267,18 +286,24 @@ vrdma_vu_switch_to_tap(struct vrdma_vu_qpair *p, bool *more, const char **why)
 			p->from_switch.drops++;
 		}
 		vrdma_vring_consume(&p->rx, nbufs);
-		for (uint16_t k = 0; k < nbufs; k++)
-			vrdma_vring_post(
-				&p->rx, ids[k],
-				vrdma_vu_gpa(p->rx_buf_off +
-					     (size_t)ids[k] *
-						     VRDMA_VU_RX_BUF_SIZE),
-				VRDMA_VU_RX_BUF_SIZE, VRDMA_VRING_DESC_F_WRITE);
+		memcpy(repost + posted, ids, nbufs * sizeof(ids[0]));
 		posted += nbufs;
 		frames++;
 	}
+	/* Frames already written give their buffers back even when a later
+	 * one was refused. */
+	for (unsigned int k = 0; k < posted; k++) {
+		vrdma_vring_post(
+			&p->rx, repost[k],
+			vrdma_vu_gpa(p->rx_buf_off +
+				     (size_t)repost[k] * VRDMA_VU_RX_BUF_SIZE),
+			VRDMA_VU_RX_BUF_SIZE, VRDMA_VRING_DESC_F_WRITE);
+		p->rx_busy[repost[k]] = true;
+	}
 	if (posted > 0 && vrdma_vring_publish(&p->rx))
 		kick(p->kick[0]);
+	if (ret < 0)
+		return ret;
 	if (frames == VRDMA_VU_BURST)
 		*more = true;
 	else if (!p->busy_poll && vrdma_vring_call_after(&p->rx, partial))

@@ -617,6 +617,37 @@ test_rx_bad_used(void **state)
 	}
 }
 
+/* A switch that returns one rx buffer twice, before it was offered
+ * again: across two frames of one burst, or twice inside one merged
+ * frame. Either is refused, and nothing reaches the tap. */
+static void
+test_rx_buffer_returned_twice(void **state)
+{
+	static uint8_t got[FRAME_MAX];
+
+	(void)state;
+	for (uint16_t nbufs = 1; nbufs <= 2; nbufs++) {
+		struct fx *f = fx_new(false);
+		uint16_t id = f->p.rx.avail->ring[0];
+		uint8_t *b = f->mem + f->p.rx_buf_off +
+			     (size_t)id * VRDMA_VU_RX_BUF_SIZE;
+		const char *why = NULL;
+		bool more = false;
+
+		memcpy(b + VRDMA_VU_NUM_BUFFERS_OFF, &nbufs, 2);
+		dev_use(&f->p.rx, id, 100);
+		dev_use(&f->p.rx, id, 100);
+		assert_int_equal(vrdma_vu_switch_to_tap(&f->p, &more, &why),
+				 -EPROTO);
+		assert_non_null(why);
+		assert_non_null(
+			strstr(why, nbufs == 1 ? "twice" : "bad id or length"));
+		if (nbufs == 2)
+			assert_int_equal(recv(f->ns, got, sizeof(got), 0), -1);
+		fx_free(f);
+	}
+}
+
 /* A used index further ahead than the ring holds is refused too. */
 static void
 test_rx_impossible_used_idx(void **state)
@@ -651,6 +682,7 @@ main(void)
 		cmocka_unit_test(test_rx_tap_write_fails),
 		cmocka_unit_test(test_rx_burst_budget),
 		cmocka_unit_test(test_rx_bad_used),
+		cmocka_unit_test(test_rx_buffer_returned_twice),
 		cmocka_unit_test(test_rx_impossible_used_idx),
 	};
 

@@ -921,8 +921,12 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 			rte_pktmbuf_free(m);
 			continue;
 		}
+		/* One reference per peer's send, on every segment: each
+		 * completion frees the whole chain (rte_pktmbuf_free). */
 		if (nb > 1)
-			rte_mbuf_refcnt_update(m, (int16_t)(nb - 1));
+			for (struct rte_mbuf *seg = m; seg != NULL;
+			     seg = seg->next)
+				rte_mbuf_refcnt_update(seg, (int16_t)(nb - 1));
 		for (peer = 0, left = dests; left != 0; peer++, left >>= 1)
 			if (left & 1)
 				tx_one(port, txq, &port->peers[peer], m, hdr,

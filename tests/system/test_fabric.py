@@ -214,20 +214,31 @@ class Fabric(Case):
         return ns, addr, [[a for a in addr if a != me] for me in addr]
 
     def test_three_hosts_flooding(self):
-        """A broadcast from one host reaches both others."""
+        """A broadcast from one host reaches both others, small frames,
+        MTU frames and 65226 B ones (chained mbufs: each peer's send
+        holds a reference to every segment), and the sender's mempool is
+        back at its baseline: no mbuf freed twice or kept."""
         ns, addr, peers = self.three_hosts()
+        sizes = "64,1500,65226"
         recv = [self.start("recv", addr[i], peers[i], ns[i], count=50,
-                           sizes="64,1500") for i in (0, 2)]
+                           sizes=sizes) for i in (0, 2)]
         send = self.start("send", addr[1], peers[1], ns[1], count=50,
-                          sizes="64,1500", extra=("--learn-wait", "3"))
+                          sizes=sizes, extra=("--learn-wait", "3"))
         rc_s, out_s = self.finish(send)
         self.assertEqual(rc_s, 0, out_s)
-        self.assertRegex(out_s, r"xstat peer0_tx_frames=100\b")
-        self.assertRegex(out_s, r"xstat peer1_tx_frames=100\b")
+        self.assertRegex(out_s, r"xstat peer0_tx_frames=150\b")
+        self.assertRegex(out_s, r"xstat peer1_tx_frames=150\b")
+        m = re.search(r"mempool in_use start=(\d+) end=(\d+) closed=(\d+)",
+                      out_s)
+        self.assertIsNotNone(m, out_s)
+        self.assertEqual(m.group(1), m.group(2), out_s)
+        self.assertEqual(m.group(3), "0", out_s)
         for proc in recv:
             rc_r, out_r = self.finish(proc)
             self.assertEqual(rc_r, 0, out_r)
-            self.assertIn("rx size=1500 frames=50/50", out_r)
+            for size in sizes.split(","):
+                self.assertIn(f"rx size={size} frames=50/50", out_r)
+            self.assertIn("rx bad=0", out_r)
 
     def test_three_hosts_learning(self):
         """Once the sender has heard from a MAC, unicast to it goes to

@@ -203,6 +203,20 @@ dispatch(struct vrdma_vns *v, const struct epoll_event *ev)
 				v, "the switch sent an unexpected message");
 		break;
 	case VRDMA_VNS_EV_TAP:
+		/* Reported even while the tap is paused: a tap that was
+		 * deleted (or whose namespace was) reports it on every wait,
+		 * for ever. Nothing is left to serve. */
+		if (ev->events & (EPOLLERR | EPOLLHUP)) {
+			vrdma_vns_log(v,
+				      "error: the tap of queue %u is gone "
+				      "(deleted, or its namespace removed); "
+				      "stopping (fix: vrdma ns del, then ns "
+				      "add)",
+				      q);
+			v->failed = true;
+			v->stopping = true;
+			break;
+		}
 		if (v->connected)
 			tap_to_switch(v, &v->qp[q]);
 		break;
@@ -237,12 +251,13 @@ run(struct vrdma_vns *v)
 		}
 		for (int i = 0; i < n && !v->stopping; i++)
 			dispatch(v, &evs[i]);
-		if (v->connected && (v->more_work || v->o.busy_poll)) {
+		if (v->connected && !v->stopping &&
+		    (v->more_work || v->o.busy_poll)) {
 			v->more_work = false;
 			poll_all(v);
 		}
 	}
-	return 0;
+	return v->failed ? 1 : 0;
 }
 
 static void

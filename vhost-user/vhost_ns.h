@@ -58,6 +58,7 @@ struct vrdma_vns {
 	bool connected;
 	bool more_work; /* a burst budget ran out: poll again */
 	bool stopping;
+	bool failed; /* stopping because of an error: exit 1 */
 	uint64_t features;
 	const char *last_wait; /* last "waiting" reason logged */
 	uint64_t connections;

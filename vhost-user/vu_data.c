@@ -171,7 +171,7 @@ vrdma_vu_tap_to_switch(struct vrdma_vu_qpair *p, bool *more, const char **why)
 		size_t off = p->tx_buf_off + (size_t)id * VRDMA_VU_TX_BUF_SIZE;
 		ssize_t len = read(p->tap, p->mem + off, VRDMA_VU_TX_BUF_SIZE);
 
-		if (len < 0)
+		if (len <= 0)
 			break; /* EAGAIN: drained; else the tap is gone */
 		if (len <= VRDMA_VU_VNET_HDR_LEN) {
 			p->to_switch.drops++;

@@ -186,6 +186,30 @@ class NsGuests(Case):
         print(f"idle frontend: {used:.2f} CPU seconds in 10 s")
         self.assertLess(used, 0.1, "under 1% of a core while idle")
 
+    def test_tap_deleted_frontend_stops(self):
+        """A guest's tap deleted under its frontend (as when its namespace
+        goes): the frontend says so and exits, instead of spinning on the
+        tap's endless error events; ns add starts it again."""
+        node = rand_name("n")
+        self.node_up(node)
+        name = rand_name("g")
+        (a,) = self.guests(node, (name,))
+        pid = self.frontend_pid(node, name)
+        subprocess.run(["ip", "-n", a["netns"], "link", "del", "eth0"],
+                       check=True)
+        deadline = time.monotonic() + 5
+        while os.path.exists(f"/proc/{pid}") and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        gone = not os.path.exists(f"/proc/{pid}") or \
+            open(f"/proc/{pid}/stat", encoding="ascii").read().split()[2] \
+            == "Z"
+        if not gone:
+            print(f"frontend still running: {cpu_seconds(pid):.1f} CPU s")
+        self.assertTrue(gone, "the frontend exited within 5 s")
+        self.assertIn("tap of queue 0 is gone", self.frontend_log(node, name))
+        self.vrdma("ns", "del", "--node", node, name)
+
     def test_add_is_idempotent_and_del_cleans_up(self):
         node = rand_name("n")
         self.node_up(node)

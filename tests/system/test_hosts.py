@@ -16,6 +16,7 @@ import vrdmatest
 from vrdmatest import Case, rand_name, snapshot
 from vrdmalib import hosts as hostsmod
 from vrdmalib import netpipe
+from vrdmalib.guest import NsGuest
 
 class Hosts(Case):
     def make(self, **kw):
@@ -173,6 +174,46 @@ class Hosts(Case):
             self.assertTrue(self.ping(b, a))
         for name in h.names:
             self.assert_no_errors_in_log(name)
+    def test_lossy_fabric_link_tcp(self):
+        """1% of the fabric link's packets dropped at random each way
+        (nftables numgen), transports=tcp: UCX's tcp recovers every loss,
+        so no guest ping is lost and NPtcp across hosts completes."""
+        h = self.make(n=2, guests_per_host=1, transports="tcp")
+        for name in h.names:
+            nft = ["ip", "netns", "exec", name, "nft"]
+            subprocess.run([*nft, "add", "table", "inet", "vrdmaloss"],
+                           check=True)
+            subprocess.run([*nft, "add", "chain", "inet", "vrdmaloss", "out",
+                            "{ type filter hook output priority 0; }"],
+                           check=True)
+            subprocess.run([*nft, "add", "rule", "inet", "vrdmaloss", "out",
+                            "meta", "oifname", hostsmod.FABRIC_DEV, "numgen",
+                            "random", "mod", "100", "<", "1", "counter",
+                            "drop"], check=True)
+        a, b = h.guests[h.names[0]][0], h.guests[h.names[1]][0]
+        out = subprocess.run(
+            ["ip", "netns", "exec", a["netns"], "ping", "-c", "300", "-i",
+             "0.01", "-W", "5", b["ip"].split("/")[0]],
+            capture_output=True, text=True, timeout=120, check=False).stdout
+        print(out.splitlines()[-2])
+        self.assertIn(" 0% packet loss", out)
+        server = NsGuest(b["netns"], os.path.join(self.state, "np"))
+        client = NsGuest(a["netns"], os.path.join(self.state, "np"))
+        rows, _ = netpipe.nptcp(server, client, b["ip"].split("/")[0],
+                                upper=65536, quick=True)
+        self.assertGreaterEqual(rows[-1]["bytes"], 65536)
+        dropped = 0
+        for name in h.names:
+            rules = subprocess.run(
+                ["ip", "netns", "exec", name, "nft", "list", "table", "inet",
+                 "vrdmaloss"], capture_output=True, text=True,
+                check=True).stdout
+            dropped += int(re.search(r"counter packets (\d+)",
+                                     rules).group(1))
+        print(f"{dropped} fabric packets dropped; NPtcp to "
+              f"{rows[-1]['bytes']} B, {rows[-1]['gbits']:.2f} Gbit/s")
+        self.assertGreater(dropped, 0, "the rule dropped packets")
+
     def test_switch_killed_node_up_brings_it_back(self):
         """kill -9 of host 2's ovs-vswitchd during a ping flood from a
         guest of host 1: `node up` brings it back, traffic flows again

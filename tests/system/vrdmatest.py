@@ -57,8 +57,10 @@ def snapshot():
         "hugepage_files": files,
         "links": sorted(ln.split(":")[1].strip().split("@")[0]
                         for ln in links.splitlines()),
+        # An empty /run/dpdk and none are the same: a node that removes
+        # the directory once its own runtime dir is gone leaves nothing.
         "run_dpdk": sorted(os.listdir("/run/dpdk"))
-        if os.path.isdir("/run/dpdk") else None,
+        if os.path.isdir("/run/dpdk") else [],
         "run_vrdma": os.path.exists("/run/vrdma"),
         "netns": sorted(os.listdir("/run/netns"))
         if os.path.isdir("/run/netns") else [],

@@ -35,7 +35,8 @@ PACKAGES = {
              "rdmacm-utils", "ibverbs-providers", "rdma-core"],
     # ssh: vrdma bench --hosts reaches real hosts with it.
     "bench": ["python3-matplotlib", "openssh-client"],
-    "test": ["dpdk-dev", "clang", "libclang-rt-14-dev", "clang-format",
+    # nftables: the fault tests' random loss on the fabric link.
+    "test": ["nftables", "dpdk-dev", "clang", "libclang-rt-14-dev", "clang-format",
              "cppcheck", "shellcheck", "pyflakes3",
              # tests/tool/test_manpage.py renders docs/vrdma.8 with groff.
              "groff-base"],

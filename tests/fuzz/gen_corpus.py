@@ -12,6 +12,9 @@ vu_reply/: vhost-user replies a backend sends to vrdma-vhost-ns, encoded
 from QEMU's docs/interop/vhost-user.rst (12-byte header: request, flags,
 size; then the payload), the bytes exactly as they come off the socket.
 
+vu_data/: scripts of a hostile switch for the frontend's data path (the
+opcodes are described in fuzz_vu_data.c).
+
 Run it from anywhere; it rewrites tests/fuzz/corpus/<target>/.
 """
 
@@ -109,6 +112,28 @@ VU_REPLY_SEEDS = {
 }
 
 
+# vu_data/: scripts for the hostile switch of fuzz_vu_data.c, one opcode
+# byte and its little-endian arguments each (see that file).
+def vu_op(op, *args):
+    return bytes([op]) + b''.join(struct.pack(f'<{fmt}', v)
+                                   for fmt, v in args)
+
+
+VU_DATA_SEEDS = {
+    # The switch fills rx buffer 0 (num_buffers 1) and returns it.
+    'rx_one_frame': vu_op(2, ('B', 0), ('H', 1)) +
+    vu_op(0, ('H', 0), ('H', 1000)),
+    # A frame merged from buffers 0 and 1.
+    'rx_merged': vu_op(2, ('B', 0), ('H', 2)) +
+    vu_op(0, ('H', 0), ('H', 4096)) + vu_op(0, ('H', 1), ('H', 200)),
+    # The namespace sends a frame; the switch returns its descriptor.
+    'tx_one_frame': vu_op(4, ('H', 1500)) + vu_op(1, ('H', 0)),
+    # One rx buffer returned twice.
+    'rx_twice': vu_op(2, ('B', 0), ('H', 1)) +
+    vu_op(0, ('H', 0), ('H', 100)) + vu_op(0, ('H', 0), ('H', 100)),
+}
+
+
 def write_seeds(directory, seeds):
     os.makedirs(directory, exist_ok=True)
     for name, data in sorted(seeds.items()):
@@ -130,6 +155,7 @@ def main():
         for name, (hdr, payload) in WIRE_SEEDS.items()
     })
     write_seeds(os.path.join(args.out, 'vu_reply'), VU_REPLY_SEEDS)
+    write_seeds(os.path.join(args.out, 'vu_data'), VU_DATA_SEEDS)
     return 0
 
 

@@ -16,8 +16,9 @@
  * benchmark drives net_af_packet, net_af_xdp and net_memif with it too.
  * With --rate the sender does not pace itself and the receiver checks
  * headers only (length, size, sequence), so that the port, not the
- * checking, sets the pace; the receiver then also prints, per size,
- * "rx size=S span_us=X" (first to last arrival of that size) and stops
+ * checking, sets the pace; both then also print, per size, "tx|rx size=S
+ * span_us=X" (first to last frame the port took, or that arrived) and
+ * the receiver stops
  * once idle for a second after the first frame: a benchmark (bench/
  * roce_bench.py) takes frames per second from it.
  * With --hold N the receiver keeps its first N intact frames past the
@@ -332,6 +333,7 @@ run_send(uint16_t port, struct rte_mempool *mp, const struct opts *o,
 	int fails = 0;
 
 	for (s = 0; s < o->n_sizes; s++) {
+		uint64_t first = 0, last = 0;
 		unsigned int sent = 0;
 
 		/* Bursts of up to 16 frames to one destination, as a switch
@@ -350,6 +352,11 @@ run_send(uint16_t port, struct rte_mempool *mp, const struct opts *o,
 			while (done < n && rte_get_timer_cycles() <= deadline)
 				done += rte_eth_tx_burst(port, 0, burst + done,
 							 n - done);
+			if (done > 0) {
+				last = rte_get_timer_cycles();
+				if (sent == 0)
+					first = last;
+			}
 			sent += done;
 			if (done < n)
 				rte_pktmbuf_free_bulk(burst + done, n - done);
@@ -359,6 +366,10 @@ run_send(uint16_t port, struct rte_mempool *mp, const struct opts *o,
 				rte_delay_us(o->sizes[s] * 16 / 100 + 10);
 		}
 		printf("tx size=%u frames=%u\n", o->sizes[s], sent);
+		if (o->rate)
+			printf("tx size=%u span_us=%.1f\n", o->sizes[s],
+			       (double)(last - first) * 1e6 /
+				       (double)rte_get_timer_hz());
 		fails += sent != o->count;
 	}
 	settle_tx(port);

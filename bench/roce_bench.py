@@ -80,6 +80,13 @@ def parse_ucx_perftest(text):
     mbs (MB/s overall), rate_avg, rate (messages/s overall)."""
     m = re.search(r"^Final:\s+(.*)$", text, re.M)
     if not m:
+        # UCX's own assertions end the run with a backtrace: keep where
+        # and what, not the addresses.
+        a = re.search(r"(\w+\.c:\d+)\s+Assertion `.*?' failed: "
+                      r"(?:req \S+ ep \S+: )?(.*)$", text, re.M)
+        if a:
+            raise Unavailable(f"ucx_perftest aborted: assertion at "
+                              f"{a.group(1)}: {a.group(2).strip()}")
         raise Unavailable("ucx_perftest: " + failure(text))
     vals = [float(x) for x in m.group(1).split()]
     if len(vals) != 8:
@@ -232,7 +239,7 @@ class Bench:
 
     def ucp(self, test, size, iters):
         if self.ucp_broken:
-            raise Unavailable(f"not tried: {self.ucp_broken}")
+            raise Unavailable("not tried after the first UCP run failed")
         argv = ["ucx_perftest", *UCX_PERFTEST_ARGS, "-t", test, "-s",
                 str(size), "-n", str(iters), "-p", self.next_port()]
         try:
@@ -240,7 +247,7 @@ class Bench:
                 argv, [argv[0], self.ips[self.a], *argv[1:]], UCP_ENV)
             return parse_ucx_perftest(out)
         except Unavailable as exc:
-            self.ucp_broken = f"its first run failed ({exc})"
+            self.ucp_broken = str(exc)
             raise
 
     def ib(self, tool, size, iters):

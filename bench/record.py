@@ -8,8 +8,8 @@ The document marks the place of each table:
   ...replaced by each run...
   <!-- vrdma-bench:NAME end -->
 
-NAME is table1 (`vrdma bench`), fabric (`vrdma bench fabric`) or ns
-(`vrdma bench ns`). A document without both markers is an error, found
+NAME is table1 (`vrdma bench`), fabric (`vrdma bench fabric`), ns
+(`vrdma bench ns`) or roce (`vrdma bench roce`). A document without both markers is an error, found
 before anything is measured (check) and again before writing (write).
 Standard library only; imports nothing of the project."""
 
@@ -24,7 +24,7 @@ import sys
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NAMES = ("table1", "fabric", "ns")
+NAMES = ("table1", "fabric", "ns", "roce")
 
 
 class RecordError(Exception):

@@ -14,13 +14,20 @@
  * receiver echoes every intact frame of another sender back to it until it
  * has been idle for a second. Any one-port PMD will do: the fabric
  * benchmark drives net_af_packet, net_af_xdp and net_memif with it too.
+ * With --rate the sender does not pace itself and the receiver checks
+ * headers only (length, size, sequence), so that the port, not the
+ * checking, sets the pace; both then also print, per size, "tx|rx size=S
+ * span_us=X" (first to last frame the port took, or that arrived) and
+ * the receiver stops
+ * once idle for a second after the first frame: a benchmark (bench/
+ * roce_bench.py) takes frames per second from it.
  * With --hold N the receiver keeps its first N intact frames past the
  * port's stop and close, then checks them again ("held frames=N
  * intact=K").
  *
  *   fabric_peer EAL-ARGS -- --send|--recv --sizes 64,1500,9000,65536
  *               [--count N] [--timeout S] [--dst MAC] [--pingpong N]
- *               [--hold N]
+ *               [--hold N] [--rate]
  */
 
 #include <errno.h>
@@ -57,6 +64,7 @@ struct opts {
 	unsigned int flows;	   /* sender: source MACs to cycle through */
 	unsigned int pingpong;	   /* round trips to time (0: stream) */
 	unsigned int hold;	   /* receiver: frames kept until after close */
+	bool rate;		   /* unpaced, headers-only checks, spans */
 	struct rte_ether_addr dst;
 };
 
@@ -87,6 +95,7 @@ parse(int argc, char **argv, struct opts *o)
 		{"flows", required_argument, NULL, 'f'},
 		{"pingpong", required_argument, NULL, 'p'},
 		{"hold", required_argument, NULL, 'H'},
+		{"rate", no_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	char *tok, *save = NULL;
@@ -145,6 +154,9 @@ parse(int argc, char **argv, struct opts *o)
 			o->pingpong = (unsigned int)atoi(optarg);
 			if (o->pingpong < 1)
 				return -EINVAL;
+			break;
+		case 'R':
+			o->rate = true;
 			break;
 		case 'H':
 			o->hold = (unsigned int)atoi(optarg);
@@ -206,9 +218,10 @@ make_frame(struct rte_mempool *mp, uint16_t port, const struct opts *o,
 	return head;
 }
 
-/* 0 if m is an intact frame of ours; its size in *size. */
+/* 0 if m is an intact frame of ours; its size in *size. With headers_only,
+ * the payload's bytes are not compared. */
 static int
-check_frame(const struct rte_mbuf *m, uint32_t *size)
+check_frame(const struct rte_mbuf *m, uint32_t *size, bool headers_only)
 {
 	uint8_t copy[HDR_BYTES];
 	const struct rte_mbuf *seg;
@@ -230,6 +243,8 @@ check_frame(const struct rte_mbuf *m, uint32_t *size)
 	memcpy(&seq, hdr + RTE_ETHER_HDR_LEN + 4, 4);
 	if (*size != m->pkt_len)
 		return -3;
+	if (headers_only)
+		return 0;
 	for (seg = m; seg != NULL; seg = seg->next) {
 		const uint8_t *p = rte_pktmbuf_mtod(seg, const uint8_t *);
 
@@ -318,6 +333,7 @@ run_send(uint16_t port, struct rte_mempool *mp, const struct opts *o,
 	int fails = 0;
 
 	for (s = 0; s < o->n_sizes; s++) {
+		uint64_t first = 0, last = 0;
 		unsigned int sent = 0;
 
 		/* Bursts of up to 16 frames to one destination, as a switch
@@ -336,14 +352,24 @@ run_send(uint16_t port, struct rte_mempool *mp, const struct opts *o,
 			while (done < n && rte_get_timer_cycles() <= deadline)
 				done += rte_eth_tx_burst(port, 0, burst + done,
 							 n - done);
+			if (done > 0) {
+				last = rte_get_timer_cycles();
+				if (sent == 0)
+					first = last;
+			}
 			sent += done;
 			if (done < n)
 				rte_pktmbuf_free_bulk(burst + done, n - done);
 			/* Pace to ~100 MB/s: below what the receiver checks
 			 * byte by byte, so no frame is lost to its pool. */
-			rte_delay_us(o->sizes[s] * 16 / 100 + 10);
+			if (!o->rate)
+				rte_delay_us(o->sizes[s] * 16 / 100 + 10);
 		}
 		printf("tx size=%u frames=%u\n", o->sizes[s], sent);
+		if (o->rate)
+			printf("tx size=%u span_us=%.1f\n", o->sizes[s],
+			       (double)(last - first) * 1e6 /
+				       (double)rte_get_timer_hz());
 		fails += sent != o->count;
 	}
 	settle_tx(port);
@@ -356,21 +382,29 @@ run_recv(uint16_t port, const struct opts *o, uint64_t deadline)
 	unsigned int got[MAX_SIZES] = {0}, bad = 0, total = 0, s;
 	unsigned int per_q[MAX_RXQ] = {0}, q = 0;
 	const unsigned int want = o->count * o->n_sizes;
+	uint64_t first[MAX_SIZES] = {0}, last[MAX_SIZES] = {0};
+	const uint64_t idle = rte_get_timer_hz() * ECHO_IDLE_S;
+	uint64_t now = 0, seen = 0;
 	struct rte_mbuf *bufs[32];
 	int fails = 0;
 
 	while ((want == 0 || total < want) &&
-	       rte_get_timer_cycles() < deadline) {
+	       (now = rte_get_timer_cycles()) < deadline) {
 		uint16_t n, i;
 
+		/* --rate: frames lost unpaced would keep us to the deadline. */
+		if (o->rate && total > 0 && now - seen > idle)
+			break;
 		q = (q + 1) % o->rxq;
 		n = rte_eth_rx_burst(port, (uint16_t)q, bufs, 32);
 		per_q[q] += n;
+		if (n > 0)
+			seen = now;
 
 		for (i = 0; i < n; i++) {
 			uint32_t size = 0;
 
-			int why = check_frame(bufs[i], &size);
+			int why = check_frame(bufs[i], &size, o->rate);
 
 			if (why == 1) {
 				rte_pktmbuf_free(bufs[i]);
@@ -387,9 +421,11 @@ run_recv(uint16_t port, const struct opts *o, uint64_t deadline)
 				for (s = 0; s < o->n_sizes; s++)
 					if (o->sizes[s] == size)
 						break;
-				if (s < o->n_sizes)
-					got[s]++;
-				else
+				if (s < o->n_sizes) {
+					if (got[s]++ == 0)
+						first[s] = now;
+					last[s] = now;
+				} else
 					bad++;
 				total++;
 				if (n_held < o->hold) {
@@ -405,6 +441,10 @@ run_recv(uint16_t port, const struct opts *o, uint64_t deadline)
 		       o->count);
 		/* (with --count 0, any frame of ours is a failure) */
 		fails += got[s] != o->count;
+		if (o->rate)
+			printf("rx size=%u span_us=%.1f\n", o->sizes[s],
+			       (double)(last[s] - first[s]) * 1e6 /
+				       (double)rte_get_timer_hz());
 	}
 	printf("rx bad=%u\n", bad);
 	for (q = 0; q < o->rxq; q++)
@@ -421,7 +461,7 @@ foreign_seq(const struct rte_mbuf *m, const struct rte_ether_addr *self)
 	uint32_t size, copy;
 	const void *seq;
 
-	if (check_frame(m, &size) != 0)
+	if (check_frame(m, &size, false) != 0)
 		return -1;
 	eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 	if (rte_is_same_ether_addr(&eth->src_addr, self))
@@ -621,7 +661,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "fabric_peer: usage: EAL-ARGS -- --send|--recv "
 				"--sizes 64,1500 [--count N] [--timeout S] "
 				"[--dst MAC] [--hello N] [--learn-wait S] "
-				"[--pingpong N] [--hold N (<= 64)]\n");
+				"[--pingpong N] [--hold N (<= 64)] [--rate]\n");
 		return 2;
 	}
 	if (rte_eth_dev_count_avail() != 1) {
@@ -680,7 +720,7 @@ main(int argc, char **argv)
 		uint32_t size;
 
 		for (i = 0; i < n_held; i++) {
-			intact += check_frame(held[i], &size) == 0;
+			intact += check_frame(held[i], &size, false) == 0;
 			rte_pktmbuf_free(held[i]);
 		}
 		printf("held frames=%u intact=%u\n", n_held, intact);

@@ -322,6 +322,8 @@ def cmd_bench(args):
         return bench_module("fabric_bench").run(args)
     if args.micro == "ns":
         return bench_module("ns_bench").run(args)
+    if args.micro == "roce":
+        return bench_module("roce_bench").run(args)
     return bench_module("table1").main(args)
 
 
@@ -345,7 +347,8 @@ def cmd_test(args):
 
 def add_bench_subcommands(p):
     """`vrdma bench`'s --record and its micro-benchmarks, whose options
-    are their own modules' (bench/fabric_bench.py, bench/ns_bench.py)."""
+    are their own modules' (bench/fabric_bench.py, bench/ns_bench.py,
+    bench/roce_bench.py)."""
     try:
         bench_record = bench_module("record")
     except VrdmaError:
@@ -358,7 +361,9 @@ def add_bench_subcommands(p):
             ("fabric", "fabric_bench", "the fabric port against bare UCX "
              "and other DPDK ports, between two namespaces"),
             ("ns", "ns_bench", "namespace guests on one node against a "
-             "veth pair and testpmd-tap")):
+             "veth pair and testpmd-tap"),
+            ("roce", "roce_bench", "net_vrdma over RC verbs against bare "
+             "UCX and perftest, on two soft-RoCE hosts (vrdma roce)")):
         bench_mod = bench_module(module)
         q = msub.add_parser(name, help=text, description=bench_mod.__doc__,
                             formatter_class=argparse.

@@ -309,4 +309,6 @@ def print_table(r, out):
               f"{x.get('tx_packets', x.get('tx_good_packets', '?'))} frames"
               f" out, {x.get('rx_packets', x.get('rx_good_packets', '?'))}"
               " in (since up)")
-    print(f"took {r['seconds']} s; raw outputs: {out}")
+    shown = os.path.relpath(out)
+    print(f"took {r['seconds']} s; raw outputs: "
+          f"{out if shown.startswith('..') else shown}")

@@ -29,6 +29,7 @@
 #include <rte_spinlock.h>
 #include <ucp/api/ucp.h>
 
+#include "vrdma_auth.h"
 #include "vrdma_devargs.h"
 #include "vrdma_peers.h"
 #include "vrdma_tl.h"
@@ -40,6 +41,7 @@ extern int vrdma_logtype;
 		##__VA_ARGS__)
 
 #define VRDMA_AM_ID	  0x76 /* UCX active message id of frames */
+#define VRDMA_AM_AUTH	  0x75 /* ... of authentication (vrdma_auth.h) */
 #define VRDMA_MAX_RXQ	  8    /* AM ids VRDMA_AM_ID + queue */
 #define VRDMA_MAX_TXQ	  16
 #define VRDMA_RING_SIZE	  4096	/* frames waiting per rx queue */
@@ -71,8 +73,12 @@ extern int vrdma_logtype;
 #define VRDMA_LEARN_AGE_S    300  /* a MAC not heard from is forgotten */
 #define VRDMA_BACKOFF_MIN_MS 100
 #define VRDMA_BACKOFF_MAX_MS 5000
-/* A connection whose wire-up has not finished by then is retried. */
+/* A connection whose wire-up (and, with a key, authentication) has not
+ * finished by then is retried; an incoming one not proven by then is
+ * closed. */
 #define VRDMA_CONNECT_TIMEOUT_MS 3000
+/* Log lines about refused connections: one per this many seconds. */
+#define VRDMA_REFUSAL_LOG_S 10
 
 /* Per-peer counters, exposed as xstats "peer<i>_<name>". */
 #define VRDMA_PEER_STATS(X)                                  \
@@ -95,6 +101,12 @@ struct vrdma_peer_stats {
 
 struct vrdma_port;
 
+/* At most one line per period; what it held back is counted. */
+struct vrdma_ratelimit {
+	uint64_t next;	     /* tsc of the next line allowed */
+	uint64_t suppressed; /* lines held back since the last one */
+};
+
 /* One remote fabric port. All fields under port->lock. */
 struct vrdma_peer {
 	struct vrdma_port *port;
@@ -104,6 +116,20 @@ struct vrdma_peer {
 	ucp_ep_h in_ep;	    /* its connection to our listener, or NULL */
 	ucp_ep_h old_in_ep; /* replaced by a restarted peer's new in_ep:
 			     * closed by the next progress call */
+	/* With a key: a connection from the peer's address that has not
+	 * proven the key yet; it becomes in_ep once it has. in_ep only ever
+	 * holds a proven connection, out_ep's is proven once out_trusted. */
+	ucp_ep_h new_in_ep;
+	uint64_t new_in_give_up; /* tsc: closed if not proven by then */
+	bool new_in_failed;	 /* new_in_ep reported an error or failed */
+	bool out_trusted;	 /* the server at out_ep proved the key */
+	/* The authentication exchanges: the next message to send on out_ep
+	 * (client) and new_in_ep/in_ep (server), the one awaited, the
+	 * nonces, and each message's buffer, alive until UCX is done. */
+	enum vrdma_auth_type out_send, out_wait, in_send, in_wait;
+	uint8_t out_nc[VRDMA_AUTH_NONCE_LEN], out_ns[VRDMA_AUTH_NONCE_LEN];
+	uint8_t in_nc[VRDMA_AUTH_NONCE_LEN], in_ns[VRDMA_AUTH_NONCE_LEN];
+	uint8_t auth_buf[VRDMA_AUTH_WELCOME][VRDMA_AUTH_MSG_LEN];
 	bool connected;	    /* out_ep is wired up: frames can go */
 	bool connecting;    /* out_ep created, wire-up flush pending */
 	bool out_failed;    /* out_ep reported an error: close and retry */
@@ -211,6 +237,10 @@ struct vrdma_port {
 	unsigned int n_peers;
 	struct vrdma_peers learn;
 	uint64_t rejected;  /* connections from unlisted addresses */
+	uint64_t auth_failures; /* connections that did not prove the key */
+	uint64_t rx_untrusted;	/* frames from no listed, proven peer */
+	struct vrdma_auth_key key; /* keyfile's; len 0: no authentication */
+	struct vrdma_ratelimit refusal_log;
 	uint64_t tx_failed; /* sends UCX completed with an error */
 	uint64_t tx_full;   /* bursts cut short: sends still in flight */
 	uint64_t bad_headers;
@@ -262,6 +292,25 @@ vrdma_peer_tx_ep(const struct vrdma_peer *peer)
 	if (peer->connected)
 		return peer->out_ep;
 	return peer->connecting ? NULL : peer->in_ep;
+}
+
+/* The listed peer whose frames arrive on ep, or -1: none, or one that has
+ * not proven the key (vrdma_auth.h) on that connection. */
+static inline int
+vrdma_peer_of_ep(const struct vrdma_port *port, ucp_ep_h ep)
+{
+	unsigned int i;
+
+	for (i = 0; ep != NULL && i < port->n_peers; i++) {
+		const struct vrdma_peer *peer = &port->peers[i];
+
+		if (peer->in_ep == ep)
+			return (int)i;
+		if (peer->out_ep == ep)
+			return port->key.len == 0 || peer->out_trusted ? (int)i
+								       : -1;
+	}
+	return -1;
 }
 
 /* vrdma_rxtx.c */

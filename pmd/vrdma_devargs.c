@@ -79,6 +79,9 @@ error_line(struct parse_ctx *ctx, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The most of a refused value an error line shows. */
+#define VALUE_SHOWN 64
+
 /* Refuses the value of a key with the one-line reason. */
 static int __attribute__((format(printf, 4, 5)))
 refuse(struct parse_ctx *ctx, enum key_id key, const char *value,
@@ -94,6 +97,10 @@ refuse(struct parse_ctx *ctx, enum key_id key, const char *value,
 	if (value == NULL)
 		error_line(ctx, "%s: %s; expected %s=%s", k->name, problem,
 			   k->name, k->form);
+	else if (strlen(value) > VALUE_SHOWN)
+		/* The problem must fit in the line: the value gives way. */
+		error_line(ctx, "%s=%.*s...: %s; expected %s=%s", k->name,
+			   VALUE_SHOWN, value, problem, k->name, k->form);
 	else
 		error_line(ctx, "%s=%s: %s; expected %s=%s", k->name, value,
 			   problem, k->name, k->form);
@@ -460,6 +467,22 @@ key_mac(const char *key, const char *value, void *opaque)
 		return refuse(ctx, KEY_mac, value, "all-zero MAC");
 	memcpy(ctx->da->mac, mac, sizeof(mac));
 	ctx->da->mac_given = true;
+	return 0;
+}
+
+static int
+key_keyfile(const char *key, const char *value, void *opaque)
+{
+	struct parse_ctx *ctx = opaque;
+
+	(void)key;
+	if (value[0] != '/')
+		return refuse(ctx, KEY_keyfile, value, "not an absolute path");
+	if (strlen(value) >= sizeof(ctx->da->keyfile))
+		return refuse(ctx, KEY_keyfile, value,
+			      "longer than %d characters",
+			      VRDMA_KEYFILE_MAX - 1);
+	strcpy(ctx->da->keyfile, value);
 	return 0;
 }
 

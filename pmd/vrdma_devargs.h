@@ -43,6 +43,9 @@
 
 #define VRDMA_MAC_LEN 6
 
+/* Longest keyfile path, with its terminating NUL. */
+#define VRDMA_KEYFILE_MAX 256
+
 /* Attributes of a key in VRDMA_DEVARGS_KEYS. */
 #define VRDMA_DEVARG_OPTIONAL 0
 #define VRDMA_DEVARG_REQUIRED (1u << 0) /* probe fails without it */
@@ -60,7 +63,10 @@
 	  "UCX network devices (UCX_NET_DEVICES) with '+' for ',', e.g. "    \
 	  "rxe0:1 or eth0 or mlx5_0:1+eth0")                                 \
 	X(mac, VRDMA_DEVARG_OPTIONAL, "xx:xx:xx:xx:xx:xx",                   \
-	  "unicast MAC of the port; default derived from listen")
+	  "unicast MAC of the port; default derived from listen")            \
+	X(keyfile, VRDMA_DEVARG_OPTIONAL, "/ABSOLUTE/PATH",                  \
+	  "secret shared by the peers, who prove it on every connection; "   \
+	  "default: peers trusted by address alone")
 
 /* One key of VRDMA_DEVARGS_PARAM_STRING. */
 #define VRDMA_DEVARG_PARAM_(name, attr, form, help) #name "=<" form "> "
@@ -77,6 +83,7 @@ struct vrdma_devargs {
 	char devices[VRDMA_DEVICES_MAX];       /* UCX form; "" = UCX default */
 	uint8_t mac[VRDMA_MAC_LEN];	       /* given, or derived */
 	bool mac_given;			       /* mac came from mac= */
+	char keyfile[VRDMA_KEYFILE_MAX];       /* "" = no authentication */
 };
 
 /*
@@ -94,7 +101,9 @@ struct vrdma_devargs {
  * all-zero mac, a transports list with characters other than [A-Za-z0-9_],
  * '+' and a leading '^' (UCX's "all but"), an empty name, or too long; a
  * dev list with characters other than [A-Za-z0-9_.:-] and '+' (UCX 1.13
- * takes no '^' there), an empty name, or too long.
+ * takes no '^' there), an empty name, or too long; a keyfile that is not
+ * an absolute path or is too long (the file itself is read at probe, see
+ * vrdma_auth.h).
  *
  * Two peers may not share an address because an incoming connection is
  * matched to its peer by address alone (see vrdma_devargs_find_peer()).

@@ -277,6 +277,7 @@ vrdma_dev_close(struct rte_eth_dev *dev)
 	for (i = 0; i < dev->data->nb_tx_queues; i++)
 		vrdma_tx_queue_release(dev, i);
 	vrdma_peers_free(&port->learn);
+	memset(&port->key, 0, sizeof(port->key)); /* no secret left behind */
 	/* mac_addrs points into dev_private: not for ethdev to free. */
 	dev->data->mac_addrs = NULL;
 	return 0;
@@ -360,6 +361,8 @@ vrdma_stats_reset(struct rte_eth_dev *dev)
 	for (i = 0; i < port->n_peers; i++)
 		memset(&port->peers[i].stats, 0, sizeof(port->peers[i].stats));
 	port->rejected = 0;
+	port->auth_failures = 0;
+	port->rx_untrusted = 0;
 	port->tx_failed = 0;
 	port->tx_full = 0;
 	port->bad_headers = 0;
@@ -371,6 +374,8 @@ vrdma_stats_reset(struct rte_eth_dev *dev)
 /* xstats: port-wide counters, one per decoder reason, then per peer. */
 #define VRDMA_PORT_XSTATS(X)              \
 	X(rejected_connections, rejected) \
+	X(auth_failures, auth_failures)   \
+	X(rx_untrusted, rx_untrusted)     \
 	X(tx_failed, tx_failed)           \
 	X(tx_full, tx_full)               \
 	X(bad_headers, bad_headers)
@@ -521,10 +526,11 @@ static int
 vrdma_probe(struct rte_vdev_device *vdev)
 {
 	const char *name = rte_vdev_device_name(vdev);
+	struct vrdma_auth_key key = {.len = 0};
 	struct vrdma_devargs da;
 	struct vrdma_port *port;
 	struct rte_eth_dev *dev;
-	char err[256];
+	char err[384];
 	unsigned int i;
 	int ret;
 
@@ -539,6 +545,13 @@ vrdma_probe(struct rte_vdev_device *vdev)
 		VRDMA_LOG(ERR, "%s: bad devargs: %s", name, err);
 		return ret;
 	}
+	if (da.keyfile[0] != '\0') {
+		ret = vrdma_auth_load_key(da.keyfile, &key, err, sizeof(err));
+		if (ret != 0) {
+			VRDMA_LOG(ERR, "%s: %s", name, err);
+			return ret;
+		}
+	}
 	dev = rte_eth_vdev_allocate(vdev, sizeof(*port));
 	if (dev == NULL)
 		return -ENOMEM;
@@ -546,6 +559,8 @@ vrdma_probe(struct rte_vdev_device *vdev)
 	port->port_id = dev->data->port_id;
 	snprintf(port->name, sizeof(port->name), "%s", name);
 	port->da = da;
+	port->key = key;
+	memset(&key, 0, sizeof(key));
 	rte_spinlock_init(&port->lock);
 	memcpy(port->mac.addr_bytes, da.mac, RTE_ETHER_ADDR_LEN);
 	port->n_peers = da.n_peers;
@@ -568,8 +583,10 @@ vrdma_probe(struct rte_vdev_device *vdev)
 	dev->data->mac_addrs = &port->mac;
 	dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS;
 	rte_eth_dev_probing_finish(dev);
-	VRDMA_LOG(INFO, "%s: port %u, %u peer(s)", name, port->port_id,
-		  da.n_peers);
+	VRDMA_LOG(INFO, "%s: port %u, %u peer(s), %s", name, port->port_id,
+		  da.n_peers,
+		  port->key.len != 0 ? "peers authenticated by key"
+				     : "peers trusted by address alone");
 	return 0;
 
 err_release:

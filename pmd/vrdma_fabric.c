@@ -7,10 +7,13 @@
  * without blocking; a flush tells when one is wired up, an error handler
  * when it is gone, and the progress call (from the bursts) retries lost
  * peers with exponential backoff, so connection setup never stalls the data
- * path. Everything here runs under port->lock (see vrdma.h).
+ * path. With a key (keyfile=), every connection is authenticated both ways
+ * by a challenge and response (vrdma_auth.h) before frames go on it or
+ * count from it. Everything here runs under port->lock (see vrdma.h).
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -69,6 +72,35 @@ peer_retry_later(struct vrdma_peer *peer)
 	peer->next_try = rte_get_timer_cycles() + peer->backoff;
 	peer->backoff = RTE_MIN(peer->backoff * 2, max);
 }
+
+/* True if a line may be logged now; *held gets the lines held back since
+ * the last one (to say so in it). */
+static bool
+ratelimit_ok(struct vrdma_ratelimit *rl, uint64_t *held)
+{
+	uint64_t now = rte_get_timer_cycles();
+
+	if (now < rl->next) {
+		rl->suppressed++;
+		return false;
+	}
+	*held = rl->suppressed;
+	rl->suppressed = 0;
+	rl->next = now + rte_get_timer_hz() * VRDMA_REFUSAL_LOG_S;
+	return true;
+}
+
+/* A refused connection, logged at most once per VRDMA_REFUSAL_LOG_S: a
+ * host that keeps trying must not fill the switch's log. */
+#define REFUSAL_LOG(port, fmt, ...)                                          \
+	do {                                                                 \
+		uint64_t held_;                                              \
+		if (ratelimit_ok(&(port)->refusal_log, &held_))              \
+			VRDMA_LOG(WARNING,                                   \
+				  "%s: " fmt " (%" PRIu64 " more such lines " \
+				  "held back)",                              \
+				  (port)->name, ##__VA_ARGS__, held_);       \
+	} while (0)
 
 /* Closing an endpoint from inside a UCX callback is not allowed; the error
  * handlers only mark it, and this closes it from the progress call. */
@@ -131,6 +163,8 @@ in_ep_error(void *arg, ucp_ep_h ep, ucs_status_t status)
 	 * same progress call, and must not be closed in its stead. */
 	if (ep == peer->in_ep)
 		peer->in_failed = true;
+	else if (ep == peer->new_in_ep)
+		peer->new_in_failed = true;
 }
 
 /*
@@ -170,24 +204,39 @@ peer_describe(struct vrdma_peer *peer, char *buf, size_t len)
 	free(text);
 }
 
+/* out_ep is wired up and, with a key, its server accepted our proof:
+ * frames may go. */
 static void
-wireup_result(struct vrdma_peer *peer, ucs_status_t status)
+peer_up(struct vrdma_peer *peer)
 {
-	char via[VRDMA_TL_SUMMARY_MAX];
+	char via[128];
 
-	if (peer->out_ep == NULL || !peer->connecting)
-		return; /* closed meanwhile */
 	peer->connecting = false;
-	if (status != UCS_OK) {
-		peer->out_failed = true;
-		return;
-	}
 	peer->connected = true;
 	peer->backoff = ms_to_tsc(VRDMA_BACKOFF_MIN_MS);
 	peer->stats.reconnects++;
 	peer_describe(peer, via, sizeof(via));
-	VRDMA_LOG(NOTICE, "%s: peer %s connected via %s", peer->port->name,
-		  peer->name, via);
+	VRDMA_LOG(NOTICE, "%s: peer %s connected via %s%s", peer->port->name,
+		  peer->name, via,
+		  peer->port->key.len != 0 ? ", authenticated" : "");
+}
+
+static void
+wireup_result(struct vrdma_peer *peer, ucs_status_t status)
+{
+	if (peer->out_ep == NULL || !peer->connecting)
+		return; /* closed meanwhile */
+	if (status != UCS_OK) {
+		peer->connecting = false;
+		peer->out_failed = true;
+		return;
+	}
+	if (peer->port->key.len != 0) {
+		/* Still connecting: the progress call says hello. */
+		peer->out_send = VRDMA_AUTH_HELLO;
+		return;
+	}
+	peer_up(peer);
 }
 
 static void
@@ -235,6 +284,9 @@ peer_connect(struct vrdma_port *port, struct vrdma_peer *peer)
 		return;
 	}
 	peer->connecting = true;
+	peer->out_trusted = false;
+	peer->out_send = VRDMA_AUTH_NONE;
+	peer->out_wait = VRDMA_AUTH_NONE;
 	peer->give_up =
 		rte_get_timer_cycles() + ms_to_tsc(VRDMA_CONNECT_TIMEOUT_MS);
 	/* The flush completes once the endpoint is wired up to the peer. */
@@ -243,6 +295,44 @@ peer_connect(struct vrdma_port *port, struct vrdma_peer *peer)
 		wireup_result(peer, UCS_OK);
 	else if (UCS_PTR_IS_ERR(req))
 		wireup_result(peer, UCS_PTR_STATUS(req));
+}
+
+/*
+ * The connection in new_in_ep is the peer's (it proved the key, or there
+ * is none): it becomes in_ep. From inside a UCX callback.
+ */
+static void
+in_promote(struct vrdma_port *port, struct vrdma_peer *peer)
+{
+	if (peer->in_ep != NULL) {
+		/* The peer restarted: both old connections lead to a process
+		 * that is gone, though UCX may not have said so yet (a
+		 * keepalive or a failed send tells it, seconds later). Say it
+		 * now and reconnect at once. Closing an endpoint progresses
+		 * the worker, which a UCX callback must not do: the progress
+		 * call closes them. */
+		VRDMA_LOG(NOTICE,
+			  "%s: peer %s lost (it connected again: restarted)",
+			  port->name, peer->name);
+		if (peer->old_in_ep != NULL) /* restarted twice meanwhile */
+			ep_close_later(peer->old_in_ep);
+		peer->old_in_ep = peer->in_ep;
+		peer->in_failed = false;
+		if (peer->out_ep != NULL) {
+			peer->out_failed = true;
+			peer->connected = false;
+			peer->connecting = false;
+		}
+	}
+	peer->in_ep = peer->new_in_ep;
+	peer->new_in_ep = NULL;
+	VRDMA_LOG(NOTICE, "%s: peer %s connected to us%s", port->name,
+		  peer->name, port->key.len != 0 ? ", authenticated" : "");
+	/* A peer that connects to us is up again: try it now. */
+	if (!peer->connected && !peer->connecting) {
+		peer->next_try = 0;
+		peer->backoff = ms_to_tsc(VRDMA_BACKOFF_MIN_MS);
+	}
 }
 
 static void
@@ -267,34 +357,18 @@ conn_request(ucp_conn_request_h req, void *arg)
 				      (struct sockaddr *)&attr.client_address);
 	if (idx < 0) {
 		port->rejected++;
-		VRDMA_LOG(WARNING,
-			  "%s: connection from %s rejected: not a "
-			  "listed peer",
-			  port->name, who);
+		REFUSAL_LOG(port, "connection from %s rejected: not a listed "
+				  "peer",
+			    who);
 		ucp_listener_reject(port->listener, req);
 		return;
 	}
 	peer = &port->peers[idx];
-	if (peer->in_ep != NULL) {
-		/* The peer restarted: both old connections lead to a process
-		 * that is gone, though UCX may not have said so yet (a
-		 * keepalive or a failed send tells it, seconds later). Say it
-		 * now and reconnect at once. Closing an endpoint progresses
-		 * the worker, which a UCX callback must not do: the progress
-		 * call closes them. */
-		VRDMA_LOG(NOTICE,
-			  "%s: peer %s lost (it connected again: restarted)",
-			  port->name, peer->name);
-		if (peer->old_in_ep != NULL) /* restarted twice meanwhile */
-			ep_close_later(peer->old_in_ep);
-		peer->old_in_ep = peer->in_ep;
-		peer->in_ep = NULL;
-		peer->in_failed = false;
-		if (peer->out_ep != NULL) {
-			peer->out_failed = true;
-			peer->connected = false;
-			peer->connecting = false;
-		}
+	if (peer->new_in_ep != NULL) {
+		/* An earlier one that has not proven the key yet: the newest
+		 * wins (a restarted peer's retry). */
+		ep_close_later(peer->new_in_ep);
+		peer->new_in_ep = NULL;
 	}
 	memset(&params, 0, sizeof(params));
 	params.field_mask = UCP_EP_PARAM_FIELD_CONN_REQUEST |
@@ -304,17 +378,217 @@ conn_request(ucp_conn_request_h req, void *arg)
 	params.err_mode = UCP_ERR_HANDLING_MODE_PEER;
 	params.err_handler.cb = in_ep_error;
 	params.err_handler.arg = peer;
-	if (ucp_ep_create(port->worker, &params, &peer->in_ep) != UCS_OK) {
-		peer->in_ep = NULL;
+	if (ucp_ep_create(port->worker, &params, &peer->new_in_ep) != UCS_OK) {
+		peer->new_in_ep = NULL;
 		return;
 	}
-	VRDMA_LOG(NOTICE, "%s: peer %s connected to us", port->name,
-		  peer->name);
-	/* A peer that connects to us is up again: try it now. */
-	if (!peer->connected && !peer->connecting) {
-		peer->next_try = 0;
-		peer->backoff = ms_to_tsc(VRDMA_BACKOFF_MIN_MS);
+	peer->new_in_failed = false;
+	if (port->key.len == 0) {
+		in_promote(port, peer);
+		return;
 	}
+	/* Nothing from it counts until it has proven the key: the address
+	 * alone could be anyone's on the fabric. */
+	peer->in_send = VRDMA_AUTH_NONE;
+	peer->in_wait = VRDMA_AUTH_HELLO;
+	peer->new_in_give_up =
+		rte_get_timer_cycles() + ms_to_tsc(VRDMA_CONNECT_TIMEOUT_MS);
+}
+
+/* --- authentication (vrdma_auth.h) --------------------------------------- */
+
+static void
+auth_sent(void *request, ucs_status_t status, void *user_data)
+{
+	RTE_SET_USED(status); /* a failed send fails the endpoint too */
+	RTE_SET_USED(user_data);
+	ucp_request_free(request);
+}
+
+/* Sends an authentication message of type on ep; false if UCX refused. */
+static bool
+auth_send(struct vrdma_peer *peer, ucp_ep_h ep, enum vrdma_auth_type type,
+	  const uint8_t *nc, const uint8_t *ns)
+{
+	ucp_request_param_t param = {
+		.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS |
+				UCP_OP_ATTR_FIELD_CALLBACK,
+		.flags = UCP_AM_SEND_FLAG_REPLY | UCP_AM_SEND_FLAG_EAGER,
+		.cb.send = auth_sent,
+	};
+	const struct vrdma_auth_key *key = &peer->port->key;
+	struct vrdma_auth_msg m = {.type = type};
+	uint8_t *buf = peer->auth_buf[type - 1];
+	ucs_status_ptr_t req;
+
+	memcpy(m.nc, nc, sizeof(m.nc));
+	if (ns != NULL)
+		memcpy(m.ns, ns, sizeof(m.ns));
+	if (type == VRDMA_AUTH_CHALLENGE)
+		vrdma_auth_mac(key, 's', m.nc, m.ns, m.mac);
+	else if (type == VRDMA_AUTH_PROOF)
+		vrdma_auth_mac(key, 'c', m.nc, m.ns, m.mac);
+	vrdma_auth_encode(buf, &m);
+	req = ucp_am_send_nbx(ep, VRDMA_AM_AUTH, buf, VRDMA_AUTH_MSG_LEN, NULL,
+			      0, &param);
+	return !UCS_PTR_IS_ERR(req);
+}
+
+/* A connection that did not prove the key: counted, logged (limited). */
+static void
+auth_refuse(struct vrdma_port *port, struct vrdma_peer *peer, const char *why)
+{
+	port->auth_failures++;
+	REFUSAL_LOG(port,
+		    "peer %s: authentication failed: %s; both ends need the "
+		    "same keyfile (%s here)",
+		    peer->name, why, port->da.keyfile);
+}
+
+/* Client side, from the progress call: what is due on out_ep. */
+static void
+auth_out_step(struct vrdma_port *port, struct vrdma_peer *peer)
+{
+	enum vrdma_auth_type type = peer->out_send;
+
+	if (type == VRDMA_AUTH_NONE || peer->out_ep == NULL)
+		return;
+	peer->out_send = VRDMA_AUTH_NONE;
+	if (type == VRDMA_AUTH_HELLO && vrdma_auth_nonce(peer->out_nc) != 0) {
+		VRDMA_LOG(ERR, "%s: no random numbers for a nonce",
+			  port->name);
+		peer->out_failed = true;
+		return;
+	}
+	if (!auth_send(peer, peer->out_ep, type, peer->out_nc, peer->out_ns)) {
+		peer->out_failed = true;
+		return;
+	}
+	peer->out_wait = type == VRDMA_AUTH_HELLO ? VRDMA_AUTH_CHALLENGE
+						  : VRDMA_AUTH_WELCOME;
+}
+
+/* Server side, from the progress call: what is due on the connection
+ * being proven (CHALLENGE) or just proven (WELCOME, on in_ep). */
+static void
+auth_in_step(struct vrdma_port *port, struct vrdma_peer *peer)
+{
+	enum vrdma_auth_type type = peer->in_send;
+	ucp_ep_h ep = type == VRDMA_AUTH_WELCOME ? peer->in_ep
+						 : peer->new_in_ep;
+
+	if (type == VRDMA_AUTH_NONE || ep == NULL)
+		return;
+	peer->in_send = VRDMA_AUTH_NONE;
+	if (type == VRDMA_AUTH_CHALLENGE &&
+	    vrdma_auth_nonce(peer->in_ns) != 0) {
+		VRDMA_LOG(ERR, "%s: no random numbers for a nonce",
+			  port->name);
+		peer->new_in_failed = true;
+		return;
+	}
+	if (!auth_send(peer, ep, type, peer->in_nc, peer->in_ns)) {
+		if (type == VRDMA_AUTH_WELCOME)
+			peer->in_failed = true;
+		else
+			peer->new_in_failed = true;
+		return;
+	}
+	if (type == VRDMA_AUTH_CHALLENGE)
+		peer->in_wait = VRDMA_AUTH_PROOF;
+}
+
+/* A message of the exchange, from the peer's side of out_ep (client). */
+static void
+auth_recv_out(struct vrdma_port *port, struct vrdma_peer *peer,
+	      const struct vrdma_auth_msg *m)
+{
+	if (m->type != peer->out_wait ||
+	    memcmp(m->nc, peer->out_nc, sizeof(m->nc)) != 0 ||
+	    (m->type == VRDMA_AUTH_WELCOME &&
+	     memcmp(m->ns, peer->out_ns, sizeof(m->ns)) != 0)) {
+		auth_refuse(port, peer, "unexpected message");
+		peer->out_failed = true;
+		return;
+	}
+	peer->out_wait = VRDMA_AUTH_NONE;
+	if (m->type == VRDMA_AUTH_CHALLENGE) {
+		if (!vrdma_auth_verify(&port->key, 's', m->nc, m->ns,
+				       m->mac)) {
+			auth_refuse(port, peer, "its key differs from ours");
+			peer->out_failed = true;
+			return;
+		}
+		peer->out_trusted = true;
+		memcpy(peer->out_ns, m->ns, sizeof(peer->out_ns));
+		peer->out_send = VRDMA_AUTH_PROOF;
+		return;
+	}
+	peer_up(peer); /* WELCOME */
+}
+
+/* A message of the exchange, from a connection to our listener (server). */
+static void
+auth_recv_in(struct vrdma_port *port, struct vrdma_peer *peer,
+	     const struct vrdma_auth_msg *m)
+{
+	if (m->type != peer->in_wait ||
+	    (m->type == VRDMA_AUTH_PROOF &&
+	     (memcmp(m->nc, peer->in_nc, sizeof(m->nc)) != 0 ||
+	      memcmp(m->ns, peer->in_ns, sizeof(m->ns)) != 0))) {
+		auth_refuse(port, peer, "unexpected message");
+		peer->new_in_failed = true;
+		return;
+	}
+	peer->in_wait = VRDMA_AUTH_NONE;
+	if (m->type == VRDMA_AUTH_HELLO) {
+		memcpy(peer->in_nc, m->nc, sizeof(peer->in_nc));
+		peer->in_send = VRDMA_AUTH_CHALLENGE;
+		return;
+	}
+	if (!vrdma_auth_verify(&port->key, 'c', m->nc, m->ns, m->mac)) {
+		auth_refuse(port, peer, "its key differs from ours");
+		peer->new_in_failed = true;
+		return;
+	}
+	in_promote(port, peer);
+	peer->in_send = VRDMA_AUTH_WELCOME;
+}
+
+/* The AM handler of VRDMA_AM_AUTH. Whatever a message holds, it only moves
+ * an exchange that its connection is in along, or fails it. */
+static ucs_status_t
+auth_recv(void *arg, const void *header, size_t header_len, void *data,
+	  size_t len, const ucp_am_recv_param_t *param)
+{
+	struct vrdma_port *port = arg;
+	struct vrdma_auth_msg m;
+	ucp_ep_h ep;
+	unsigned int i;
+
+	RTE_SET_USED(data);
+	if (!(param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ||
+	    (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) || len != 0 ||
+	    port->key.len == 0 ||
+	    vrdma_auth_decode(&m, header, header_len) != 0) {
+		port->auth_failures++;
+		return UCS_OK;
+	}
+	ep = param->reply_ep;
+	for (i = 0; i < port->n_peers; i++) {
+		struct vrdma_peer *peer = &port->peers[i];
+
+		if (ep == peer->out_ep && peer->connecting) {
+			auth_recv_out(port, peer, &m);
+			return UCS_OK;
+		}
+		if (ep == peer->new_in_ep && !peer->new_in_failed) {
+			auth_recv_in(port, peer, &m);
+			return UCS_OK;
+		}
+	}
+	port->auth_failures++; /* no exchange under way on it */
+	return UCS_OK;
 }
 
 /*
@@ -402,11 +676,31 @@ vrdma_fabric_progress(struct vrdma_port *port)
 				ep_close(port, peer->in_ep);
 			peer->in_ep = NULL;
 		}
+		if (peer->new_in_ep != NULL && !peer->new_in_failed &&
+		    now >= peer->new_in_give_up) {
+			auth_refuse(port, peer,
+				    "no proof within " RTE_STR(
+					    VRDMA_CONNECT_TIMEOUT_MS) " ms");
+			peer->new_in_failed = true;
+		}
+		if (peer->new_in_failed) {
+			peer->new_in_failed = false;
+			if (peer->new_in_ep != NULL)
+				ep_close(port, peer->new_in_ep);
+			peer->new_in_ep = NULL;
+			peer->in_send = VRDMA_AUTH_NONE;
+			peer->in_wait = VRDMA_AUTH_NONE;
+		}
+		auth_in_step(port, peer);
+		auth_out_step(port, peer);
 		if (peer->connecting && now >= peer->give_up) {
 			VRDMA_LOG(INFO,
-				  "%s: connection to %s not wired up "
-				  "after %u ms; retrying",
+				  "%s: connection to %s not %s after %u ms; "
+				  "retrying",
 				  port->name, peer->name,
+				  peer->out_wait != VRDMA_AUTH_NONE
+					  ? "authenticated"
+					  : "wired up",
 				  VRDMA_CONNECT_TIMEOUT_MS);
 			peer->out_failed = true;
 		}
@@ -414,6 +708,9 @@ vrdma_fabric_progress(struct vrdma_port *port)
 			peer->out_failed = false;
 			peer->connected = false;
 			peer->connecting = false;
+			peer->out_trusted = false;
+			peer->out_send = VRDMA_AUTH_NONE;
+			peer->out_wait = VRDMA_AUTH_NONE;
 			if (peer->out_ep != NULL)
 				ep_close(port, peer->out_ep);
 			peer->out_ep = NULL;
@@ -583,6 +880,14 @@ vrdma_fabric_start(struct vrdma_port *port)
 			goto err_destroy_worker;
 		}
 	}
+	am.id = VRDMA_AM_AUTH;
+	am.cb = auth_recv;
+	am.arg = port;
+	status = ucp_worker_set_am_recv_handler(port->worker, &am);
+	if (status != UCS_OK) {
+		ret = ucs_to_errno(status);
+		goto err_destroy_worker;
+	}
 	ret = listen_start(port);
 	if (ret != 0 && ret != -EADDRINUSE)
 		goto err_destroy_worker;
@@ -624,9 +929,16 @@ vrdma_fabric_stop(struct vrdma_port *port)
 			ep_close(port, peer->in_ep);
 		if (peer->old_in_ep != NULL)
 			ep_close(port, peer->old_in_ep);
+		if (peer->new_in_ep != NULL)
+			ep_close(port, peer->new_in_ep);
 		peer->out_ep = NULL;
 		peer->in_ep = NULL;
 		peer->old_in_ep = NULL;
+		peer->new_in_ep = NULL;
+		peer->new_in_failed = false;
+		peer->out_trusted = false;
+		peer->out_send = peer->out_wait = VRDMA_AUTH_NONE;
+		peer->in_send = peer->in_wait = VRDMA_AUTH_NONE;
 		peer->connected = false;
 		peer->connecting = false;
 		peer->out_failed = false;

@@ -295,17 +295,6 @@ err_free:
 	return NULL;
 }
 
-static int
-peer_of_ep(const struct vrdma_port *port, ucp_ep_h ep)
-{
-	unsigned int i;
-
-	for (i = 0; ep != NULL && i < port->n_peers; i++)
-		if (port->peers[i].in_ep == ep || port->peers[i].out_ep == ep)
-			return (int)i;
-	return -1;
-}
-
 /* Count a received frame and, if learn, learn where its source MAC is. */
 static void
 rx_account(struct vrdma_port *port, const struct rte_mbuf *m, int peer,
@@ -541,10 +530,17 @@ vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
 	bool rndv = param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV;
 	int peer = -1;
 
-	if (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP)
-		peer = peer_of_ep(port, param->reply_ep);
 	/* A rendezvous message that is not received here is dropped by
-	 * returning UCS_OK: UCX then tells the sender it is done. */
+	 * returning UCS_OK: UCX then tells the sender it is done. Frames
+	 * count only from a listed peer's connection, proven if there is a
+	 * key: a connection that is not (yet), a replaced one, a sender that
+	 * does not say who it is (no reply endpoint) are dropped. */
+	if (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP)
+		peer = vrdma_peer_of_ep(port, param->reply_ep);
+	if (peer < 0) {
+		port->rx_untrusted++;
+		return UCS_OK;
+	}
 	if (vrdma_wire_decode_hdr(&msg, header, header_len, len, &reason) !=
 	    0) {
 		bad_header(port, peer, reason);

@@ -58,7 +58,7 @@ class Fabric(Case):
         self.port = free_port_pair()
 
     def start(self, role, listen, peers, ns=None, transports="tcp",
-              extra=(), count=200, sizes=SIZES, mac=None):
+              extra=(), count=200, sizes=SIZES, mac=None, keyfile=None):
         name = rand_name(role)
         devargs = f"net_vrdma0,listen={listen}" + "".join(
             f",peer={p}" for p in peers)
@@ -66,6 +66,8 @@ class Fabric(Case):
             devargs += f",transports={transports}"
         if mac:
             devargs += f",mac={mac}"
+        if keyfile:
+            devargs += f",keyfile={keyfile}"
         argv = [PEER, "--no-pci", "--in-memory", "-m", "128",
                 "--file-prefix", f"vrdma-{name}",
                 # The receiver alone on CPU 1, the sender on CPU 0.
@@ -107,10 +109,13 @@ class Fabric(Case):
                           recv_out)
         self.assertIn("rx bad=0", recv_out)
 
-    def pair(self, listen_a, listen_b, ns=(None, None), transports="tcp"):
-        recv = self.start("recv", listen_a, [listen_b], ns[0], transports)
+    def pair(self, listen_a, listen_b, ns=(None, None), transports="tcp",
+             keys=(None, None)):
+        recv = self.start("recv", listen_a, [listen_b], ns[0], transports,
+                          keyfile=keys[0])
         time.sleep(0.5)
-        send = self.start("send", listen_b, [listen_a], ns[1], transports)
+        send = self.start("send", listen_b, [listen_a], ns[1], transports,
+                          keyfile=keys[1])
         rc_s, out_s = self.finish(send)
         rc_r, out_r = self.finish(recv)
         print(out_s, out_r, sep="\n")
@@ -143,6 +148,74 @@ class Fabric(Case):
         a, b = self.veth_namespaces()
         self.pair(f"198.18.0.1:{self.port}", f"198.18.0.2:{self.port}",
                   ns=(a, b))
+
+    def key(self, name):
+        """A fresh key file, as the docs say to make one."""
+        path = os.path.join(self.state, name)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w",
+                  encoding="ascii") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        return path
+
+    def test_keyed_peers(self):
+        """With a shared key the peers prove it to each other on every
+        connection, then frames flow as without one (shared memory)."""
+        key = self.key("fabric.key")
+        out_s, out_r = self.pair(f"127.0.0.1:{self.port}",
+                                 f"127.0.0.1:{self.port + 1}",
+                                 transports="", keys=(key, key))
+        for out in (out_s, out_r):
+            self.assertIn("peers authenticated by key", out)
+            self.assertRegex(out, r"connected via .*, authenticated")
+            self.assertIn("connected to us, authenticated", out)
+            self.assertNotIn("xstat auth_failures=", out)
+            self.assertNotIn("xstat rx_untrusted=", out)
+
+    def test_wrong_key_refused(self):
+        """A listed address with another key gets no link and no frame
+        through, either way; the refusals are counted, logged once."""
+        a, b = f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 1}"
+        recv = self.start("recv", a, [b], count=1, keyfile=self.key("a"),
+                          extra=("--timeout", "5"))
+        time.sleep(0.5)
+        send = self.start("send", b, [a], count=1, keyfile=self.key("b"),
+                          extra=("--timeout", "4"))
+        rc_s, out_s = self.finish(send)
+        rc_r, out_r = self.finish(recv)
+        print(out_s, out_r, sep="\n")
+        for rc, out in ((rc_s, out_s), (rc_r, out_r)):
+            self.assertNotEqual(rc, 0, out)
+            self.assertIn("link did not come up", out)
+            self.assertIn("its key differs from ours", out)
+            self.assertNotIn("xstat peer0_rx_frames=", out)
+            failures = int(re.search(r"xstat auth_failures=(\d+)",
+                                     out).group(1))
+            # The peers retry (backoff from 100 ms): each try fails, one
+            # line says so per 10 s.
+            self.assertGreaterEqual(failures, 2, out)
+            self.assertEqual(out.count("authentication failed"), 1, out)
+
+    def test_keyless_sender_dropped(self):
+        """A sender at a listed address but without the key: its
+        connection is accepted by UCX but never proven, so every frame it
+        sends on it is dropped and counted, none delivered."""
+        a, b = f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 1}"
+        recv = self.start("recv", a, [b], count=20, keyfile=self.key("a"),
+                          sizes="64,9000", extra=("--timeout", "6"))
+        time.sleep(0.5)
+        send = self.start("send", b, [a], count=20, sizes="64,9000")
+        rc_s, out_s = self.finish(send)
+        rc_r, out_r = self.finish(recv)
+        print(out_s, out_r, sep="\n")
+        self.assertEqual(rc_s, 0, out_s)  # its side of the link came up
+        self.assertIn("tx size=9000 frames=20", out_s)
+        self.assertNotEqual(rc_r, 0, out_r)
+        self.assertIn("link did not come up", out_r)
+        self.assertNotIn("xstat peer0_rx_frames=", out_r)
+        # 20 large frames and the small ones in one or more batches.
+        untrusted = int(re.search(r"xstat rx_untrusted=(\d+)",
+                                  out_r).group(1))
+        self.assertGreaterEqual(untrusted, 21, out_r)
 
     def test_lent_frames_outlive_the_port(self):
         """Frames received without a copy point into UCX's buffers: an
@@ -306,8 +379,11 @@ class Fabric(Case):
         rc_s, out_s = self.finish(send)
         rc_r, out_r = self.finish(recv)
         self.assertEqual((rc_s, rc_r), (0, 0), out_s + out_r)
-        self.assertRegex(out_r, r"xstat rejected_connections=[1-9]")
-        self.assertIn("rejected: not a listed peer", out_r)
+        # The rogue retries (backoff from 100 ms) for its 3 s: each try
+        # is counted, one line per 10 s says so.
+        self.assertRegex(out_r, r"xstat rejected_connections=([2-9]|\d\d)")
+        self.assertEqual(out_r.count("rejected: not a listed peer"), 1,
+                         out_r)
         self.assertTrue(re.search(r"rx size=64 frames=1/1", out_r))
 
 

@@ -151,6 +151,16 @@ test_dev_forms(void **state)
 }
 
 static void
+test_keyfile(void **state)
+{
+	(void)state;
+	parse_ok("listen=198.18.0.1:7000");
+	assert_string_equal(da.keyfile, "");
+	parse_ok("listen=198.18.0.1:7000,keyfile=/etc/vrdma/fabric.key");
+	assert_string_equal(da.keyfile, "/etc/vrdma/fabric.key");
+}
+
+static void
 test_derived_mac(void **state)
 {
 	uint8_t first[VRDMA_MAC_LEN];
@@ -203,6 +213,9 @@ struct bad_case {
 
 #define L	    "listen=198.18.0.1:7000,"
 #define EXPECT_ADDR "IP:PORT or [IPv6]:PORT"
+#define K10	    "kkkkkkkkkk"
+#define K100	    K10 K10 K10 K10 K10 K10 K10 K10 K10 K10
+#define K300	    K100 K100 K100
 
 static const struct bad_case bad_cases[] = {
 	{"", "listen: ", "missing (required)"},
@@ -211,6 +224,9 @@ static const struct bad_case bad_cases[] = {
 	{L "Listen=198.18.0.1:7001", "Listen=198.18.0.1:7001: ", "unknown key"},
 	{L "peer", "peer: ", "missing value"},
 	{"listen=", "listen: ", "missing value"},
+	{L "keyfile=fabric.key", "keyfile=fabric.key: ", "not an absolute path"},
+	{L "keyfile=/a" K300, "keyfile=/a", "longer than 255 characters"},
+	{L "keyfile=/a,keyfile=/b", "keyfile=/b: ", "given more than once"},
 	{L "mac=", "mac: ", "missing value"},
 	{L "listen=198.18.0.1:7001",
 	 "listen=198.18.0.1:7001: ", "given more than once"},
@@ -314,6 +330,8 @@ expected_form(const char *key)
 		return "NAME+NAME+...";
 	if (strcmp(key, "dev") == 0)
 		return "DEVICE+DEVICE+...";
+	if (strcmp(key, "keyfile") == 0)
+		return "/ABSOLUTE/PATH";
 	return NULL;
 }
 
@@ -353,7 +371,7 @@ test_refusals(void **state)
 		} else {
 			snprintf(want, sizeof(want),
 				 "; expected one of listen, peer, transports, "
-				 "dev, mac");
+				 "dev, mac, keyfile");
 		}
 		if (strstr(err, want) == NULL)
 			fail_msg("\"%s\": line \"%s\" lacks \"%s\"", c->args,
@@ -378,7 +396,7 @@ test_refusal_examples(void **state)
 		vrdma_devargs_parse(L "bogus=1", &da, err, sizeof(err)),
 		-EINVAL);
 	assert_string_equal(err, "bogus=1: unknown key; expected one of "
-				 "listen, peer, transports, dev, mac");
+				 "listen, peer, transports, dev, mac, keyfile");
 	/* The exact lines for dev's refusals. */
 	assert_int_equal(vrdma_devargs_parse(L "dev=rxe0:1++eth0", &da, err,
 					     sizeof(err)),
@@ -560,6 +578,7 @@ test_usage(void **state)
 	assert_non_null(strstr(buf, "dev=DEVICE+DEVICE+...: UCX network "
 				    "devices (UCX_NET_DEVICES)"));
 	assert_non_null(strstr(buf, "mac=xx:xx:xx:xx:xx:xx: "));
+	assert_non_null(strstr(buf, "keyfile=/ABSOLUTE/PATH: secret shared"));
 	/* Truncated output stays terminated and reports the full length. */
 	assert_int_equal(vrdma_devargs_usage(buf, 10), len);
 	assert_int_equal(strlen(buf), 9);
@@ -569,7 +588,8 @@ test_usage(void **state)
 			    "peer=<IP:PORT or [IPv6]:PORT> "
 			    "transports=<NAME+NAME+...> "
 			    "dev=<DEVICE+DEVICE+...> "
-			    "mac=<xx:xx:xx:xx:xx:xx> ");
+			    "mac=<xx:xx:xx:xx:xx:xx> "
+			    "keyfile=</ABSOLUTE/PATH> ");
 }
 
 int
@@ -581,6 +601,7 @@ main(void)
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_transports_forms),
 		cmocka_unit_test(test_dev_forms),
+		cmocka_unit_test(test_keyfile),
 		cmocka_unit_test(test_derived_mac),
 		cmocka_unit_test(test_max_peers),
 		cmocka_unit_test(test_refusals),

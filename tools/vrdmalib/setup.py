@@ -26,7 +26,7 @@ PACKAGES = {
                # vrdma vm: libvirtd and virtlogd (the system's or a node's).
                "libvirt-daemon-system"],
     "build": ["meson", "ninja-build", "pkg-config", "gcc", "libc6-dev",
-              "libdpdk-dev", "libcmocka-dev",
+              "libdpdk-dev", "libcmocka-dev", "libssl-dev",
               "dpkg-dev"],  # apt-get source, for the driver headers
     # vrdma roce: soft-RoCE hosts (QEMU VMs on this root file system):
     # their initramfs shell, the agent they run, verbs tools and the

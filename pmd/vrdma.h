@@ -130,13 +130,13 @@ struct vrdma_peer {
 	uint8_t out_nc[VRDMA_AUTH_NONCE_LEN], out_ns[VRDMA_AUTH_NONCE_LEN];
 	uint8_t in_nc[VRDMA_AUTH_NONCE_LEN], in_ns[VRDMA_AUTH_NONCE_LEN];
 	uint8_t auth_buf[VRDMA_AUTH_WELCOME][VRDMA_AUTH_MSG_LEN];
-	bool connected;	    /* out_ep is wired up: frames can go */
-	bool connecting;    /* out_ep created, wire-up flush pending */
-	bool out_failed;    /* out_ep reported an error: close and retry */
-	bool in_failed;	    /* in_ep reported an error: close it */
-	uint64_t next_try;  /* tsc of the next connection attempt */
-	uint64_t give_up;   /* tsc: a wire-up still pending is retried */
-	uint64_t backoff;   /* tsc; doubles up to VRDMA_BACKOFF_MAX_MS */
+	bool connected;	   /* out_ep is wired up: frames can go */
+	bool connecting;   /* out_ep created, wire-up flush pending */
+	bool out_failed;   /* out_ep reported an error: close and retry */
+	bool in_failed;	   /* in_ep reported an error: close it */
+	uint64_t next_try; /* tsc of the next connection attempt */
+	uint64_t give_up;  /* tsc: a wire-up still pending is retried */
+	uint64_t backoff;  /* tsc; doubles up to VRDMA_BACKOFF_MAX_MS */
 	/* Per transport family, VRDMA_TL_ROLE_* bits of out_ep's lanes, as
 	 * read when it was wired up; meaningful while connected. Exposed as
 	 * xstats "peer<i>_via_<family>". */
@@ -236,9 +236,9 @@ struct vrdma_port {
 	struct vrdma_peer peers[VRDMA_MAX_PEERS];
 	unsigned int n_peers;
 	struct vrdma_peers learn;
-	uint64_t rejected;  /* connections from unlisted addresses */
-	uint64_t auth_failures; /* connections that did not prove the key */
-	uint64_t rx_untrusted;	/* frames from no listed, proven peer */
+	uint64_t rejected;	   /* connections from unlisted addresses */
+	uint64_t auth_failures;	   /* connections that did not prove the key */
+	uint64_t rx_untrusted;	   /* frames from no listed, proven peer */
 	struct vrdma_auth_key key; /* keyfile's; len 0: no authentication */
 	struct vrdma_ratelimit refusal_log;
 	uint64_t tx_failed; /* sends UCX completed with an error */

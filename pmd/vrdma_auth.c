@@ -24,9 +24,9 @@ static const char label[] = "vrdma-auth-v1";
 static int __attribute__((format(printf, 4, 5)))
 refuse(int ret, char *err, size_t err_len, const char *fmt, ...)
 {
-	va_list ap;
-
 	if (err != NULL && err_len > 0) {
+		va_list ap;
+
 		va_start(ap, fmt);
 		vsnprintf(err, err_len, fmt, ap);
 		va_end(ap);
@@ -109,8 +109,8 @@ vrdma_auth_mac(const struct vrdma_auth_key *key, char role, const uint8_t *nc,
 	memcpy(msg + sizeof(label) + 1, nc, VRDMA_AUTH_NONCE_LEN);
 	memcpy(msg + sizeof(label) + 1 + VRDMA_AUTH_NONCE_LEN, ns,
 	       VRDMA_AUTH_NONCE_LEN);
-	if (HMAC(EVP_sha256(), key->bytes, (int)key->len, msg, sizeof(msg),
-		 mac, &mac_len) == NULL)
+	if (HMAC(EVP_sha256(), key->bytes, (int)key->len, msg, sizeof(msg), mac,
+		 &mac_len) == NULL)
 		/* Never matches a MAC computed by a working peer. */
 		memset(mac, 0, VRDMA_AUTH_MAC_LEN);
 }

@@ -17,9 +17,9 @@
  * against its own nonce, so neither a replayed nor a reflected message
  * passes, and each side learns that the other holds the key. The key never
  * travels. WELCOME tells the client that its proof was accepted: only then
- * does it send frames, which the server would drop before. This file holds the pure parts (key file, messages, MAC), unit
- * tested in tests/unit/test_auth.c; OpenSSL's libcrypto does the
- * cryptography.
+ * does it send frames, which the server would drop before. This file holds
+ * the pure parts (key file, messages, MAC), unit tested in
+ * tests/unit/test_auth.c; OpenSSL's libcrypto does the cryptography.
  */
 
 #ifndef VRDMA_AUTH_H
@@ -34,8 +34,7 @@
 #define VRDMA_AUTH_KEY_MIN   16 /* characters of a key file, at least */
 #define VRDMA_AUTH_KEY_MAX   256
 /* "VRAU", version, type, two reserved zero bytes, nonces, MAC. */
-#define VRDMA_AUTH_MSG_LEN \
-	(8 + 2 * VRDMA_AUTH_NONCE_LEN + VRDMA_AUTH_MAC_LEN)
+#define VRDMA_AUTH_MSG_LEN (8 + 2 * VRDMA_AUTH_NONCE_LEN + VRDMA_AUTH_MAC_LEN)
 
 enum vrdma_auth_type {
 	VRDMA_AUTH_NONE = 0,	  /* not a message: nothing to send, await */
@@ -66,8 +65,8 @@ struct vrdma_auth_key {
  * no secret), too short or too long. On error returns -errno and writes one
  * line into err naming the file, the problem and the fix.
  */
-int vrdma_auth_load_key(const char *path, struct vrdma_auth_key *key,
-			char *err, size_t err_len);
+int vrdma_auth_load_key(const char *path, struct vrdma_auth_key *key, char *err,
+			size_t err_len);
 
 /* The MAC of role ('s' server, 'c' client) over the two nonces. */
 void vrdma_auth_mac(const struct vrdma_auth_key *key, char role,

@@ -81,6 +81,27 @@ class BadInput(Case):
                        ok=False), "TOML")
         self.assert_nothing_left()
 
+    def test_fabric_keyfile_unusable(self):
+        """The fabric port's key file missing or readable by others: node
+        up fails with the driver's reason and how to make a good one."""
+        name = rand_name("k")
+        key = os.path.join(self.state, f"{name}.key")
+        conf = self.write_config(
+            name, f'[fabric]\nlisten = "127.0.0.1:17999"\n'
+            f'peers = ["127.0.0.2:17999"]\nkeyfile = "{key}"\n')
+        self.assert_clean_error(
+            self.vrdma("node", "up", "--node", name, "--config", conf,
+                       ok=False), key, "no such file", "openssl rand")
+        self.assert_nothing_left()
+        with open(key, "w", encoding="ascii") as f:
+            f.write("0123456789abcdef0123456789abcdef\n")
+        os.chmod(key, 0o644)
+        self.assert_clean_error(
+            self.vrdma("node", "up", "--node", name, "--config", conf,
+                       ok=False), "mode 644", f"chmod 600 {key}")
+        os.unlink(key)
+        self.assert_nothing_left()
+
     def test_port_name_in_use(self):
         name = rand_name("u")
         self.node_up(name)

@@ -120,6 +120,15 @@ class Hosts(Case):
     def test_three_hosts(self):
         h = self.make(n=3, guests_per_host=1)
         self.assert_all_pairs_reach(h)
+        # The hosts share a key: every link was proven both ways.
+        for node in h.nodes.values():
+            log = vrdmatest.read(node.paths.daemon_log)
+            self.assertEqual(len(re.findall(
+                r"peer \S+ connected via .*, authenticated", log)), 2, log)
+            self.assertEqual(len(re.findall(
+                r"peer \S+ connected to us, authenticated", log)), 2, log)
+            self.assertNotIn("authentication failed", log)
+        self.assertEqual(oct(os.stat(h.keyfile).st_mode & 0o777), "0o600")
 
     def test_raw_uplink(self):
         h = self.make(n=2, guests_per_host=1, uplink="raw")

@@ -252,6 +252,42 @@ class Memlock(unittest.TestCase):
         self.assertIn("ulimit -l unlimited", fix)
 
 
+class Keyfile(unittest.TestCase):
+    def setUp(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        self.path = os.path.join(tmp.name, "fabric.key")
+
+    def write(self, text, mode):
+        with open(self.path, "w", encoding="ascii") as f:
+            f.write(text)
+        os.chmod(self.path, mode)
+
+    def test_good_key_is_ok(self):
+        self.write("0123456789abcdef" * 4 + "\n", 0o600)
+        self.assertEqual(check.keyfile_check(self.path)[0], "ok")
+
+    def test_none_warns(self):
+        level, _, detail, fix = check.keyfile_check("")
+        self.assertEqual(level, "warn")
+        self.assertIn("trusted by their address alone", detail)
+        self.assertIn("openssl rand -hex 32 > FILE", fix)
+
+    def test_refusals_name_the_fix(self):
+        level, _, detail, fix = check.keyfile_check(self.path)
+        self.assertEqual(level, "bad")
+        self.assertIn("No such file", detail)
+        self.assertIn(f"openssl rand -hex 32 > {self.path}", fix)
+        self.write("0123456789abcdef" * 4, 0o644)
+        level, _, detail, fix = check.keyfile_check(self.path)
+        self.assertEqual((level, fix), ("bad", f"chmod 600 {self.path}"))
+        self.assertIn("mode 644", detail)
+        self.write("too short\n\n", 0o600)
+        level, _, detail, _ = check.keyfile_check(self.path)
+        self.assertEqual(level, "bad")
+        self.assertIn("9 bytes, 16 to 256 needed", detail)
+
+
 class Peers(unittest.TestCase):
     @staticmethod
     def probe(answer):

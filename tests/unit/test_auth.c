@@ -85,9 +85,9 @@ test_key_refused(void **state)
 	assert_non_null(strstr(err, "openssl rand -hex 32 >"));
 	assert_int_equal(key.len, 0);
 
-	assert_int_equal(vrdma_auth_load_key("fabric.key", &key, err,
-					     sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		vrdma_auth_load_key("fabric.key", &key, err, sizeof(err)),
+		-EINVAL);
 	assert_non_null(strstr(err, "not an absolute path"));
 
 	write_key("0123456789abcdef0123456789abcdef\n", 0644);

@@ -19,6 +19,7 @@ import re
 import resource
 import shutil
 import socket
+import stat
 import subprocess
 
 from . import hugepages
@@ -370,6 +371,39 @@ def memlock_check(limit, need_mb):
             "up` (LimitMEMLOCK=infinity in a systemd unit)")
 
 
+KEY_MIN = 16  # as pmd/vrdma_auth.h VRDMA_AUTH_KEY_MIN
+KEY_MAX = 256
+
+
+def keyfile_check(path):
+    """[fabric] keyfile as the driver will read it (pmd/vrdma_auth.c):
+    present, a regular file, private, 16 to 256 bytes without trailing
+    white space."""
+    def make(name):
+        return (f"openssl rand -hex 32 > {name}; chmod 600 {name}; copy it "
+                "to every host of the fabric")
+
+    if not path:
+        return ("warn", "keyfile", "no [fabric] keyfile: peers are trusted "
+                "by their address alone", "set [fabric] keyfile to a secret "
+                "the hosts share: " + make("FILE"))
+    try:
+        st = os.stat(path)
+        with open(path, "rb") as f:
+            data = f.read(KEY_MAX + 2).rstrip(b" \t\r\n")
+    except OSError as exc:
+        return ("bad", "keyfile", f"{path}: {exc.strerror}", make(path))
+    if not stat.S_ISREG(st.st_mode):
+        return ("bad", "keyfile", f"{path}: not a regular file", make(path))
+    if st.st_mode & 0o077:
+        return ("bad", "keyfile", f"{path}: group or others may read it "
+                f"(mode {st.st_mode & 0o777:03o})", f"chmod 600 {path}")
+    if not KEY_MIN <= len(data) <= KEY_MAX:
+        return ("bad", "keyfile", f"{path}: {len(data)} bytes, "
+                f"{KEY_MIN} to {KEY_MAX} needed", make(path))
+    return ("ok", "keyfile", f"{path}: peers prove this key", None)
+
+
 def tcp_probe(host, port, timeout=1.0):
     """'accepts', 'refused', or why a TCP connect to host:port failed."""
     try:
@@ -493,6 +527,7 @@ def fabric_report(cfg, sysfs=SYSFS_IB, probe=tcp_probe, ping=ping_host):
     if want == "yes" or (want == "auto" and ports):
         limit, _ = resource.getrlimit(resource.RLIMIT_MEMLOCK)
         lines.append(memlock_check(limit, cfg["memory.socket_limit_mb"]))
+    lines.append(keyfile_check(_cfg(cfg, "fabric.keyfile", "")))
     return lines + peers
 
 

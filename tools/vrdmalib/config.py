@@ -38,6 +38,12 @@ def _abspath(value):
     return os.path.normpath(value)
 
 
+def _keyfile(value):
+    if value == "":
+        return value
+    return _abspath(value)
+
+
 def _cores(value):
     if value == "auto":
         return value
@@ -227,6 +233,13 @@ SCHEMA = {
                 '"rxe0:1" (verbs device:port), "eth0" (tcp), "rxe0:1+eth0" '
                 "(both); empty: UCX chooses"),
         "mac": ("", _mac, "fabric port MAC; empty: derived from listen"),
+        "keyfile": ("", _keyfile,
+                    "file holding the secret the fabric's hosts share "
+                    "(make it once: openssl rand -hex 32 > FILE; chmod 600 "
+                    "FILE; copy it to every host): peers prove it on every "
+                    "connection, and frames from a connection that has not "
+                    "are dropped; empty: peers are trusted by address "
+                    "alone"),
     },
     "libvirt": {
         "daemon": ("system", _daemon,

@@ -15,6 +15,7 @@ guests join) and can come up without switches. Used by `vrdma demo`,
 is removed by down(), in reverse order, even after a failed up()."""
 
 import os
+import secrets
 import subprocess
 
 from . import config as cfgmod
@@ -100,6 +101,10 @@ class Hosts:
         self.mtu = mtu
         self.socket_mem_mb = socket_mem_mb
         self.names = [f"{prefix}h{i + 1}" for i in range(n)]
+        # The secret the hosts' fabric ports prove to each other: one
+        # file that all of them read, as a cluster copies one to each.
+        self.keyfile = os.path.join(cfgmod.config_dir(),
+                                    f"{prefix}fabric.key")
         self.hub = f"{prefix}hub" if n > 2 else None
         self.made_netns = []
         self.configs = {}
@@ -113,6 +118,8 @@ class Hosts:
             self._fabric()
             if self.eth_link:
                 self._eth()
+            if self.switches and self.uplink == "fabric":
+                self._key()
             for i, name in enumerate(self.names if self.switches else ()):
                 self._node(i, name)
             for name in self.names if self.switches else ():
@@ -182,6 +189,16 @@ class Hosts:
                  ETH_BRIDGE])
             run(["ip", "-n", name, "link", "set", ETH_BRIDGE, "up"])
 
+    def _key(self):
+        """A fresh key, made as the docs tell an operator to."""
+        os.makedirs(os.path.dirname(self.keyfile), exist_ok=True)
+        if os.path.exists(self.keyfile):
+            os.unlink(self.keyfile)
+        fd = os.open(self.keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                     0o600)
+        with open(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(32) + "\n")
+
     def config_text(self, i, name):
         lines = ["# Written by vrdma's emulated hosts (hosts.py).",
                  "[node]", f'name = "{name}"', f'netns = "{name}"',
@@ -194,7 +211,7 @@ class Hosts:
             peers = ", ".join(f'"{fabric_ip(j)}:{FABRIC_PORT}"'
                               for j in range(self.n) if j != i)
             lines += ["[fabric]", f'listen = "{fabric_ip(i)}:{FABRIC_PORT}"',
-                      f"peers = [{peers}]"]
+                      f"peers = [{peers}]", f'keyfile = "{self.keyfile}"']
             if self.transports:
                 lines.append(f'transports = "{self.transports}"')
         else:
@@ -302,7 +319,7 @@ class Hosts:
                 errors.append(f"netns {name}: {proc.stderr.strip()}")
         self.made_netns = []
         if not keep_configs:
-            for path in self.configs.values():
+            for path in [*self.configs.values(), self.keyfile]:
                 try:
                     os.unlink(path)
                 except OSError:

@@ -181,6 +181,8 @@ class Node:
             args.append(f"dev={fab['dev']}")
         if fab["mac"]:
             args.append(f"mac={fab['mac']}")
+        if fab["keyfile"]:
+            args.append(f"keyfile={fab['keyfile']}")
         return ",".join(args)
 
     def plugin_dir(self):
@@ -353,6 +355,23 @@ class Node:
                              f"after 60s: {self._log_reason()}",
                              f"see {p.daemon_log}")
 
+    def _log_lines(self):
+        try:
+            with open(self.paths.daemon_log, encoding="utf-8",
+                      errors="replace") as f:
+                return f.read().splitlines()
+        except OSError:
+            return None
+
+    def _driver_reason(self, source):
+        """The last error line that source (a log prefix such as
+        "net_vrdma: ") logged, without the prefix, or None: a driver says
+        why before DPDK and OVS say that it failed."""
+        own = [ln.split(source, 1)[1].strip()
+               for ln in self._log_lines() or []
+               if "|ERR|" in ln and source in ln]
+        return own[-1] if own else None
+
     def _log_reason(self):
         """The last error or fatal line of the daemon log: the real cause."""
         try:
@@ -444,6 +463,12 @@ class Node:
         err = self.vsctl("--no-wait", "get", "Interface", name, "error",
                          check=False).stdout.strip()
         if err and err != "[]":
+            # net_vrdma logs why it refused, with the fix.
+            own = self._driver_reason("net_vrdma: ") \
+                if devargs.startswith("net_vrdma") else None
+            if own:
+                raise VrdmaError(f"{name} port: {own}",
+                                 f"correct {where} in the node config")
             reason = self._log_reason()
             raise VrdmaError(f"{name} {devargs}: {err.strip(chr(34))}"
                              f"{' (' + reason + ')' if reason else ''}",

@@ -60,6 +60,7 @@ struct vrdma_vns {
 	bool stopping;
 	bool failed; /* stopping because of an error: exit 1 */
 	uint64_t features;
+	bool reply_ack; /* the switch acks each set-up message (REPLY_ACK) */
 	const char *last_wait; /* last "waiting" reason logged */
 	uint64_t connections;
 	unsigned int gen;      /* of the current socket, in its events */

@@ -25,6 +25,11 @@ void vrdma_vu_ctl_accept(struct vrdma_vns *v);
  * timer while the switch is not there. */
 void vrdma_vu_ctl_connect(struct vrdma_vns *v);
 
+/* Shake hands with the switch on the connected socket sock, which is the
+ * connection's from now on; on success the carrier goes up and the rings
+ * run, on failure the connection ends (vrdma_vu_ctl_disconnect). */
+void vrdma_vu_ctl_attach(struct vrdma_vns *v, int sock);
+
 /* End the connection, saying why; a client retries with back-off. */
 void vrdma_vu_ctl_disconnect(struct vrdma_vns *v, const char *why);
 

@@ -16,6 +16,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vu_data.h"
@@ -35,7 +38,6 @@
 #include "vu_tap.h"
 #include "vu_vring.h"
 
-#define CTRL_TIMEOUT_S	5
 #define HUGETLBFS_MAGIC 0x958458f6
 
 /* ---- shared memory and rings ---- */
@@ -146,18 +148,44 @@ send_msg(struct vrdma_vns *v, struct vrdma_vu_msg *m, int fd)
 	return 0;
 }
 
+/* Now on CLOCK_MONOTONIC, in milliseconds. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Read len bytes by deadline (now_ms), or fail with -ETIMEDOUT: a
+ * deadline for the whole, not a timeout per read, so that a switch
+ * trickling a byte at a time cannot hold the event loop for minutes.
+ */
 static int
-recv_full(int sock, void *buf, size_t len)
+recv_full(int sock, void *buf, size_t len, int64_t deadline)
 {
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = recv(sock, (uint8_t *)buf + got, len - got, 0);
+		struct pollfd pfd = {.fd = sock, .events = POLLIN};
+		int64_t left = deadline - now_ms();
+		ssize_t n;
+		int ready;
 
+		if (left <= 0)
+			return -ETIMEDOUT;
+		ready = poll(&pfd, 1, (int)(left < INT_MAX ? left : INT_MAX));
+		if (ready < 0 && errno != EINTR)
+			return -errno;
+		if (ready <= 0)
+			continue; /* the deadline is checked above */
+		n = recv(sock, (uint8_t *)buf + got, len - got, MSG_DONTWAIT);
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			return -errno;
 		}
@@ -171,10 +199,11 @@ recv_full(int sock, void *buf, size_t len)
 static int
 recv_reply(struct vrdma_vns *v, uint32_t req, uint8_t *buf, size_t *len)
 {
+	int64_t deadline = now_ms() + v->reply_ms;
 	struct vrdma_vu_hdr hdr;
 	int ret;
 
-	ret = recv_full(v->sock, &hdr, sizeof(hdr));
+	ret = recv_full(v->sock, &hdr, sizeof(hdr), deadline);
 	if (ret == 0 && hdr.size > sizeof(union vrdma_vu_payload)) {
 		vrdma_vns_log(v, "switch: reply to %s claims a %u-byte payload",
 			      vrdma_vu_request_name(req), hdr.size);
@@ -182,11 +211,16 @@ recv_reply(struct vrdma_vns *v, uint32_t req, uint8_t *buf, size_t *len)
 	}
 	memcpy(buf, &hdr, sizeof(hdr));
 	if (ret == 0)
-		ret = recv_full(v->sock, buf + sizeof(hdr), hdr.size);
+		ret = recv_full(v->sock, buf + sizeof(hdr), hdr.size, deadline);
+	if (ret == -ETIMEDOUT) {
+		vrdma_vns_log(v,
+			      "switch: no reply to %s: timed out after %u ms",
+			      vrdma_vu_request_name(req), v->reply_ms);
+		return -1;
+	}
 	if (ret != 0) {
 		vrdma_vns_log(v, "switch: no reply to %s: %s",
-			      vrdma_vu_request_name(req),
-			      ret == -EAGAIN ? "timed out" : strerror(-ret));
+			      vrdma_vu_request_name(req), strerror(-ret));
 		return -1;
 	}
 	*len = sizeof(hdr) + hdr.size;
@@ -488,13 +522,17 @@ vrdma_vu_ctl_disconnect(struct vrdma_vns *v, const char *why)
 void
 vrdma_vu_ctl_attach(struct vrdma_vns *v, int sock)
 {
-	struct timeval tv = {.tv_sec = CTRL_TIMEOUT_S};
+	struct timeval tv = {
+		.tv_sec = v->reply_ms / 1000,
+		.tv_usec = (v->reply_ms % 1000) * 1000,
+	};
 	unsigned int off;
 
 	v->sock = sock;
 	v->last_wait = NULL;
-	/* The handshake is control path and may block, bounded. */
-	setsockopt(v->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* The handshake is control path and may block, bounded: each reply
+	 * by its deadline (recv_full), each send by SO_SNDTIMEO (a message
+	 * fits the socket buffer unless the switch stopped reading). */
 	setsockopt(v->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (handshake(v) != 0) {
 		vrdma_vu_ctl_disconnect(v, "see above");

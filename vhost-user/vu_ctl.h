@@ -9,6 +9,9 @@
 
 #include "vhost_ns.h"
 
+/* The default deadline for one whole reply of the switch (reply_ms). */
+#define VRDMA_VU_CTL_REPLY_MS 5000
+
 /* Create and map the shared memory for every queue pair and place their
  * rings in it. Returns 0 or -1 (logged). */
 int vrdma_vu_ctl_mem_create(struct vrdma_vns *v);

@@ -10,7 +10,8 @@
  * below: the log is captured, the event loop and the tap ioctls are
  * no-ops, the carrier is recorded. Covered: acknowledged ring set-up and
  * a refusal named in the log; without REPLY_ACK, no carrier before the
- * switch answered the GET_FEATURES barrier.
+ * switch answered the GET_FEATURES barrier; one deadline for a whole
+ * reply, not per read.
  */
 
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -105,9 +107,10 @@ struct backend {
 	pthread_t thread;
 	bool running; /* thread not joined yet */
 	/* How it behaves, set before it starts. */
-	bool reply_ack;	      /* offer the REPLY_ACK protocol feature */
-	uint32_t refuse;      /* ack this request with 1 (0: none) */
-	bool hang_up_barrier; /* close instead of a second GET_FEATURES */
+	bool reply_ack;		 /* offer the REPLY_ACK protocol feature */
+	uint32_t refuse;	 /* ack this request with 1 (0: none) */
+	bool hang_up_barrier;	 /* close instead of a second GET_FEATURES */
+	unsigned int trickle_ms; /* first reply a byte at a time (0: whole) */
 	/* What it saw, read after the join. */
 	unsigned int n;
 	uint64_t proto_set; /* SET_PROTOCOL_FEATURES' value */
@@ -125,6 +128,26 @@ offered_features(void)
 	       VRDMA_BIT(VRDMA_VIRTIO_NET_F_MQ);
 }
 
+/* Send len bytes, at once or trickled a byte every trickle_ms. */
+static int
+send_reply(struct backend *b, const uint8_t *buf, size_t len)
+{
+	struct timespec gap = {
+		.tv_nsec = (long)b->trickle_ms * 1000000,
+	};
+
+	if (b->trickle_ms == 0)
+		return send(b->fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0
+									   : -1;
+	for (size_t i = 0; i < len; i++) {
+		if (send(b->fd, buf + i, 1, MSG_NOSIGNAL) != 1)
+			return -1;
+		nanosleep(&gap, NULL);
+	}
+	b->trickle_ms = 0;
+	return 0;
+}
+
 static int
 send_u64(struct backend *b, uint32_t req, uint64_t value)
 {
@@ -137,8 +160,7 @@ send_u64(struct backend *b, uint32_t req, uint64_t value)
 
 	memcpy(buf, &hdr, sizeof(hdr));
 	memcpy(buf + sizeof(hdr), &value, sizeof(value));
-	return send(b->fd, buf, sizeof(buf), MSG_NOSIGNAL) == sizeof(buf) ? 0
-									  : -1;
+	return send_reply(b, buf, sizeof(buf));
 }
 
 /* One message in: the header with any file descriptors (closed here),
@@ -246,6 +268,8 @@ setup(void **state)
 	v->o.queues = 1;
 	v->o.ring = RING;
 	v->o.offloads = true;
+	/* Long enough for a loaded machine; the trickle test shortens it. */
+	v->reply_ms = 2000;
 	v->epfd = v->sigfd = v->timerfd = v->listenfd = -1;
 	v->sock = v->memfd = -1;
 	for (unsigned int q = 0; q < VRDMA_VNS_MAX_QUEUES; q++)
@@ -401,6 +425,23 @@ test_refusal_named(void **state)
 	}
 }
 
+/* A switch that trickles its reply a byte at a time, each within any
+ * per-read timeout, is given up on once the reply as a whole is late. */
+static void
+test_trickled_reply_times_out(void **state)
+{
+	struct fx *f = *state;
+
+	f->v.reply_ms = 100;
+	f->b.trickle_ms = 30; /* 20 bytes: 600 ms for the whole reply */
+	shake_hands(f);
+	assert_false(f->v.connected);
+	assert_int_equal(carrier_ups, 0);
+	assert_non_null(strstr(log_text, "no reply to GET_FEATURES"));
+	assert_non_null(strstr(log_text, "timed out"));
+	hang_up(f);
+}
+
 int
 main(void)
 {
@@ -413,6 +454,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_refusal_named, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_trickled_reply_times_out,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -543,6 +543,19 @@ vrdma_vu_ctl_attach(struct vrdma_vns *v, int sock)
 		vrdma_vu_ctl_disconnect(v, "tap offloads");
 		return;
 	}
+	/* Frames queued in the tap while the switch was away were built
+	 * for the last connection's offloads (a 64 KiB TSO frame for a
+	 * switch that no longer takes them): drop them, now that the tap
+	 * builds new ones for this connection's. */
+	for (unsigned int q = 0; q < v->o.queues; q++) {
+		unsigned int n = vrdma_vu_tap_discard(&v->qp[q]);
+
+		if (n > 0)
+			vrdma_vns_log(v,
+				      "queue %u: dropped %u frames queued in "
+				      "the tap before this connection",
+				      q, n);
+	}
 	vrdma_vns_ep_set(v, EPOLL_CTL_ADD, v->sock, EPOLLIN | EPOLLRDHUP,
 			 VRDMA_VNS_EV_SOCK, ++v->gen);
 	for (unsigned int q = 0; q < v->o.queues; q++) {

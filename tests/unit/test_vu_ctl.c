@@ -11,7 +11,8 @@
  * no-ops, the carrier is recorded. Covered: acknowledged ring set-up and
  * a refusal named in the log; without REPLY_ACK, no carrier before the
  * switch answered the GET_FEATURES barrier; one deadline for a whole
- * reply, not per read.
+ * reply, not per read; frames left in the tap from before a reconnect
+ * dropped and counted, not sent.
  */
 
 #include <errno.h>
@@ -32,6 +33,7 @@
 #include <cmocka.h>
 
 #include "vu_ctl.h"
+#include "vu_data.h"
 #include "vu_proto.h"
 #include "vu_tap.h"
 
@@ -253,6 +255,7 @@ backend_run(void *arg)
 struct fx {
 	struct vrdma_vns v;
 	struct backend b;
+	int ns; /* the namespace's end of the "tap", a SEQPACKET pair */
 };
 
 static int
@@ -260,6 +263,7 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct vrdma_vns *v;
+	int sv[2];
 
 	assert_non_null(f);
 	v = &f->v;
@@ -275,6 +279,13 @@ setup(void **state)
 	for (unsigned int q = 0; q < VRDMA_VNS_MAX_QUEUES; q++)
 		v->qp[q].tap = -1;
 	assert_int_equal(vrdma_vu_qpair_init(&v->qp[0], 0, RING, false), 0);
+	assert_int_equal(
+		socketpair(AF_UNIX,
+			   SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+			   sv),
+		0);
+	v->qp[0].tap = sv[0];
+	f->ns = sv[1];
 	assert_int_equal(vrdma_vu_ctl_mem_create(v), 0);
 	log_text[0] = '\0';
 	carrier_ups = 0;
@@ -317,6 +328,8 @@ teardown(void **state)
 	/* After a failed assertion the connection may still be up. */
 	if (f->b.running)
 		hang_up(f);
+	close(f->v.qp[0].tap);
+	close(f->ns);
 	/* The memory and eventfds go with the process. */
 	free(f);
 	return 0;
@@ -442,6 +455,35 @@ test_trickled_reply_times_out(void **state)
 	hang_up(f);
 }
 
+/* Frames the namespace queued in the tap while the switch was away were
+ * built for the offloads of the last connection; a new connection drops
+ * them (counted) instead of sending them. */
+static void
+test_reconnect_drops_queued_tap_frames(void **state)
+{
+	struct fx *f = *state;
+	struct vrdma_vu_qpair *p = &f->v.qp[0];
+	uint8_t frame[VRDMA_VU_VNET_HDR_LEN + 60];
+	uint64_t drops;
+
+	shake_hands(f);
+	assert_true(f->v.connected);
+	hang_up(f);
+	memset(frame, 0, sizeof(frame));
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(send(f->ns, frame, sizeof(frame), 0),
+				 (ssize_t)sizeof(frame));
+	drops = p->to_switch.drops;
+	shake_hands(f);
+	assert_true(f->v.connected);
+	assert_int_equal(recv(p->tap, frame, sizeof(frame), MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(p->to_switch.drops - drops, 3);
+	assert_int_equal(p->to_switch.frames, 0);
+	assert_non_null(strstr(log_text, "3 frames"));
+	hang_up(f);
+}
+
 int
 main(void)
 {
@@ -456,6 +498,9 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_trickled_reply_times_out,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_reconnect_drops_queued_tap_frames, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

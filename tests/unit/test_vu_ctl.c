@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -328,9 +329,17 @@ teardown(void **state)
 	/* After a failed assertion the connection may still be up. */
 	if (f->b.running)
 		hang_up(f);
+	for (int i = 0; i < 2; i++) {
+		close(f->v.qp[0].kick[i]);
+		close(f->v.qp[0].call[i]);
+	}
 	close(f->v.qp[0].tap);
 	close(f->ns);
-	/* The memory and eventfds go with the process. */
+	free(f->v.qp[0].tx_free);
+	free(f->v.qp[0].tx_busy);
+	free(f->v.qp[0].rx_busy);
+	munmap(f->v.mem, f->v.mem_size);
+	close(f->v.memfd);
 	free(f);
 	return 0;
 }

@@ -448,6 +448,7 @@ main(int argc, char **argv)
 	if (ret != 0)
 		return ret == 1 ? 0 : 2;
 	v.sock = -1;
+	v.reply_ms = VRDMA_VU_CTL_REPLY_MS;
 	v.listenfd = -1;
 	v.memfd = -1;
 	for (unsigned int q = 0; q < VRDMA_VNS_MAX_QUEUES; q++)

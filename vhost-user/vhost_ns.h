@@ -60,6 +60,8 @@ struct vrdma_vns {
 	bool stopping;
 	bool failed; /* stopping because of an error: exit 1 */
 	uint64_t features;
+	bool reply_ack; /* the switch acks each set-up message (REPLY_ACK) */
+	unsigned int reply_ms; /* deadline for one whole reply of the switch */
 	const char *last_wait; /* last "waiting" reason logged */
 	uint64_t connections;
 	unsigned int gen;      /* of the current socket, in its events */

@@ -3,7 +3,9 @@
  * The control side of vrdma-vhost-ns, the vhost-user frontend: the shared
  * memory (a memfd or a hugetlbfs file) that holds every queue pair's rings
  * and buffers, the handshake that hands it to the switch (features,
- * protocol features, owner, memory table, vrings, enable), and the socket
+ * protocol features, owner, memory table, vrings, enable, each acked when
+ * the switch offers REPLY_ACK, else one GET_FEATURES after them all as a
+ * barrier, before the carrier goes up), and the socket
  * life cycle (listen, accept, connect and reconnect with back-off,
  * disconnect). The switch never speaks unasked, so after the handshake
  * the socket is only watched for its close. vu_proto.c builds and checks
@@ -14,6 +16,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vu_data.h"
@@ -33,7 +38,6 @@
 #include "vu_tap.h"
 #include "vu_vring.h"
 
-#define CTRL_TIMEOUT_S	5
 #define HUGETLBFS_MAGIC 0x958458f6
 
 /* ---- shared memory and rings ---- */
@@ -144,23 +148,82 @@ send_msg(struct vrdma_vns *v, struct vrdma_vu_msg *m, int fd)
 	return 0;
 }
 
+/* Now on CLOCK_MONOTONIC, in milliseconds. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Read len bytes by deadline (now_ms), or fail with -ETIMEDOUT: a
+ * deadline for the whole, not a timeout per read, so that a switch
+ * trickling a byte at a time cannot hold the event loop for minutes.
+ */
 static int
-recv_full(int sock, void *buf, size_t len)
+recv_full(int sock, void *buf, size_t len, int64_t deadline)
 {
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = recv(sock, (uint8_t *)buf + got, len - got, 0);
+		struct pollfd pfd = {.fd = sock, .events = POLLIN};
+		int64_t left = deadline - now_ms();
+		ssize_t n;
+		int ready;
 
+		if (left <= 0)
+			return -ETIMEDOUT;
+		ready = poll(&pfd, 1, (int)(left < INT_MAX ? left : INT_MAX));
+		if (ready < 0 && errno != EINTR)
+			return -errno;
+		if (ready <= 0)
+			continue; /* the deadline is checked above */
+		n = recv(sock, (uint8_t *)buf + got, len - got, MSG_DONTWAIT);
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			return -errno;
 		}
 		got += (size_t)n;
 	}
+	return 0;
+}
+
+/* Receive the reply to req, header and payload, into buf; *len is its
+ * length. Returns 0 or -1 (logged). */
+static int
+recv_reply(struct vrdma_vns *v, uint32_t req, uint8_t *buf, size_t *len)
+{
+	int64_t deadline = now_ms() + v->reply_ms;
+	struct vrdma_vu_hdr hdr;
+	int ret;
+
+	ret = recv_full(v->sock, &hdr, sizeof(hdr), deadline);
+	if (ret == 0 && hdr.size > sizeof(union vrdma_vu_payload)) {
+		vrdma_vns_log(v, "switch: reply to %s claims a %u-byte payload",
+			      vrdma_vu_request_name(req), hdr.size);
+		return -1;
+	}
+	memcpy(buf, &hdr, sizeof(hdr));
+	if (ret == 0)
+		ret = recv_full(v->sock, buf + sizeof(hdr), hdr.size, deadline);
+	if (ret == -ETIMEDOUT) {
+		vrdma_vns_log(v,
+			      "switch: no reply to %s: timed out after %u ms",
+			      vrdma_vu_request_name(req), v->reply_ms);
+		return -1;
+	}
+	if (ret != 0) {
+		vrdma_vns_log(v, "switch: no reply to %s: %s",
+			      vrdma_vu_request_name(req), strerror(-ret));
+		return -1;
+	}
+	*len = sizeof(hdr) + hdr.size;
 	return 0;
 }
 
@@ -171,32 +234,54 @@ request(struct vrdma_vns *v, struct vrdma_vu_msg *m,
 {
 	uint8_t buf[sizeof(struct vrdma_vu_hdr) +
 		    sizeof(union vrdma_vu_payload)];
-	struct vrdma_vu_hdr hdr;
 	const char *why;
 	uint32_t req = m->hdr.request;
-	int ret;
+	size_t len;
 
-	if (send_msg(v, m, -1) != 0)
+	if (send_msg(v, m, -1) != 0 || recv_reply(v, req, buf, &len) != 0)
 		return -1;
-	ret = recv_full(v->sock, &hdr, sizeof(hdr));
-	if (ret == 0 && hdr.size > sizeof(union vrdma_vu_payload)) {
-		vrdma_vns_log(v, "switch: reply to %s claims a %u-byte payload",
-			      vrdma_vu_request_name(req), hdr.size);
-		return -1;
-	}
-	memcpy(buf, &hdr, sizeof(hdr));
-	if (ret == 0)
-		ret = recv_full(v->sock, buf + sizeof(hdr), hdr.size);
-	if (ret != 0) {
-		vrdma_vns_log(v, "switch: no reply to %s: %s",
-			      vrdma_vu_request_name(req),
-			      ret == -EAGAIN ? "timed out" : strerror(-ret));
-		return -1;
-	}
-	if (vrdma_vu_reply_parse(buf, sizeof(hdr) + hdr.size, req, out, &why) !=
-	    0) {
+	if (vrdma_vu_reply_parse(buf, len, req, out, &why) != 0) {
 		vrdma_vns_log(v, "switch: bad reply to %s: %s",
 			      vrdma_vu_request_name(req), why);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Send a request that has no reply of its own, with fd (or -1). Once
+ * REPLY_ACK is negotiated the switch acks it, and a non-zero ack means
+ * it failed to carry the request out: the handshake ends there, rather
+ * than with the carrier up on rings the switch never took.
+ */
+static int
+command(struct vrdma_vns *v, struct vrdma_vu_msg *m, int fd)
+{
+	uint8_t buf[sizeof(struct vrdma_vu_hdr) +
+		    sizeof(union vrdma_vu_payload)];
+	uint32_t req = m->hdr.request;
+	uint64_t status;
+	const char *why;
+	size_t len;
+
+	if (v->reply_ack)
+		m->hdr.flags |= VRDMA_VU_FLAG_NEED_REPLY;
+	if (send_msg(v, m, fd) != 0)
+		return -1;
+	if (!v->reply_ack)
+		return 0;
+	if (recv_reply(v, req, buf, &len) != 0)
+		return -1;
+	if (vrdma_vu_ack_parse(buf, len, req, &status, &why) != 0) {
+		vrdma_vns_log(v, "switch: bad ack to %s: %s",
+			      vrdma_vu_request_name(req), why);
+		return -1;
+	}
+	if (status != 0) {
+		vrdma_vns_log(v,
+			      "error: the switch refused %s (status %" PRIu64
+			      "); see its log for why",
+			      vrdma_vu_request_name(req), status);
 		return -1;
 	}
 	return 0;
@@ -249,7 +334,7 @@ negotiate(struct vrdma_vns *v)
 	union vrdma_vu_payload r;
 	struct vrdma_vu_msg m;
 	unsigned int missing;
-	uint64_t f;
+	uint64_t f, proto;
 
 	vrdma_vu_msg_none(&m, VRDMA_VU_GET_FEATURES);
 	if (request(v, &m, &r) != 0)
@@ -279,10 +364,14 @@ negotiate(struct vrdma_vns *v)
 			   "protocol feature; fix: use --queues 1");
 		return -1;
 	}
-	vrdma_vu_msg_u64(&m, VRDMA_VU_SET_PROTOCOL_FEATURES,
-			 r.u64 & VRDMA_BIT(VRDMA_VU_PROTOCOL_F_MQ));
+	proto = r.u64 & (VRDMA_BIT(VRDMA_VU_PROTOCOL_F_MQ) |
+			 VRDMA_BIT(VRDMA_VU_PROTOCOL_F_REPLY_ACK));
+	/* Not acked itself: REPLY_ACK takes effect after this message. */
+	v->reply_ack = false;
+	vrdma_vu_msg_u64(&m, VRDMA_VU_SET_PROTOCOL_FEATURES, proto);
 	if (send_msg(v, &m, -1) != 0)
 		return -1;
+	v->reply_ack = proto & VRDMA_BIT(VRDMA_VU_PROTOCOL_F_REPLY_ACK);
 	if (v->o.queues > 1) {
 		vrdma_vu_msg_none(&m, VRDMA_VU_GET_QUEUE_NUM);
 		if (request(v, &m, &r) != 0)
@@ -297,10 +386,10 @@ negotiate(struct vrdma_vns *v)
 		}
 	}
 	vrdma_vu_msg_none(&m, VRDMA_VU_SET_OWNER);
-	if (send_msg(v, &m, -1) != 0)
+	if (command(v, &m, -1) != 0)
 		return -1;
 	vrdma_vu_msg_u64(&m, VRDMA_VU_SET_FEATURES, v->features);
-	return send_msg(v, &m, -1);
+	return command(v, &m, -1);
 }
 
 static int
@@ -316,19 +405,19 @@ setup_vring(struct vrdma_vns *v, unsigned int idx, const struct vrdma_vring *r,
 	struct vrdma_vu_msg m;
 
 	vrdma_vu_msg_state(&m, VRDMA_VU_SET_VRING_NUM, idx, r->num);
-	if (send_msg(v, &m, -1) != 0)
+	if (command(v, &m, -1) != 0)
 		return -1;
 	vrdma_vu_msg_state(&m, VRDMA_VU_SET_VRING_BASE, idx, 0);
-	if (send_msg(v, &m, -1) != 0)
+	if (command(v, &m, -1) != 0)
 		return -1;
 	vrdma_vu_msg_addr(&m, &a);
-	if (send_msg(v, &m, -1) != 0)
+	if (command(v, &m, -1) != 0)
 		return -1;
 	vrdma_vu_msg_u64(&m, VRDMA_VU_SET_VRING_CALL, idx);
-	if (send_msg(v, &m, callfd) != 0)
+	if (command(v, &m, callfd) != 0)
 		return -1;
 	vrdma_vu_msg_u64(&m, VRDMA_VU_SET_VRING_KICK, idx);
-	return send_msg(v, &m, kickfd);
+	return command(v, &m, kickfd);
 }
 
 static int
@@ -340,13 +429,14 @@ handshake(struct vrdma_vns *v)
 		.userspace_addr = (uintptr_t)v->mem,
 		.mmap_offset = 0,
 	};
+	union vrdma_vu_payload r;
 	struct vrdma_vu_msg m;
 
 	if (negotiate(v) != 0)
 		return -1;
 	rings_reset(v);
 	vrdma_vu_msg_memory(&m, &reg, 1);
-	if (send_msg(v, &m, v->memfd) != 0)
+	if (command(v, &m, v->memfd) != 0)
 		return -1;
 	for (unsigned int q = 0; q < v->o.queues; q++) {
 		struct vrdma_vu_qpair *p = &v->qp[q];
@@ -357,10 +447,18 @@ handshake(struct vrdma_vns *v)
 	}
 	for (unsigned int i = 0; i < 2 * v->o.queues; i++) {
 		vrdma_vu_msg_state(&m, VRDMA_VU_SET_VRING_ENABLE, i, 1);
-		if (send_msg(v, &m, -1) != 0)
+		if (command(v, &m, -1) != 0)
 			return -1;
 	}
-	return 0;
+	if (v->reply_ack)
+		return 0;
+	/* Without acks, a GET_FEATURES is the barrier: the switch handles
+	 * messages in order, so its reply says that it has taken everything
+	 * before, and only then does the carrier go up. A refusal still
+	 * goes unseen here, but the switch closes the connection on one,
+	 * and that is seen now rather than after the carrier came up. */
+	vrdma_vu_msg_none(&m, VRDMA_VU_GET_FEATURES);
+	return request(v, &m, &r);
 }
 
 /* ---- connection life cycle ---- */
@@ -421,15 +519,20 @@ vrdma_vu_ctl_disconnect(struct vrdma_vns *v, const char *why)
 		arm_retry(v, 1u << (v->failures < 5 ? v->failures : 5));
 }
 
-static void
-connected(struct vrdma_vns *v)
+void
+vrdma_vu_ctl_attach(struct vrdma_vns *v, int sock)
 {
-	struct timeval tv = {.tv_sec = CTRL_TIMEOUT_S};
+	struct timeval tv = {
+		.tv_sec = v->reply_ms / 1000,
+		.tv_usec = (v->reply_ms % 1000) * 1000,
+	};
 	unsigned int off;
 
+	v->sock = sock;
 	v->last_wait = NULL;
-	/* The handshake is control path and may block, bounded. */
-	setsockopt(v->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* The handshake is control path and may block, bounded: each reply
+	 * by its deadline (recv_full), each send by SO_SNDTIMEO (a message
+	 * fits the socket buffer unless the switch stopped reading). */
 	setsockopt(v->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (handshake(v) != 0) {
 		vrdma_vu_ctl_disconnect(v, "see above");
@@ -439,6 +542,19 @@ connected(struct vrdma_vns *v)
 	if (vrdma_vu_tap_offload(v, off) != 0) {
 		vrdma_vu_ctl_disconnect(v, "tap offloads");
 		return;
+	}
+	/* Frames queued in the tap while the switch was away were built
+	 * for the last connection's offloads (a 64 KiB TSO frame for a
+	 * switch that no longer takes them): drop them, now that the tap
+	 * builds new ones for this connection's. */
+	for (unsigned int q = 0; q < v->o.queues; q++) {
+		unsigned int n = vrdma_vu_tap_discard(&v->qp[q]);
+
+		if (n > 0)
+			vrdma_vns_log(v,
+				      "queue %u: dropped %u frames queued in "
+				      "the tap before this connection",
+				      q, n);
 	}
 	vrdma_vns_ep_set(v, EPOLL_CTL_ADD, v->sock, EPOLLIN | EPOLLRDHUP,
 			 VRDMA_VNS_EV_SOCK, ++v->gen);
@@ -494,7 +610,7 @@ vrdma_vu_ctl_connect(struct vrdma_vns *v)
 		arm_retry(v, 1);
 		return;
 	}
-	connected(v);
+	vrdma_vu_ctl_attach(v, v->sock);
 }
 
 void
@@ -510,8 +626,7 @@ vrdma_vu_ctl_accept(struct vrdma_vns *v)
 		close(s);
 		return;
 	}
-	v->sock = s;
-	connected(v);
+	vrdma_vu_ctl_attach(v, s);
 }
 
 int

@@ -9,6 +9,9 @@
 
 #include "vhost_ns.h"
 
+/* The default deadline for one whole reply of the switch (reply_ms). */
+#define VRDMA_VU_CTL_REPLY_MS 5000
+
 /* Create and map the shared memory for every queue pair and place their
  * rings in it. Returns 0 or -1 (logged). */
 int vrdma_vu_ctl_mem_create(struct vrdma_vns *v);
@@ -24,6 +27,11 @@ void vrdma_vu_ctl_accept(struct vrdma_vns *v);
 /* Connect to --socket (client mode) and shake hands; retried from the
  * timer while the switch is not there. */
 void vrdma_vu_ctl_connect(struct vrdma_vns *v);
+
+/* Shake hands with the switch on the connected socket sock, which is the
+ * connection's from now on; on success the carrier goes up and the rings
+ * run, on failure the connection ends (vrdma_vu_ctl_disconnect). */
+void vrdma_vu_ctl_attach(struct vrdma_vns *v, int sock);
 
 /* End the connection, saying why; a client retries with back-off. */
 void vrdma_vu_ctl_disconnect(struct vrdma_vns *v, const char *why);

@@ -115,6 +115,14 @@ int vrdma_vu_tap_to_switch(struct vrdma_vu_qpair *p, bool *more,
 int vrdma_vu_switch_to_tap(struct vrdma_vu_qpair *p, bool *more,
 			   const char **why);
 
+/*
+ * Read and drop every frame queued in the tap, counting each as a drop
+ * towards the switch; returns how many. For a new connection: those
+ * frames were built for the offloads of the last one, which the switch
+ * may not have accepted this time. Control path, not the copy loops.
+ */
+unsigned int vrdma_vu_tap_discard(struct vrdma_vu_qpair *p);
+
 /* Empty an eventfd's counter (a call or a kick we have seen). */
 void vrdma_vu_drain_eventfd(int fd);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * vhost-user message encoding, reply validation and feature negotiation
- * for the frontend; see vu_proto.h. No I/O here.
+ * vhost-user message encoding, reply and ack validation and feature
+ * negotiation for the frontend; see vu_proto.h. No I/O here.
  */
 #include "vu_proto.h"
 
@@ -124,20 +124,19 @@ vrdma_vu_msg_memory(struct vrdma_vu_msg *msg,
 	return len;
 }
 
-int
-vrdma_vu_reply_parse(const void *buf, size_t len, uint32_t req,
-		     union vrdma_vu_payload *out, const char **why)
+/* The checks common to replies and acks: a reply of exactly want payload
+ * bytes to req. */
+static int
+reply_check(const void *buf, size_t len, uint32_t req, size_t want,
+	    const char **why)
 {
 	struct vrdma_vu_hdr hdr;
-	size_t want = vrdma_vu_reply_size(req);
 
 	*why = NULL;
-	if (want == 0)
-		*why = "no reply expected to this request";
-	else if (len < sizeof(hdr))
+	if (len < sizeof(hdr)) {
 		*why = "reply shorter than the 12-byte header";
-	if (*why != NULL)
 		return -EPROTO;
+	}
 	memcpy(&hdr, buf, sizeof(hdr));
 	if ((hdr.flags & VRDMA_VU_VERSION_MASK) != VRDMA_VU_VERSION)
 		*why = "unknown protocol version";
@@ -149,10 +148,38 @@ vrdma_vu_reply_parse(const void *buf, size_t len, uint32_t req,
 		*why = "payload size wrong for this request";
 	else if (len != sizeof(hdr) + want)
 		*why = "length does not match the header's size";
-	if (*why != NULL)
+	return *why != NULL ? -EPROTO : 0;
+}
+
+int
+vrdma_vu_reply_parse(const void *buf, size_t len, uint32_t req,
+		     union vrdma_vu_payload *out, const char **why)
+{
+	size_t want = vrdma_vu_reply_size(req);
+
+	if (want == 0) {
+		*why = "no reply expected to this request";
+		return -EPROTO;
+	}
+	if (reply_check(buf, len, req, want, why) != 0)
 		return -EPROTO;
 	memset(out, 0, sizeof(*out));
-	memcpy(out, (const uint8_t *)buf + sizeof(hdr), want);
+	memcpy(out, (const uint8_t *)buf + sizeof(struct vrdma_vu_hdr), want);
+	return 0;
+}
+
+int
+vrdma_vu_ack_parse(const void *buf, size_t len, uint32_t req, uint64_t *status,
+		   const char **why)
+{
+	if (vrdma_vu_reply_size(req) != 0 || request_row(req) < 0) {
+		*why = "no ack expected to this request";
+		return -EPROTO;
+	}
+	if (reply_check(buf, len, req, sizeof(*status), why) != 0)
+		return -EPROTO;
+	memcpy(status, (const uint8_t *)buf + sizeof(struct vrdma_vu_hdr),
+	       sizeof(*status));
 	return 0;
 }
 

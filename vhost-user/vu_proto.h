@@ -39,10 +39,12 @@ enum vrdma_vu_request {
 #undef VRDMA_VU_ENUM
 };
 
-/* Header flags: version in bits 0-1, reply in bit 2. */
-#define VRDMA_VU_VERSION      0x1u
-#define VRDMA_VU_VERSION_MASK 0x3u
-#define VRDMA_VU_FLAG_REPLY   (1u << 2)
+/* Header flags: version in bits 0-1, reply in bit 2, and in bit 3 "ack
+ * this message" (only once REPLY_ACK is negotiated). */
+#define VRDMA_VU_VERSION	 0x1u
+#define VRDMA_VU_VERSION_MASK	 0x3u
+#define VRDMA_VU_FLAG_REPLY	 (1u << 2)
+#define VRDMA_VU_FLAG_NEED_REPLY (1u << 3)
 
 /* SET_VRING_KICK/CALL payload: vring index in bits 0-7; bit 8 says
  * "no file descriptor, poll instead" (we always send one). */
@@ -67,7 +69,8 @@ enum vrdma_vu_request {
 #define VRDMA_VIRTIO_F_VERSION_1	     32
 
 /* Protocol feature bits. */
-#define VRDMA_VU_PROTOCOL_F_MQ 0
+#define VRDMA_VU_PROTOCOL_F_MQ	      0
+#define VRDMA_VU_PROTOCOL_F_REPLY_ACK 3
 
 #define VRDMA_BIT(n) (1ull << (n))
 
@@ -150,6 +153,16 @@ size_t vrdma_vu_msg_none(struct vrdma_vu_msg *msg, enum vrdma_vu_request req);
  */
 int vrdma_vu_reply_parse(const void *buf, size_t len, uint32_t req,
 			 union vrdma_vu_payload *out, const char **why);
+
+/*
+ * Check the ack (REPLY_ACK) of len bytes in buf to request req, which has
+ * no reply of its own, as strictly as vrdma_vu_reply_parse: a reply to
+ * req with a 64-bit payload. *status is that payload: 0 when the backend
+ * carried the request out, anything else when it failed.
+ * Returns 0, or -EPROTO with *why naming what was wrong.
+ */
+int vrdma_vu_ack_parse(const void *buf, size_t len, uint32_t req,
+		       uint64_t *status, const char **why);
 
 /* Size of a reply's payload for req, or 0 when req gets no reply. */
 size_t vrdma_vu_reply_size(uint32_t req);

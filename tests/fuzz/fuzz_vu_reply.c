@@ -7,7 +7,8 @@
  * VRDMA_VU_REQUESTS table and to numbers outside it. A refusal must give a
  * reason; an acceptance must be exactly a well-formed reply to that request
  * (header size equal to vrdma_vu_reply_size) whose payload is copied out
- * whole. Seeds: corpus/vu_reply/, from gen_corpus.py.
+ * whole. The same input is offered as the ack (REPLY_ACK) to each. Seeds:
+ * corpus/vu_reply/, from gen_corpus.py.
  */
 
 #include <errno.h>
@@ -68,6 +69,32 @@ parse_as(const uint8_t *buf, size_t len, uint32_t req)
 	CHECK(memcmp(&out, buf + sizeof(hdr), want) == 0);
 }
 
+/* Likewise as the ack (REPLY_ACK) to req. */
+static void
+ack_as(const uint8_t *buf, size_t len, uint32_t req)
+{
+	struct vrdma_vu_hdr hdr;
+	const char *why = "(not set)";
+	uint64_t status;
+	int ret;
+
+	ret = vrdma_vu_ack_parse(buf, len, req, &status, &why);
+	if (ret != 0) {
+		CHECK(ret == -EPROTO);
+		CHECK(why != NULL);
+		return;
+	}
+	CHECK(why == NULL);
+	CHECK(vrdma_vu_reply_size(req) == 0);
+	CHECK(len == sizeof(hdr) + sizeof(status));
+	memcpy(&hdr, buf, sizeof(hdr));
+	CHECK(hdr.size == sizeof(status));
+	CHECK(hdr.request == req);
+	CHECK((hdr.flags & VRDMA_VU_VERSION_MASK) == VRDMA_VU_VERSION);
+	CHECK(hdr.flags & VRDMA_VU_FLAG_REPLY);
+	CHECK(memcmp(&status, buf + sizeof(hdr), sizeof(status)) == 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -78,8 +105,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (size > 0)
 		memcpy(buf, data, size);
-	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
 		parse_as(buf, size, requests[i]);
+		ack_as(buf, size, requests[i]);
+	}
 	free(buf);
 	return 0;
 }

@@ -10,7 +10,8 @@
  * budget; a full tx ring pausing the tap and reclaimed buffers resuming
  * it); switch to namespace (one frame, a frame merged from several
  * buffers, a frame whose buffers are not all returned yet, buffers given
- * back, a failed tap write counted as a drop); and every rejection of what
+ * back, a failed tap write counted as a drop); frames queued before a
+ * connection discarded and counted; and every rejection of what
  * the switch writes: descriptor ids out of range, a tx buffer returned
  * that was never lent or twice, bad lengths, bad num_buffers, an
  * impossible used index.
@@ -665,6 +666,33 @@ test_rx_impossible_used_idx(void **state)
 	fx_free(f);
 }
 
+/* Frames queued before a connection are read and dropped whatever their
+ * size, counted as drops towards the switch and never put on the ring;
+ * the namespace's frames after that pass as usual. */
+static void
+test_tap_discard(void **state)
+{
+	struct fx *f = fx_new(false);
+	const char *why = NULL;
+	bool more = false;
+
+	(void)state;
+	ns_send(f, HDR + 60, 1);
+	ns_send(f, HDR + 1500, 2);
+	ns_send(f, VRDMA_VU_TX_BUF_SIZE, 3);
+	assert_int_equal(vrdma_vu_tap_discard(&f->p), 3);
+	assert_int_equal(f->p.to_switch.drops, 3);
+	assert_int_equal(f->p.to_switch.frames, 0);
+	assert_int_equal(tap_drain(f), 0);
+	assert_int_equal(vrdma_vu_tap_discard(&f->p), 0);
+	ns_send(f, HDR + 60, 4);
+	assert_int_equal(vrdma_vu_tap_to_switch(&f->p, &more, &why), 0);
+	assert_int_equal(f->p.to_switch.frames, 1);
+	assert_int_equal(f->p.to_switch.drops, 3);
+	assert_null(why);
+	fx_free(f);
+}
+
 int
 main(void)
 {
@@ -684,6 +712,7 @@ main(void)
 		cmocka_unit_test(test_rx_bad_used),
 		cmocka_unit_test(test_rx_buffer_returned_twice),
 		cmocka_unit_test(test_rx_impossible_used_idx),
+		cmocka_unit_test(test_tap_discard),
 	};
 
 	/* A write to a closed tap must fail, not kill the test. */

@@ -657,6 +657,91 @@ test_seed_corpus(void **state)
 	assert_true(n >= 4);
 }
 
+/* Ack from an exactly sized heap copy of buf. */
+static int
+ack_copy(const uint8_t *buf, size_t len, uint32_t request, uint64_t *status,
+	 const char **why)
+{
+	uint8_t *copy = dup_exact(buf, len);
+	int ret;
+
+	*why = "(not set by vrdma_vu_ack_parse)";
+	ret = vrdma_vu_ack_parse(copy, len, request, status, why);
+	free(copy);
+	return ret;
+}
+
+/* REPLY_ACK: an ack to a request without a reply of its own carries the
+ * status as a 64-bit value; it is checked as strictly as a reply, and
+ * an ack to a request that has a reply is refused. */
+static void
+test_ack(void **state)
+{
+	static const uint32_t acked[] = {
+		VRDMA_VU_SET_OWNER,	   VRDMA_VU_SET_FEATURES,
+		VRDMA_VU_SET_MEM_TABLE,	   VRDMA_VU_SET_VRING_NUM,
+		VRDMA_VU_SET_VRING_ADDR,   VRDMA_VU_SET_VRING_BASE,
+		VRDMA_VU_SET_VRING_KICK,   VRDMA_VU_SET_VRING_CALL,
+		VRDMA_VU_SET_VRING_ENABLE,
+	};
+	uint8_t buf[REPLY_MAX_LEN];
+	uint8_t payload[8];
+	uint64_t status;
+	const char *why;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(acked); i++) {
+		len = good_u64_reply(buf, acked[i], 0);
+		status = 0xa5;
+		assert_int_equal(ack_copy(buf, len, acked[i], &status, &why),
+				 0);
+		assert_null(why);
+		assert_true(status == 0);
+		len = good_u64_reply(buf, acked[i], 1);
+		assert_int_equal(ack_copy(buf, len, acked[i], &status, &why),
+				 0);
+		assert_true(status == 1);
+	}
+	/* A request with a reply, or one we do not know, gets no ack. */
+	len = good_u64_reply(buf, VRDMA_VU_GET_FEATURES, 0);
+	assert_int_equal(
+		ack_copy(buf, len, VRDMA_VU_GET_FEATURES, &status, &why),
+		-EPROTO);
+	assert_non_null(why);
+	len = good_u64_reply(buf, REQ_NOT_IN_TABLE, 0);
+	assert_int_equal(ack_copy(buf, len, REQ_NOT_IN_TABLE, &status, &why),
+			 -EPROTO);
+	assert_non_null(why);
+	/* An ack to another request, one without the reply flag, one of
+	 * the wrong size, and a truncated one. */
+	len = good_u64_reply(buf, VRDMA_VU_SET_VRING_NUM, 0);
+	assert_int_equal(
+		ack_copy(buf, len, VRDMA_VU_SET_VRING_ADDR, &status, &why),
+		-EPROTO);
+	assert_non_null(why);
+	put_le64(payload, 0);
+	len = wire_reply(buf, VRDMA_VU_SET_VRING_NUM, VRDMA_VU_VERSION, 8,
+			 payload, 8);
+	assert_int_equal(
+		ack_copy(buf, len, VRDMA_VU_SET_VRING_NUM, &status, &why),
+		-EPROTO);
+	assert_non_null(why);
+	len = wire_reply(buf, VRDMA_VU_SET_VRING_NUM, FLAGS_REPLY, 4, payload,
+			 4);
+	assert_int_equal(
+		ack_copy(buf, len, VRDMA_VU_SET_VRING_NUM, &status, &why),
+		-EPROTO);
+	assert_non_null(why);
+	len = good_u64_reply(buf, VRDMA_VU_SET_VRING_NUM, 0);
+	for (size_t cut = 0; cut < len; cut++) {
+		assert_int_equal(ack_copy(buf, cut, VRDMA_VU_SET_VRING_NUM,
+					  &status, &why),
+				 -EPROTO);
+		assert_non_null(why);
+	}
+}
+
 int
 main(void)
 {
@@ -671,6 +756,7 @@ main(void)
 		cmocka_unit_test(test_reply_accepted),
 		cmocka_unit_test(test_reply_rejected),
 		cmocka_unit_test(test_reply_prefixes),
+		cmocka_unit_test(test_ack),
 		cmocka_unit_test(test_negotiate),
 		cmocka_unit_test(test_feature_names),
 		cmocka_unit_test(test_seed_corpus),

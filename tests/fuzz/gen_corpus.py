@@ -182,6 +182,10 @@ AM_RECV_SEEDS = {
                                      flags=AM_REPLY_EP, ep=6),
     'batch_pool_dry': am_call(many_sources(64, 100), flags=AM_POOL_DRY,
                               k=5),
+    # 33 frames into a full ring: the first 32 are dropped, and the 33rd,
+    # copied into the mbuf freed last, must still be learned.
+    'batch_ring_full_learn': am_call(many_sources(33),
+                                     flags=AM_REPLY_EP | AM_RING_FULL),
     'bad_header': am_call((WIRE_SEEDS['plain_min'][0][:12], b'x' * 14),
                           flags=AM_REPLY_EP),
 }

@@ -13,13 +13,15 @@
  *
  * Input: byte 0 controls the call: bits 0-2 the AM id's queue, bit 3
  * UCP_AM_RECV_ATTR_FLAG_DATA (UCX lets the handler keep the data: the lend
- * path), bit 4 the reply endpoint field, bit 5 UCP_AM_RECV_ATTR_FLAG_RNDV,
- * bit 6 the target queue's pool left with only K free mbufs, bit 7 its
- * ring with only K free slots. Byte 1: bits 0-2 which endpoint replied
- * (in or out of peers 0-2, an unknown one, none), bit 3 the rendezvous
- * receive fails, bits 4-7 K. Byte 2 is header_len, then the header bytes,
- * then the data (len bytes); each in an exactly sized heap buffer, so that
- * AddressSanitizer sees any read past either.
+ * path), bit 4 the reply endpoint field, bit 5 UCP_AM_RECV_ATTR_FLAG_RNDV
+ * (which clears FLAG_DATA: UCX never sets both; the data then stands for
+ * UCX's descriptor, len for the whole message), bit 6 the target queue's
+ * pool left with only K free mbufs, bit 7 its ring with only K free
+ * slots. Byte 1: bits 0-2 which endpoint replied (in or out of peers 0-2,
+ * an unknown one, none), bit 3 the rendezvous receive fails, bits 4-7 K.
+ * Byte 2 is header_len, then the header bytes, then the data (len bytes);
+ * each in an exactly sized heap buffer, so that AddressSanitizer sees any
+ * read past either.
  *
  * Covered for real: every decode result, plain and batch messages, copies
  * into one or chained mbufs (a pool of small mbufs on queue 1, a segment

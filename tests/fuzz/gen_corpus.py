@@ -163,6 +163,10 @@ AM_RECV_SEEDS = {
                               flags=AM_REPLY_EP, ep=3),
     'plain_lend': am_call(plain(4096, seed=2, pad=128),
                           flags=AM_DATA | AM_REPLY_EP, ep=1),
+    # A hostile peer's odd padding: the frame would start at an odd
+    # address, unfit for an mbuf's Ethernet header.
+    'plain_lend_odd_pad': am_call(plain(4096, seed=2, pad=127),
+                                  flags=AM_DATA | AM_REPLY_EP),
     'plain_lend_ring_full': am_call(plain(4096, seed=3, pad=128),
                                     flags=AM_DATA | AM_RING_FULL),
     # Queue 1's mbufs hold 512 bytes: a chain, and one too long for it.

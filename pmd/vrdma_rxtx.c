@@ -353,7 +353,8 @@ rx_deliver(struct vrdma_port *port, struct vrdma_rxq *rxq, struct rte_mbuf *m,
  * A received frame left where UCX received it: an mbuf of the queue's pool
  * pointing at UCX's buffer, the sender's padding as its headroom. payload
  * is UCX's data pointer (padding first). False if the frame cannot be lent
- * (no lend or mbuf free, too long for an mbuf): the caller copies it.
+ * (no lend or mbuf free, too long for an mbuf, misaligned): the caller
+ * copies it.
  */
 static bool
 rx_lend(struct vrdma_port *port, struct vrdma_rxq *rxq, void *payload,
@@ -365,6 +366,11 @@ rx_lend(struct vrdma_port *port, struct vrdma_rxq *rxq, void *payload,
 	rte_iova_t iova;
 
 	if (room > UINT16_MAX || port->lend_free < 0)
+		return false;
+	/* The peer chooses the padding: an odd one would leave the frame's
+	 * Ethernet header misaligned for everyone who reads it. */
+	if (!rte_is_aligned(RTE_PTR_ADD(payload, f->pad),
+			    _Alignof(struct rte_ether_hdr)))
 		return false;
 	m = rte_pktmbuf_alloc(rxq->mp);
 	if (m == NULL)

@@ -342,7 +342,8 @@ rx_deliver(struct vrdma_port *port, struct vrdma_rxq *rxq, struct rte_mbuf *m,
  * A received frame left where UCX received it: an mbuf of the queue's pool
  * pointing at UCX's buffer, the sender's padding as its headroom. payload
  * is UCX's data pointer (padding first). False if the frame cannot be lent
- * (no lend or mbuf free, too long for an mbuf): the caller copies it.
+ * (no lend or mbuf free, too long for an mbuf, misaligned): the caller
+ * copies it.
  */
 static bool
 rx_lend(struct vrdma_port *port, struct vrdma_rxq *rxq, void *payload,
@@ -354,6 +355,11 @@ rx_lend(struct vrdma_port *port, struct vrdma_rxq *rxq, void *payload,
 	rte_iova_t iova;
 
 	if (room > UINT16_MAX || port->lend_free < 0)
+		return false;
+	/* The peer chooses the padding: an odd one would leave the frame's
+	 * Ethernet header misaligned for everyone who reads it. */
+	if (!rte_is_aligned(RTE_PTR_ADD(payload, f->pad),
+			    _Alignof(struct rte_ether_hdr)))
 		return false;
 	m = rte_pktmbuf_alloc(rxq->mp);
 	if (m == NULL)
@@ -405,31 +411,34 @@ rx_copy(struct vrdma_rxq *rxq, const struct vrdma_wire_frame *f)
 /*
  * Every frame of a received message into the queue: copied, then handed
  * over VRDMA_RX_GROUP at a time; the learning table is told once per run
- * of frames from one source MAC (a batch is mostly one flow's).
+ * of frames from one source MAC (a batch is mostly one flow's). The last
+ * source is kept as a copy: a group that finds the ring full is freed, and
+ * the next frame may be copied into the mbuf that held it.
  */
 static void
 rx_frames(struct vrdma_port *port, struct vrdma_rxq *rxq,
 	  struct vrdma_wire_msg *msg, int peer)
 {
 	struct rte_mbuf *ms[VRDMA_RX_GROUP];
-	const uint8_t *last_src = NULL;
+	struct rte_ether_addr last_src;
+	bool have_last = false;
 	struct vrdma_wire_frame f;
 	uint64_t now = rte_get_timer_cycles();
 	unsigned int n = 0;
 
 	while (vrdma_wire_next_frame(msg, &f) == 1) {
 		struct rte_mbuf *m = rx_copy(rxq, &f);
-		const uint8_t *src;
+		const struct rte_ether_addr *src;
 		bool learn;
 
 		if (m == NULL)
 			continue;
-		src = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)
-			      ->src_addr.addr_bytes;
-		learn = last_src == NULL ||
-			memcmp(last_src, src, RTE_ETHER_ADDR_LEN) != 0;
+		src = &rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)
+			       ->src_addr;
+		learn = !have_last || !rte_is_same_ether_addr(&last_src, src);
 		rx_account(port, m, peer, now, learn);
-		last_src = src;
+		rte_ether_addr_copy(src, &last_src);
+		have_last = true;
 		ms[n++] = m;
 		if (n == VRDMA_RX_GROUP) {
 			rx_enqueue(rxq, ms, n);

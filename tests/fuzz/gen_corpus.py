@@ -15,6 +15,11 @@ size; then the payload), the bytes exactly as they come off the socket.
 vu_data/: scripts of a hostile switch for the frontend's data path (the
 opcodes are described in fuzz_vu_data.c).
 
+am_recv/: wire messages as the fabric port's AM handler receives them, each
+after three bytes that set up the call (see fuzz_am_recv.c): the queue and
+UCX's receive flags, the replying endpoint and how full the queue's pool
+and ring are, the AM header length.
+
 Run it from anywhere; it rewrites tests/fuzz/corpus/<target>/.
 """
 
@@ -134,6 +139,62 @@ VU_DATA_SEEDS = {
 }
 
 
+# am_recv/: byte 0 of the input.
+AM_DATA, AM_REPLY_EP, AM_RNDV, AM_POOL_DRY, AM_RING_FULL = (
+    1 << b for b in range(3, 8))
+# Byte 1: the endpoint (0-5: in or out of peers 0-2), failing rendezvous,
+# K (the free mbufs or ring slots left).
+AM_RNDV_FAILS = 1 << 3
+
+
+def am_call(msg, queue=0, flags=0, ep=0, k=0):
+    hdr, payload = msg
+    return bytes([queue | flags, ep | k << 4, len(hdr)]) + hdr + payload
+
+
+def many_sources(count, length=14):
+    """A batch of count frames, each from its own source MAC."""
+    return batch([(length, 0, 0, 0, 0, 0)] * count)
+
+
+AM_RECV_SEEDS = {
+    'plain_copy': am_call(plain(60, seed=1), flags=AM_REPLY_EP),
+    'plain_offloads': am_call(WIRE_SEEDS['plain_tso_ipv4'],
+                              flags=AM_REPLY_EP, ep=3),
+    'plain_lend': am_call(plain(4096, seed=2, pad=128),
+                          flags=AM_DATA | AM_REPLY_EP, ep=1),
+    # A hostile peer's odd padding: the frame would start at an odd
+    # address, unfit for an mbuf's Ethernet header.
+    'plain_lend_odd_pad': am_call(plain(4096, seed=2, pad=127),
+                                  flags=AM_DATA | AM_REPLY_EP),
+    'plain_lend_ring_full': am_call(plain(4096, seed=3, pad=128),
+                                    flags=AM_DATA | AM_RING_FULL),
+    # Queue 1's mbufs hold 512 bytes: a chain, and one too long for it.
+    'plain_chain': am_call(plain(9000, seed=4), queue=1,
+                           flags=AM_REPLY_EP, ep=2),
+    'plain_too_many_segs': am_call(plain(33000, seed=5), queue=1),
+    'plain_pool_dry': am_call(plain(3000, seed=6), flags=AM_POOL_DRY,
+                              k=1),
+    'rndv_plain': am_call(plain(3000, seed=7, pad=128),
+                          flags=AM_RNDV | AM_REPLY_EP, ep=4),
+    'rndv_fails': am_call(plain(3000, seed=8), flags=AM_RNDV, ep=AM_RNDV_FAILS),
+    'rndv_batch': am_call(WIRE_SEEDS['batch_one'], flags=AM_RNDV),
+    # Queue 2 is configured but not set up: frames go to queue 0.
+    'batch_mixed_q2': am_call(WIRE_SEEDS['batch_mixed'], queue=2,
+                              flags=AM_REPLY_EP, ep=5),
+    'batch_full_unknown_ep': am_call(WIRE_SEEDS['batch_full'], queue=3,
+                                     flags=AM_REPLY_EP, ep=6),
+    'batch_pool_dry': am_call(many_sources(64, 100), flags=AM_POOL_DRY,
+                              k=5),
+    # 33 frames into a full ring: the first 32 are dropped, and the 33rd,
+    # copied into the mbuf freed last, must still be learned.
+    'batch_ring_full_learn': am_call(many_sources(33),
+                                     flags=AM_REPLY_EP | AM_RING_FULL),
+    'bad_header': am_call((WIRE_SEEDS['plain_min'][0][:12], b'x' * 14),
+                          flags=AM_REPLY_EP),
+}
+
+
 def write_seeds(directory, seeds):
     os.makedirs(directory, exist_ok=True)
     for name, data in sorted(seeds.items()):
@@ -156,6 +217,7 @@ def main():
     })
     write_seeds(os.path.join(args.out, 'vu_reply'), VU_REPLY_SEEDS)
     write_seeds(os.path.join(args.out, 'vu_data'), VU_DATA_SEEDS)
+    write_seeds(os.path.join(args.out, 'am_recv'), AM_RECV_SEEDS)
     return 0
 
 

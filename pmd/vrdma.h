@@ -40,20 +40,21 @@ extern int vrdma_logtype;
 	rte_log(RTE_LOG_##level, vrdma_logtype, "net_vrdma: " fmt "\n", \
 		##__VA_ARGS__)
 
-#define VRDMA_AM_ID	  0x76 /* UCX active message id of frames */
-#define VRDMA_AM_AUTH	  0x75 /* ... of authentication (vrdma_auth.h) */
-#define VRDMA_MAX_RXQ	  8    /* AM ids VRDMA_AM_ID + queue */
-#define VRDMA_MAX_TXQ	  16
-#define VRDMA_RING_SIZE	  4096	/* frames waiting per rx queue */
-#define VRDMA_TX_SLOTS	  1024	/* sends in flight per port */
-#define VRDMA_RX_SLOTS	  1024	/* rendezvous receives in flight */
-#define VRDMA_MAX_SEGS	  64	/* mbuf segments per frame */
-#define VRDMA_LEARN_SLOTS 4096	/* learning table capacity */
-#define VRDMA_BATCH_BYTES 16384 /* one coalesced message, eager size */
-#define VRDMA_BATCH_FRAME 1536	/* frames up to this are coalesced */
-#define VRDMA_EAGER_MAX	  65535 /* larger frames go by rendezvous */
-#define VRDMA_BATCHES	  128	/* coalesced messages in flight */
-#define VRDMA_TX_RECLAIM  64	/* progress calls before a burst stops */
+#define VRDMA_AM_ID	      0x76 /* UCX active message id of frames */
+#define VRDMA_AM_AUTH	      0x75 /* ... of authentication (vrdma_auth.h) */
+#define VRDMA_MAX_RXQ	      8	   /* AM ids VRDMA_AM_ID + queue */
+#define VRDMA_MAX_TXQ	      16
+#define VRDMA_RING_SIZE	      4096  /* frames waiting per rx queue, at most */
+#define VRDMA_RX_DESC_DEFAULT 1024  /* ... when the application says 0 */
+#define VRDMA_TX_SLOTS	      1024  /* sends in flight per port */
+#define VRDMA_RX_SLOTS	      1024  /* rendezvous receives in flight */
+#define VRDMA_MAX_SEGS	      64    /* mbuf segments per frame */
+#define VRDMA_LEARN_SLOTS     4096  /* learning table capacity */
+#define VRDMA_BATCH_BYTES     16384 /* one coalesced message, eager size */
+#define VRDMA_BATCH_FRAME     1536  /* frames up to this are coalesced */
+#define VRDMA_EAGER_MAX	      65535 /* larger frames go by rendezvous */
+#define VRDMA_BATCHES	      128   /* coalesced messages in flight */
+#define VRDMA_TX_RECLAIM      64    /* progress calls before a burst stops */
 /* A tx burst with no send in flight progresses UCX only if the last
  * progress call is older than this (connections, keepalive): a progress
  * call costs a system call (vrdma_fabric.c), on the round trip's path. */
@@ -153,7 +154,8 @@ struct vrdma_queue_stats {
 struct vrdma_rxq {
 	struct vrdma_port *port;
 	struct rte_mempool *mp;
-	struct rte_ring *ring; /* received frames, produced under port->lock */
+	struct rte_ring *ring; /* received frames, produced under port->lock;
+				* as many slots as rx descriptors */
 	uint16_t id;
 	struct vrdma_queue_stats stats; /* written by the polling thread */
 	uint64_t missed; /* ring full or no rndv slot; under port->lock */

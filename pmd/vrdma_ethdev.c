@@ -59,14 +59,17 @@ vrdma_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	info->max_tx_queues = VRDMA_MAX_TXQ;
 	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER;
 	info->tx_offload_capa = VRDMA_TX_OFFLOADS;
-	/* No descriptor rings: any count is fine (sends in flight are
-	 * bounded by VRDMA_TX_SLOTS, received frames by VRDMA_RING_SIZE). */
+	/* No descriptor rings on transmit: any count is fine (sends in
+	 * flight are bounded by VRDMA_TX_SLOTS). On receive the descriptors
+	 * are the rx ring's slots: the most received frames, each in an mbuf
+	 * of the application's pool, the queue holds. */
 	info->tx_desc_lim.nb_max = UINT16_MAX;
 	info->tx_desc_lim.nb_min = 1;
 	info->tx_desc_lim.nb_align = 1;
-	info->rx_desc_lim.nb_max = UINT16_MAX;
-	info->rx_desc_lim.nb_min = 1;
+	info->rx_desc_lim.nb_max = VRDMA_RING_SIZE;
+	info->rx_desc_lim.nb_min = VRDMA_RX_GROUP;
 	info->rx_desc_lim.nb_align = 1;
+	info->default_rxportconf.ring_size = VRDMA_RX_DESC_DEFAULT;
 	info->speed_capa = RTE_ETH_LINK_SPEED_100G;
 	return 0;
 }
@@ -94,14 +97,16 @@ vrdma_rx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc,
 	char name[RTE_RING_NAMESIZE];
 	struct vrdma_rxq *rxq;
 
-	RTE_SET_USED(nb_desc);
 	RTE_SET_USED(conf);
 	rxq = rte_zmalloc_socket("vrdma_rxq", sizeof(*rxq), 0, (int)socket);
 	if (rxq == NULL)
 		return -ENOMEM;
 	snprintf(name, sizeof(name), "vrdma_rx_%u_%u", port->port_id, qid);
-	rxq->ring = rte_ring_create(name, VRDMA_RING_SIZE, (int)socket,
-				    RING_F_SC_DEQ);
+	/* Exactly nb_desc frames (ethdev checked it against rx_desc_lim):
+	 * frames beyond are dropped and counted as missed, as a NIC's are,
+	 * so a slow application cannot have its pool drained by peers. */
+	rxq->ring = rte_ring_create(name, nb_desc, (int)socket,
+				    RING_F_SC_DEQ | RING_F_EXACT_SZ);
 	if (rxq->ring == NULL) {
 		rte_free(rxq);
 		return -rte_errno;

@@ -312,6 +312,16 @@ rx_account(struct vrdma_port *port, const struct rte_mbuf *m, int peer,
 	port->peers[peer].stats.rx_bytes += m->pkt_len;
 }
 
+/* A frame from peer that the queue has no room for: received, dropped. */
+static void
+rx_missed(struct vrdma_port *port, struct vrdma_rxq *rxq, int peer,
+	  uint32_t len)
+{
+	rxq->missed++;
+	port->peers[peer].stats.rx_frames++;
+	port->peers[peer].stats.rx_bytes += len;
+}
+
 /* Hand n complete frames to the rx queue at once; the ring's cost is per
  * call, not per frame. */
 static void
@@ -427,10 +437,16 @@ rx_frames(struct vrdma_port *port, struct vrdma_rxq *rxq,
 	unsigned int n = 0;
 
 	while (vrdma_wire_next_frame(msg, &f) == 1) {
-		struct rte_mbuf *m = rx_copy(rxq, &f);
 		const struct rte_ether_addr *src;
+		struct rte_mbuf *m;
 		bool learn;
 
+		/* No room in the queue: dropped before it takes an mbuf. */
+		if (rte_ring_free_count(rxq->ring) <= n) {
+			rx_missed(port, rxq, peer, f.len);
+			continue;
+		}
+		m = rx_copy(rxq, &f);
 		if (m == NULL)
 			continue;
 		src = &rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)
@@ -559,6 +575,13 @@ vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
 		rxq = port->rxqs[0]; /* queue not set up (yet): the first */
 	if (rxq == NULL)
 		return UCS_OK;
+	/* A full queue takes no frame: not even an mbuf is spent on one.
+	 * (Batches are checked frame by frame in rx_frames.) */
+	if (!(msg.flags & VRDMA_WIRE_F_BATCH) &&
+	    rte_ring_free_count(rxq->ring) == 0) {
+		rx_missed(port, rxq, peer, msg.frame.len);
+		return UCS_OK;
+	}
 	if (rndv) {
 		if (msg.flags & VRDMA_WIRE_F_BATCH)
 			/* Batches are small by construction: never rndv. */

@@ -27,7 +27,12 @@
  *
  *   fabric_peer EAL-ARGS -- --send|--recv --sizes 64,1500,9000,65536
  *               [--count N] [--timeout S] [--dst MAC] [--pingpong N]
- *               [--hold N] [--rate]
+ *               [--hold N] [--rate] [--rxd N] [--stall S]
+ *
+ * --rxd sets the receive descriptors per queue (default 1024); with
+ * --stall S the receiver only polls the link for S seconds after it comes
+ * up, then receives, and prints the most mbufs its pool had out meanwhile
+ * ("stall in_use max=N").
  */
 
 #include <errno.h>
@@ -65,6 +70,8 @@ struct opts {
 	unsigned int pingpong;	   /* round trips to time (0: stream) */
 	unsigned int hold;	   /* receiver: frames kept until after close */
 	bool rate;		   /* unpaced, headers-only checks, spans */
+	unsigned int rxd;	   /* rx descriptors asked per queue */
+	unsigned int stall_s;	   /* receiver: only poll the link this long */
 	struct rte_ether_addr dst;
 };
 
@@ -96,6 +103,8 @@ parse(int argc, char **argv, struct opts *o)
 		{"pingpong", required_argument, NULL, 'p'},
 		{"hold", required_argument, NULL, 'H'},
 		{"rate", no_argument, NULL, 'R'},
+		{"rxd", required_argument, NULL, 'D'},
+		{"stall", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	char *tok, *save = NULL;
@@ -105,6 +114,7 @@ parse(int argc, char **argv, struct opts *o)
 	o->timeout_s = 30;
 	o->rxq = 1;
 	o->flows = 1;
+	o->rxd = 1024;
 	memset(&o->dst, 0xff, sizeof(o->dst));
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -157,6 +167,14 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'R':
 			o->rate = true;
+			break;
+		case 'D':
+			o->rxd = (unsigned int)atoi(optarg);
+			if (o->rxd < 1 || o->rxd > UINT16_MAX)
+				return -EINVAL;
+			break;
+		case 'S':
+			o->stall_s = (unsigned int)atoi(optarg);
 			break;
 		case 'H':
 			o->hold = (unsigned int)atoi(optarg);
@@ -604,15 +622,39 @@ run_echo(uint16_t port, uint64_t deadline)
 }
 
 static int
-setup_rxqs(uint16_t port, unsigned int n, struct rte_mempool *mp)
+setup_rxqs(uint16_t port, unsigned int n, unsigned int rxd,
+	   struct rte_mempool *mp)
 {
 	unsigned int q;
 
 	for (q = 0; q < n; q++)
-		if (rte_eth_rx_queue_setup(port, (uint16_t)q, 1024,
+		if (rte_eth_rx_queue_setup(port, (uint16_t)q, (uint16_t)rxd,
 					   rte_socket_id(), NULL, mp) != 0)
 			return -1;
 	return 0;
+}
+
+/*
+ * --stall: an application that does not take its frames for a while (it
+ * only polls the link, which progresses the port). Prints the most mbufs
+ * the pool had out meanwhile: what the port holds is bounded by its rx
+ * descriptors, not by what the peers send.
+ */
+static void
+stall(uint16_t port, struct rte_mempool *mp, unsigned int seconds)
+{
+	uint64_t end = rte_get_timer_cycles() + rte_get_timer_hz() * seconds;
+	unsigned int most = 0, now;
+	struct rte_eth_link link;
+
+	while (rte_get_timer_cycles() < end) {
+		rte_eth_link_get_nowait(port, &link);
+		now = rte_mempool_in_use_count(mp);
+		most = now > most ? now : most;
+		rte_delay_us_sleep(1000);
+	}
+	printf("stall in_use max=%u\n", most);
+	fflush(stdout);
 }
 
 /* Non-zero extended counters, "xstat NAME=VALUE", for the test to read. */
@@ -661,7 +703,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "fabric_peer: usage: EAL-ARGS -- --send|--recv "
 				"--sizes 64,1500 [--count N] [--timeout S] "
 				"[--dst MAC] [--hello N] [--learn-wait S] "
-				"[--pingpong N] [--hold N (<= 64)] [--rate]\n");
+				"[--pingpong N] [--hold N (<= 64)] [--rate] "
+				"[--rxd N] [--stall S]\n");
 		return 2;
 	}
 	if (rte_eth_dev_count_avail() != 1) {
@@ -680,7 +723,7 @@ main(int argc, char **argv)
 				     (int)rte_socket_id());
 	if (mp == NULL ||
 	    rte_eth_dev_configure(port, (uint16_t)o.rxq, 1, &conf) != 0 ||
-	    setup_rxqs(port, o.rxq, mp) != 0 ||
+	    setup_rxqs(port, o.rxq, o.rxd, mp) != 0 ||
 	    rte_eth_tx_queue_setup(port, 0, 1024, rte_socket_id(), NULL) != 0 ||
 	    rte_eth_dev_start(port) != 0) {
 		fprintf(stderr, "fabric_peer: port setup failed\n");
@@ -696,6 +739,8 @@ main(int argc, char **argv)
 		printf("link up\n");
 		fflush(stdout);
 		send_hellos(port, mp, o.hello);
+		if (!o.send && o.stall_s > 0)
+			stall(port, mp, o.stall_s);
 		if (o.send && o.learn_wait_s > 0)
 			drain(port, o.learn_wait_s);
 		if (o.pingpong > 0)

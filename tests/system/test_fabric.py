@@ -217,6 +217,33 @@ class Fabric(Case):
                                   out_r).group(1))
         self.assertGreaterEqual(untrusted, 21, out_r)
 
+    def test_rx_bounded_by_descriptors(self):
+        """A receiver that does not take its frames (it only polls the
+        link) while a peer sends 3000: the port holds no more mbufs than
+        the 256 rx descriptors it was given, the rest are dropped as
+        missed, and every frame is either received or counted."""
+        a, b = f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 1}"
+        recv = self.start("recv", a, [b], transports="", count=3000,
+                          sizes="1500", extra=("--rxd", "256", "--stall",
+                                               "4", "--timeout", "8"))
+        time.sleep(0.5)
+        send = self.start("send", b, [a], transports="", count=3000,
+                          sizes="1500")
+        rc_s, out_s = self.finish(send)
+        _, out_r = self.finish(recv)
+        print(out_s, out_r, sep="\n")
+        self.assertEqual(rc_s, 0, out_s)
+        self.assertIn("tx size=1500 frames=3000", out_s)
+        most = int(re.search(r"stall in_use max=(\d+)", out_r).group(1))
+        self.assertGreater(most, 0, "frames arrived while stalled")
+        self.assertLessEqual(most, 256, "held beyond its descriptors")
+        got = int(re.search(r"rx size=1500 frames=(\d+)/3000",
+                            out_r).group(1))
+        missed = int(re.search(r"xstat rx_missed_errors=(\d+)",
+                               out_r).group(1))
+        self.assertEqual(got + missed, 3000, "every frame accounted for")
+        self.assertIn("mempool in_use start=0 end=0 closed=0", out_r)
+
     def test_lent_frames_outlive_the_port(self):
         """Frames received without a copy point into UCX's buffers: an
         application that still holds some when it stops the port gets a

@@ -644,10 +644,12 @@ static void
 stall(uint16_t port, struct rte_mempool *mp, unsigned int seconds)
 {
 	uint64_t end = rte_get_timer_cycles() + rte_get_timer_hz() * seconds;
-	unsigned int most = 0, now;
+	unsigned int most = 0;
 	struct rte_eth_link link;
 
 	while (rte_get_timer_cycles() < end) {
+		unsigned int now;
+
 		rte_eth_link_get_nowait(port, &link);
 		now = rte_mempool_in_use_count(mp);
 		most = now > most ? now : most;

@@ -10,10 +10,14 @@
  * Threading: an rx queue is polled by one thread, tx queues may be shared
  * by several (OVS with fewer tx queues than PMD threads). Everything that
  * touches UCX, the peers or the learning table runs under port->lock: the
- * UCX worker is created in UCS_THREAD_MODE_SINGLE and this lock is what
- * makes that true. Received frames reach an rx queue through its ring
- * (multi-producer, single-consumer), so the rx burst of one queue can
- * collect what another thread's progress call received for it.
+ * UCX worker is created in UCS_THREAD_MODE_SERIALIZED (several threads,
+ * one at a time; SINGLE would promise UCX that only the thread that made
+ * it ever calls it, which OVS's PMD, main and watchdog threads break) and
+ * this lock is what makes that true. dev_stop takes the lock only to mark
+ * the port stopped; its drains and waits then run unlocked. Received frames
+ * reach an rx queue through its ring (multi-producer, single-consumer), so the
+ * rx burst of one queue can collect what another thread's progress call
+ * received for it.
  */
 
 #ifndef VRDMA_H

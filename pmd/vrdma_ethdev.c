@@ -246,14 +246,20 @@ static int
 vrdma_dev_stop(struct rte_eth_dev *dev)
 {
 	struct vrdma_port *port = dev->data->dev_private;
+	bool was_started;
 	uint16_t i;
 
+	/* Under the lock only the switch to stopped: a thread that comes
+	 * for the lock later (a link query, a late burst) finds the port
+	 * stopped and leaves UCX alone, so the stop itself, which may drain
+	 * sends and wait up to a second for lent frames, runs unlocked and
+	 * keeps nobody spinning on the lock meanwhile. */
 	rte_spinlock_lock(&port->lock);
-	if (port->started) {
-		port->started = false;
-		vrdma_fabric_stop(port);
-	}
+	was_started = port->started;
+	port->started = false;
 	rte_spinlock_unlock(&port->lock);
+	if (was_started)
+		vrdma_fabric_stop(port);
 	rte_free(port->tx_slots);
 	port->tx_slots = NULL;
 	rte_free(port->rx_slots);

@@ -816,7 +816,8 @@ vrdma_fabric_start(struct vrdma_port *port)
 	};
 	ucp_worker_params_t wparams = {
 		.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
-		.thread_mode = UCS_THREAD_MODE_SINGLE,
+		/* Called from several threads, one at a time (port->lock). */
+		.thread_mode = UCS_THREAD_MODE_SERIALIZED,
 	};
 	ucp_am_handler_param_t am = {
 		.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID |

@@ -27,12 +27,13 @@
  *
  *   fabric_peer EAL-ARGS -- --send|--recv --sizes 64,1500,9000,65536
  *               [--count N] [--timeout S] [--dst MAC] [--pingpong N]
- *               [--hold N] [--rate] [--rxd N] [--stall S]
+ *               [--hold N] [--rate] [--rxd N] [--stall S] [--watchdog]
  *
  * --rxd sets the receive descriptors per queue (default 1024); with
  * --stall S the receiver only polls the link for S seconds after it comes
  * up, then receives, and prints the most mbufs its pool had out meanwhile
- * ("stall in_use max=N").
+ * ("stall in_use max=N"). --watchdog: another lcore queries the link
+ * while the port stops (see watchdog()).
  */
 
 #include <errno.h>
@@ -47,7 +48,10 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_pause.h>
 
 #define ETHERTYPE_TEST	0x88b5 /* IEEE local experimental: test frames */
 #define ETHERTYPE_HELLO 0x88b6 /* "I am here": lets peers learn our MAC */
@@ -72,6 +76,7 @@ struct opts {
 	bool rate;		   /* unpaced, headers-only checks, spans */
 	unsigned int rxd;	   /* rx descriptors asked per queue */
 	unsigned int stall_s;	   /* receiver: only poll the link this long */
+	bool watchdog;		   /* query the link from a 2nd lcore at stop */
 	struct rte_ether_addr dst;
 };
 
@@ -105,6 +110,7 @@ parse(int argc, char **argv, struct opts *o)
 		{"rate", no_argument, NULL, 'R'},
 		{"rxd", required_argument, NULL, 'D'},
 		{"stall", required_argument, NULL, 'S'},
+		{"watchdog", no_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
 	char *tok, *save = NULL;
@@ -175,6 +181,9 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'S':
 			o->stall_s = (unsigned int)atoi(optarg);
+			break;
+		case 'W':
+			o->watchdog = true;
 			break;
 		case 'H':
 			o->hold = (unsigned int)atoi(optarg);
@@ -682,6 +691,32 @@ print_xstats(uint16_t port)
 	free(vals);
 }
 
+/*
+ * --watchdog: another thread queries the link while the main thread stops
+ * the port, as OVS's dpdk_watchdog thread does every few seconds while its
+ * main thread reconfigures. The query must not wait for the stop (which
+ * may wait a second for frames the application holds, --hold): it says
+ * when it returned, and the test reads that line's place in the log.
+ */
+static uint16_t watch_port;
+static int stopping;
+
+static int
+watchdog(void *arg)
+{
+	struct rte_eth_link link;
+
+	RTE_SET_USED(arg);
+	while (__atomic_load_n(&stopping, __ATOMIC_ACQUIRE) == 0)
+		rte_pause();
+	rte_delay_us_sleep(100 * 1000); /* the stop is under way */
+	rte_eth_link_get_nowait(watch_port, &link);
+	printf("watchdog: link query during stop returned (link %s)\n",
+	       link.link_status ? "up" : "down");
+	fflush(stdout);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -706,7 +741,7 @@ main(int argc, char **argv)
 				"--sizes 64,1500 [--count N] [--timeout S] "
 				"[--dst MAC] [--hello N] [--learn-wait S] "
 				"[--pingpong N] [--hold N (<= 64)] [--rate] "
-				"[--rxd N] [--stall S]\n");
+				"[--rxd N] [--stall S] [--watchdog]\n");
 		return 2;
 	}
 	if (rte_eth_dev_count_avail() != 1) {
@@ -756,7 +791,21 @@ main(int argc, char **argv)
 	/* Frames handed to us were all freed by now: whatever the port still
 	 * holds beyond the baseline taken after start is a leak. */
 	in_use_end = rte_mempool_in_use_count(mp);
+	if (o.watchdog) {
+		unsigned int lcore = rte_get_next_lcore(-1, 1, 0);
+
+		watch_port = port;
+		if (lcore >= RTE_MAX_LCORE ||
+		    rte_eal_remote_launch(watchdog, NULL, lcore) != 0) {
+			fprintf(stderr, "fabric_peer: --watchdog needs a "
+					"second lcore (--lcores 0@X,1@Y)\n");
+			ret = 1;
+		}
+		__atomic_store_n(&stopping, 1, __ATOMIC_RELEASE);
+	}
 	rte_eth_dev_stop(port);
+	if (o.watchdog)
+		rte_eal_mp_wait_lcore();
 	rte_eth_dev_close(port);
 	printf("mempool in_use start=%u end=%u closed=%u\n", in_use_start,
 	       in_use_end, rte_mempool_in_use_count(mp));

@@ -58,7 +58,8 @@ class Fabric(Case):
         self.port = free_port_pair()
 
     def start(self, role, listen, peers, ns=None, transports="tcp",
-              extra=(), count=200, sizes=SIZES, mac=None, keyfile=None):
+              extra=(), count=200, sizes=SIZES, mac=None, keyfile=None,
+              lcores=None):
         name = rand_name(role)
         devargs = f"net_vrdma0,listen={listen}" + "".join(
             f",peer={p}" for p in peers)
@@ -71,7 +72,7 @@ class Fabric(Case):
         argv = [PEER, "--no-pci", "--in-memory", "-m", "128",
                 "--file-prefix", f"vrdma-{name}",
                 # The receiver alone on CPU 1, the sender on CPU 0.
-                "--lcores", "0@1" if role == "recv" else "0@0",
+                "--lcores", lcores or ("0@1" if role == "recv" else "0@0"),
                 "--log-level", "pmd.net.vrdma:info", "-d", self.pmd,
                 "--vdev", devargs, "--", f"--{role}", "--sizes", sizes,
                 "--count", str(count), "--timeout", "60", *extra]
@@ -264,6 +265,28 @@ class Fabric(Case):
         self.assertIn("the application still holds 5 received frames",
                       out_r)
         self.assertIn("held frames=5 intact=5", out_r)
+
+    def test_link_query_does_not_wait_for_stop(self):
+        """While the port stops and waits (up to a second) for lent frames
+        the application still holds, another thread's link query (OVS's
+        watchdog) returns at once: the stop does not wait under the
+        port's lock."""
+        a, b = f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 1}"
+        recv = self.start("recv", a, [b], transports="", count=20,
+                          sizes="9000", lcores="0@1,1@0",
+                          extra=["--hold", "5", "--watchdog"])
+        time.sleep(0.5)
+        send = self.start("send", b, [a], transports="", count=20,
+                          sizes="9000")
+        rc_s, out_s = self.finish(send)
+        rc_r, out_r = self.finish(recv)
+        print(out_r)
+        self.assertEqual((rc_s, rc_r), (0, 0), out_s + out_r)
+        query = out_r.find("watchdog: link query during stop returned")
+        wait_end = out_r.find("the application still holds 5 received")
+        self.assertGreaterEqual(query, 0, out_r)
+        self.assertGreaterEqual(wait_end, 0, out_r)
+        self.assertLess(query, wait_end, "the query waited for the stop")
 
     def test_peer_restart(self):
         """The sender goes away and comes back on the same address: the

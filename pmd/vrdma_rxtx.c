@@ -418,6 +418,16 @@ rx_copy(struct vrdma_rxq *rxq, const struct vrdma_wire_frame *f)
 	return m;
 }
 
+static void
+bad_header(struct vrdma_port *port, int peer, enum vrdma_wire_reason reason)
+{
+	port->bad_headers++;
+	if (reason < VRDMA_WIRE_REASON_MAX)
+		port->bad_reason[reason]++;
+	if (peer >= 0)
+		port->peers[peer].stats.bad_headers++;
+}
+
 /*
  * Every frame of a received message into the queue: copied, then handed
  * over VRDMA_RX_GROUP at a time; the learning table is told once per run
@@ -436,7 +446,9 @@ rx_frames(struct vrdma_port *port, struct vrdma_rxq *rxq,
 	uint64_t now = rte_get_timer_cycles();
 	unsigned int n = 0;
 
-	while (vrdma_wire_next_frame(msg, &f) == 1) {
+	int more;
+
+	while ((more = vrdma_wire_next_frame(msg, &f)) == 1) {
 		const struct rte_ether_addr *src;
 		struct rte_mbuf *m;
 		bool learn;
@@ -462,6 +474,8 @@ rx_frames(struct vrdma_port *port, struct vrdma_rxq *rxq,
 		}
 	}
 	rx_enqueue(rxq, ms, n);
+	if (more < 0) /* the sender rewrote a record after the check */
+		bad_header(port, peer, VRDMA_WIRE_BAD_CHANGED);
 }
 
 static void
@@ -478,16 +492,6 @@ rndv_done(void *request, ucs_status_t status, size_t length, void *user_data)
 	rx_slot_put(port, slot);
 	if (request != NULL)
 		ucp_request_free(request);
-}
-
-static void
-bad_header(struct vrdma_port *port, int peer, enum vrdma_wire_reason reason)
-{
-	port->bad_headers++;
-	if (reason < VRDMA_WIRE_REASON_MAX)
-		port->bad_reason[reason]++;
-	if (peer >= 0)
-		port->peers[peer].stats.bad_headers++;
 }
 
 static void

@@ -469,15 +469,19 @@ vrdma_wire_next_frame(struct vrdma_wire_msg *msg, struct vrdma_wire_frame *f)
 		return 1;
 	}
 	/*
-	 * vrdma_wire_decode_payload() checked every record; the bound is
-	 * re-checked because it costs nothing and msg is caller memory.
+	 * vrdma_wire_decode_payload() checked every record, but the payload
+	 * may be the sender's shared memory: the record is read once, into
+	 * *f, and what is yielded is what is checked again here.
 	 */
 	if (msg->payload_len - msg->next_off < VRDMA_WIRE_FRAME_HDR_LEN)
 		return -EINVAL;
 	get_frame_hdr(msg->payload + msg->next_off, f);
-	if (f->len >
-	    msg->payload_len - msg->next_off - VRDMA_WIRE_FRAME_HDR_LEN)
-		return -EINVAL;
+	if (check_wire_frame(f) != VRDMA_WIRE_OK ||
+	    f->len > msg->payload_len - msg->next_off -
+			     VRDMA_WIRE_FRAME_HDR_LEN) {
+		msg->checked = false; /* nothing more from this message */
+		return -EBADMSG;
+	}
 	msg->next_off += VRDMA_WIRE_FRAME_HDR_LEN + f->len;
 	msg->next_index++;
 	return 1;

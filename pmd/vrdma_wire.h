@@ -162,7 +162,8 @@ _Static_assert(VRDMA_MAX_FRAME_LEN <= UINT32_MAX / (VRDMA_WIRE_MAX_BATCH + 1),
 	X(TRAILING, "trailing", "received bytes left over after the frames")  \
 	X(OFFLOAD, "offload", "inconsistent offload flag combination")        \
 	X(TSO, "tso", "TSO without MSS or payload, or MSS without TSO")       \
-	X(LENGTHS, "lengths", "l2/l3/l4 lengths inconsistent with the flags")
+	X(LENGTHS, "lengths", "l2/l3/l4 lengths inconsistent with the flags") \
+	X(CHANGED, "changed", "a batch record changed after it was checked")
 
 enum vrdma_wire_reason {
 	VRDMA_WIRE_OK = 0,
@@ -309,7 +310,11 @@ int vrdma_wire_decode(struct vrdma_wire_msg *msg, const void *buf, size_t len,
  * Yields the next frame of a fully decoded message into *f, data pointing
  * into the payload (after the f->pad padding bytes of a plain message).
  * Returns 1 for a frame, 0 after the last one, -EINVAL if the payload was
- * not attached and checked.
+ * not attached and checked. A batch record is read once, into *f, and
+ * checked again there: the payload may be memory the sender still writes
+ * (shared memory), and a record that no longer passes the checks (or no
+ * longer fits) returns -EBADMSG (VRDMA_WIRE_BAD_CHANGED) and ends the
+ * message.
  */
 int vrdma_wire_next_frame(struct vrdma_wire_msg *msg,
 			  struct vrdma_wire_frame *f);

@@ -445,6 +445,64 @@ test_batch_round_trip(void **state)
 	free(copy);
 }
 
+/*
+ * The payload may be memory the sending peer still writes (UCX shared
+ * memory): a record changed after vrdma_wire_decode_payload() checked it
+ * is not yielded as it now reads, neither with offloads the checks refuse
+ * nor with a length that runs past the message.
+ */
+static void
+test_batch_changed_after_check(void **state)
+{
+	static const struct vrdma_wire_frame frames[] = {
+		{NULL, 60, 0, 0, 0, 0, 0, 0},
+		{NULL, 1514, TSO_V4_FLAGS, 700, 20, 14, 20, 0},
+		{NULL, 60, 0, 0, 0, 0, 0, 0},
+	};
+	const size_t n = sizeof(frames) / sizeof(frames[0]);
+	static uint8_t buf[8192];
+	struct vrdma_wire_batch b;
+	struct vrdma_wire_msg msg;
+	struct vrdma_wire_frame out;
+	enum vrdma_wire_reason reason;
+	uint8_t *copy, *rec1;
+	size_t i;
+	int len;
+
+	(void)state;
+	assert_int_equal(vrdma_wire_batch_init(&b, buf, sizeof(buf)), 0);
+	for (i = 0; i < n; i++) {
+		struct vrdma_wire_frame f = frames[i];
+		void *dst = NULL;
+
+		assert_int_equal(vrdma_wire_batch_add(&b, &f, &dst), 0);
+		memset(dst, 0x5a, f.len);
+	}
+	len = vrdma_wire_batch_finish(&b);
+	assert_true(len > 0);
+	assert_int_equal(decode_copy(buf, (size_t)len, &msg, &reason, &copy),
+			 0);
+	rec1 = copy + VRDMA_WIRE_HDR_LEN + VRDMA_WIRE_FRAME_HDR_LEN + 60;
+	assert_int_equal(vrdma_wire_next_frame(&msg, &out), 1);
+	/* Record 1 now asks TSO without an MSS: refused, and nothing after
+	 * it is yielded either. */
+	rec1[offsetof(struct vrdma_wire_frame_hdr, tso_segsz)] = 0;
+	rec1[offsetof(struct vrdma_wire_frame_hdr, tso_segsz) + 1] = 0;
+	assert_int_equal(vrdma_wire_next_frame(&msg, &out), -EBADMSG);
+	assert_true(vrdma_wire_next_frame(&msg, &out) < 0);
+
+	/* Again, record 1's length grown past the end of the message. */
+	free(copy);
+	assert_int_equal(decode_copy(buf, (size_t)len, &msg, &reason, &copy),
+			 0);
+	rec1 = copy + VRDMA_WIRE_HDR_LEN + VRDMA_WIRE_FRAME_HDR_LEN + 60;
+	assert_int_equal(vrdma_wire_next_frame(&msg, &out), 1);
+	rec1[0] = (uint8_t)(1514 + 200); /* frame_len, little-endian */
+	rec1[1] = (uint8_t)((1514 + 200) >> 8);
+	assert_int_equal(vrdma_wire_next_frame(&msg, &out), -EBADMSG);
+	free(copy);
+}
+
 static void
 test_batch_builder_bounds(void **state)
 {
@@ -743,6 +801,9 @@ test_rejections(void **state)
 		covered[c->reason] = true;
 		free(copy);
 	}
+	/* Never a decoder's verdict: the caller's, when a record changed
+	 * under vrdma_wire_next_frame() (test_batch_changed_after_check). */
+	covered[VRDMA_WIRE_BAD_CHANGED] = true;
 	for (r = VRDMA_WIRE_OK + 1; r < VRDMA_WIRE_REASON_MAX; r++)
 		if (!covered[r])
 			fail_msg("reason %s has no rejection case",
@@ -946,6 +1007,7 @@ main(void)
 		cmocka_unit_test(test_padded_round_trip),
 		cmocka_unit_test(test_split_decode),
 		cmocka_unit_test(test_batch_round_trip),
+		cmocka_unit_test(test_batch_changed_after_check),
 		cmocka_unit_test(test_batch_builder_bounds),
 		cmocka_unit_test(test_every_prefix_refused),
 		cmocka_unit_test(test_rejections),

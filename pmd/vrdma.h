@@ -76,6 +76,7 @@ extern int vrdma_logtype;
 #define VRDMA_EAGER_PIECE    65487
 #define VRDMA_LENDS	     1024 /* received frames lent at once per port */
 #define VRDMA_LEARN_AGE_S    300  /* a MAC not heard from is forgotten */
+#define VRDMA_AGE_EVERY_S    30	  /* how often the table is swept */
 #define VRDMA_BACKOFF_MIN_MS 100
 #define VRDMA_BACKOFF_MAX_MS 5000
 /* A connection whose wire-up (and, with a key, authentication) has not
@@ -237,6 +238,7 @@ struct vrdma_port {
 	uint64_t listen_retry;	/* tsc of the next listen attempt, 0: none */
 	uint64_t last_progress; /* tsc of the last vrdma_fabric_progress() */
 	uint64_t progress_gap;	/* tsc: a tx burst progresses after this */
+	uint64_t next_age;	/* tsc: expired MACs are removed then */
 	bool started;
 
 	struct vrdma_peer peers[VRDMA_MAX_PEERS];

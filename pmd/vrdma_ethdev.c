@@ -378,18 +378,28 @@ vrdma_stats_reset(struct rte_eth_dev *dev)
 	port->tx_full = 0;
 	port->bad_headers = 0;
 	memset(port->bad_reason, 0, sizeof(port->bad_reason));
+	memset(&port->learn.stats, 0, sizeof(port->learn.stats));
 	rte_spinlock_unlock(&port->lock);
 	return 0;
 }
 
-/* xstats: port-wide counters, one per decoder reason, then per peer. */
-#define VRDMA_PORT_XSTATS(X)              \
-	X(rejected_connections, rejected) \
-	X(auth_failures, auth_failures)   \
-	X(rx_untrusted, rx_untrusted)     \
-	X(tx_failed, tx_failed)           \
-	X(tx_full, tx_full)               \
-	X(bad_headers, bad_headers)
+/* xstats: port-wide counters (learn_entries is a state: the MACs the
+ * learning table holds, expired ones not yet aged out included), one per
+ * decoder reason, then per peer. */
+#define VRDMA_PORT_XSTATS(X)                  \
+	X(rejected_connections, rejected)     \
+	X(auth_failures, auth_failures)       \
+	X(rx_untrusted, rx_untrusted)         \
+	X(tx_failed, tx_failed)               \
+	X(tx_full, tx_full)                   \
+	X(bad_headers, bad_headers)           \
+	X(learn_entries, learn.used)          \
+	X(learn_learned, learn.stats.learned) \
+	X(learn_moved, learn.stats.moved)     \
+	X(learn_evicted, learn.stats.evicted) \
+	X(learn_full, learn.stats.full)       \
+	X(learn_aged, learn.stats.aged)       \
+	X(learn_forgotten, learn.stats.forgotten)
 
 enum {
 #define X(name, field) VRDMA_XSTAT_##name,

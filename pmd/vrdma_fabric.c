@@ -661,6 +661,12 @@ vrdma_fabric_progress(struct vrdma_port *port)
 	if (port->listener == NULL && port->listen_retry != 0 &&
 	    now >= port->listen_retry)
 		listen_start(port);
+	/* Lookups ignore expired MACs already; this frees their slots, so
+	 * that a table filled by MACs long gone takes new ones. */
+	if (now >= port->next_age) {
+		vrdma_peers_age(&port->learn, now);
+		port->next_age = now + rte_get_timer_hz() * VRDMA_AGE_EVERY_S;
+	}
 	for (i = 0; i < port->n_peers; i++) {
 		struct vrdma_peer *peer = &port->peers[i];
 
@@ -889,6 +895,8 @@ vrdma_fabric_start(struct vrdma_port *port)
 	if (ret != 0 && ret != -EADDRINUSE)
 		goto err_destroy_worker;
 	port->last_progress = 0;
+	port->next_age =
+		rte_get_timer_cycles() + rte_get_timer_hz() * VRDMA_AGE_EVERY_S;
 	port->progress_gap =
 		rte_get_timer_hz() / 1000000 * VRDMA_TX_PROGRESS_US;
 	for (i = 0; i < port->n_peers; i++) {

@@ -411,6 +411,16 @@ class Fabric(Case):
         self.assertEqual(rc_c, 0, out_c)
         self.assertIn("rx size=64 frames=0/0", out_c)
         self.assertIn("rx bad=0", out_c)
+        # The sender's table counts what it learned (the hellos' source
+        # MAC; the silent host sent none): still held, or forgotten when
+        # the receiver left first.
+        def xstat(name):
+            found = re.search(rf"xstat {name}=(\d+)", out_s)
+            return int(found.group(1)) if found else 0
+        self.assertEqual(xstat("learn_learned"), 1, out_s)
+        self.assertEqual(xstat("learn_entries") + xstat("learn_forgotten"),
+                         1, out_s)
+        self.assertEqual(xstat("learn_full"), 0, out_s)
 
     def test_unlisted_peer_rejected(self):
         a, b = self.veth_namespaces()

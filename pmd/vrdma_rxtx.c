@@ -698,8 +698,8 @@ tx_done(void *request, ucs_status_t status, void *user_data)
 static uint8_t pad_bytes[VRDMA_PAD] __rte_cache_aligned;
 
 /* Send one reference of m, after pad bytes of padding, to peer; consumes
- * that reference. */
-static void
+ * that reference. False if it was dropped (counted). */
+static bool
 tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
        struct rte_mbuf *m, const uint8_t *hdr, uint16_t pad, uint16_t q)
 {
@@ -729,7 +729,7 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 		}
 		peer->stats.drops++;
 		txq->stats.errors++;
-		return;
+		return false;
 	}
 	slot->port = port;
 	slot->m = m;
@@ -768,12 +768,13 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 		peer->stats.drops++;
 		txq->stats.errors++;
 		tx_slot_put(port, slot);
-		return;
+		return false;
 	}
 	peer->stats.tx_frames++;
 	peer->stats.tx_bytes += m->pkt_len;
 	if (req == NULL)
 		tx_slot_put(port, slot);
+	return true;
 }
 
 static void
@@ -896,6 +897,8 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 	uint64_t connected, dests = 0, left;
 	bool have_last = false;
 	uint16_t i, q, sent;
+	unsigned int taken;
+	uint32_t len;
 
 	rte_spinlock_lock(&port->lock);
 	if (!port->started) {
@@ -935,23 +938,26 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 			port->tx_full++;
 			break;
 		}
-		txq->stats.packets++;
-		txq->stats.bytes += m->pkt_len;
 		q = flow_queue(m);
-		if (m->pkt_len <= VRDMA_BATCH_FRAME) {
+		len = m->pkt_len;
+		taken = 0;
+		if (len <= VRDMA_BATCH_FRAME) {
 			/* Small: copied into one message per peer per burst;
 			 * UCX's per-message cost is what limits small frames.
 			 */
 			for (peer = 0, left = dests; left != 0;
-			     peer++, left >>= 1)
-				if ((left & 1) &&
-				    !batch_add(port, txq, (int)peer, q, m,
-					       &f)) {
+			     peer++, left >>= 1) {
+				if (!(left & 1))
+					continue;
+				if (batch_add(port, txq, (int)peer, q, m, &f)) {
+					taken++;
+				} else {
 					port->peers[peer].stats.drops++;
 					txq->stats.errors++;
 				}
+			}
 			rte_pktmbuf_free(m);
-			continue;
+			goto count;
 		}
 		/* One reference per peer's send, on every segment: each
 		 * completion frees the whole chain (rte_pktmbuf_free). */
@@ -960,9 +966,15 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 			     seg = seg->next)
 				rte_mbuf_refcnt_update(seg, (int16_t)(nb - 1));
 		for (peer = 0, left = dests; left != 0; peer++, left >>= 1)
-			if (left & 1)
-				tx_one(port, txq, &port->peers[peer], m, hdr,
-				       f.pad, q);
+			if ((left & 1) && tx_one(port, txq, &port->peers[peer],
+						 m, hdr, f.pad, q))
+				taken++;
+	count:
+		/* Sent if any peer took it; each peer's drop is an error. */
+		if (taken > 0) {
+			txq->stats.packets++;
+			txq->stats.bytes += len;
+		}
 		continue;
 	drop:
 		txq->stats.errors++;
@@ -995,6 +1007,8 @@ vrdma_tx_slots_drain(struct vrdma_port *port)
 			used += port->tx_slots[i].m != NULL;
 		for (i = 0; i < VRDMA_RX_SLOTS; i++)
 			used += port->rx_slots[i].m != NULL;
+		/* Batches in flight too: their buffers are freed after. */
+		used += VRDMA_BATCHES - (int)port->n_batch_free;
 	} while (used > 0 && ++spins < 100000);
 	if (used > 0)
 		VRDMA_LOG(WARNING, "%s: %d transfers still in flight at stop",

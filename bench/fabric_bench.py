@@ -221,8 +221,11 @@ class Procs:
 
 
 def eal(prefix, cpus, vdev, pmd, mem="256"):
-    argv = ["--no-pci", "--in-memory", "-m", mem, "--file-prefix", prefix,
-            "--lcores", cpus, "--main-lcore", "0", "--vdev", vdev]
+    # IOVA as virtual addresses, as vrdma node runs the switch without a
+    # PCI device: net_vrdma lends received frames only then.
+    argv = ["--no-pci", "--iova-mode=va", "--in-memory", "-m", mem,
+            "--file-prefix", prefix, "--lcores", cpus, "--main-lcore", "0",
+            "--vdev", vdev]
     return argv + (["-d", pmd] if pmd else [])
 
 

@@ -362,9 +362,12 @@ rx_lend(struct vrdma_port *port, struct vrdma_rxq *rxq, void *payload,
 	uint32_t room = (uint32_t)f->pad + f->len;
 	struct vrdma_lend *l;
 	struct rte_mbuf *m;
-	rte_iova_t iova;
 
-	if (room > UINT16_MAX || port->lend_free < 0)
+	/* UCX's memory has an IO address only where those are virtual
+	 * addresses; in PA mode a lent frame would have none, and a hardware
+	 * port on the same switch could not send it: copied instead. */
+	if (room > UINT16_MAX || port->lend_free < 0 ||
+	    rte_eal_iova_mode() != RTE_IOVA_VA)
 		return false;
 	/* The peer chooses the padding: an odd one would leave the frame's
 	 * Ethernet header misaligned for everyone who reads it. */
@@ -381,12 +384,8 @@ rx_lend(struct vrdma_port *port, struct vrdma_rxq *rxq, void *payload,
 	l->shinfo.free_cb = lend_return;
 	l->shinfo.fcb_opaque = l;
 	rte_mbuf_ext_refcnt_set(&l->shinfo, 1);
-	/* UCX's memory is not DPDK's: it has an IO address only where
-	 * those are virtual addresses (no device of ours DMAs from it). */
-	iova = rte_eal_iova_mode() == RTE_IOVA_VA
-		       ? (rte_iova_t)(uintptr_t)payload
-		       : RTE_BAD_IOVA;
-	rte_pktmbuf_attach_extbuf(m, payload, iova, (uint16_t)room, &l->shinfo);
+	rte_pktmbuf_attach_extbuf(m, payload, (rte_iova_t)(uintptr_t)payload,
+				  (uint16_t)room, &l->shinfo);
 	m->data_off = f->pad;
 	m->data_len = (uint16_t)f->len;
 	m->pkt_len = f->len;

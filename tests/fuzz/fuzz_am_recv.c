@@ -175,6 +175,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		(*argv)[0],
 		"--no-pci",
 		"--no-huge",
+		"--iova-mode=va", /* the port lends frames only then */
 		"-m",
 		"256",
 		"--no-shconf",

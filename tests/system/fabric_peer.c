@@ -4,9 +4,11 @@
  * one port (the net_vrdma vdev, loaded with -d and --vdev in the EAL
  * arguments) that either sends numbered frames of the given sizes, each
  * filled with a pattern derived from its size and sequence number, or
- * receives them and checks length, header and every payload byte across
- * all segments. It prints one line per size and exits 0 only if every
- * frame arrived intact (receiver) or was accepted by the port (sender).
+ * receives them and checks length, header, every payload byte across
+ * all segments and that each segment has an IO address (a hardware port
+ * on the same switch could DMA it). It prints one line per size and exits 0
+ * only if every frame arrived intact (receiver) or was accepted by the port
+ * (sender).
  *
  * With --pingpong N the sender sends one frame of the first size at a time
  * and waits for its echo, timing N round trips (after N/10 untimed ones)
@@ -275,6 +277,10 @@ check_frame(const struct rte_mbuf *m, uint32_t *size, bool headers_only)
 	for (seg = m; seg != NULL; seg = seg->next) {
 		const uint8_t *p = rte_pktmbuf_mtod(seg, const uint8_t *);
 
+		/* A frame the switch may hand to a hardware port needs an IO
+		 * address in every segment, whatever memory it sits in. */
+		if (seg->buf_iova == RTE_BAD_IOVA)
+			return -6;
 		for (i = 0; i < seg->data_len; i++, off++)
 			if (off >= HDR_BYTES &&
 			    p[i] != pattern(*size, seq, off))

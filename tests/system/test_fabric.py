@@ -59,7 +59,7 @@ class Fabric(Case):
 
     def start(self, role, listen, peers, ns=None, transports="tcp",
               extra=(), count=200, sizes=SIZES, mac=None, keyfile=None,
-              lcores=None):
+              lcores=None, iova="va"):
         name = rand_name(role)
         devargs = f"net_vrdma0,listen={listen}" + "".join(
             f",peer={p}" for p in peers)
@@ -69,7 +69,10 @@ class Fabric(Case):
             devargs += f",mac={mac}"
         if keyfile:
             devargs += f",keyfile={keyfile}"
+        # VA: as vrdma node runs the switch without a PCI device, and the
+        # only mode in which the port lends received frames (no copy).
         argv = [PEER, "--no-pci", "--in-memory", "-m", "128",
+                "--iova-mode", iova,
                 "--file-prefix", f"vrdma-{name}",
                 # The receiver alone on CPU 1, the sender on CPU 0.
                 "--lcores", lcores or ("0@1" if role == "recv" else "0@0"),
@@ -137,6 +140,23 @@ class Fabric(Case):
 
     def test_loopback_tcp(self):
         self.pair(f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 1}")
+
+    def test_iova_pa_copies_instead_of_lending(self):
+        """In IOVA PA mode (a switch with a hardware port and no IOMMU)
+        UCX's buffers have no IO address, so received frames are copied
+        into the pool's mbufs, never lent: every segment of every frame
+        has an IO address (fabric_peer checks), none was lent."""
+        a, b = f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 1}"
+        recv = self.start("recv", a, [b], iova="pa")
+        time.sleep(0.5)
+        send = self.start("send", b, [a], iova="pa")
+        rc_s, out_s = self.finish(send)
+        rc_r, out_r = self.finish(recv)
+        print(out_r)
+        self.assertEqual((rc_s, rc_r), (0, 0), out_s + out_r)
+        self.assertIn("Selected IOVA mode 'PA'", out_r)
+        self.assert_all_arrived(out_r)
+        self.assertNotIn("xstat peer0_rx_lent=", out_r)
 
     def test_loopback_ucx_default_transports(self):
         """UCX chooses the transport: shared memory (the driver allows

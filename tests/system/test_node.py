@@ -44,6 +44,7 @@ class NodeLifecycle(Case):
         extra = self.vrdma("vsctl", "--node", name, "--", "get",
                            "Open_vSwitch", ".", "other_config:dpdk-extra")
         self.assertIn("--no-pci", extra.stdout)
+        self.assertIn("--iova-mode=va", extra.stdout)
         self.assertIn("--in-memory", extra.stdout)
 
         self.vrdma("node", "down", "--node", name)

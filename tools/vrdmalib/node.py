@@ -208,8 +208,11 @@ class Node:
         if pci:
             args += ["-a", pci]
         else:
-            # Never let DPDK probe the machine's own PCI NICs.
-            args.insert(0, "--no-pci")
+            # Never let DPDK probe the machine's own PCI NICs. No device
+            # DMAs, so IO addresses are virtual ones: the fabric port may
+            # then lend received frames in UCX's buffers (no copy); in PA
+            # mode it copies them (docs/fabric-port.md).
+            args[:0] = ["--no-pci", "--iova-mode=va"]
         return " ".join(args)
 
     # --- bring-up ---------------------------------------------------------

@@ -83,6 +83,8 @@ extern int vrdma_logtype;
  * finished by then is retried; an incoming one not proven by then is
  * closed. */
 #define VRDMA_CONNECT_TIMEOUT_MS 3000
+/* The link reads down this long after a start (vrdma_ethdev.c). */
+#define VRDMA_LINK_SETTLE_MS 200
 /* Log lines about refused connections: one per this many seconds. */
 #define VRDMA_REFUSAL_LOG_S 10
 
@@ -240,6 +242,7 @@ struct vrdma_port {
 	uint64_t progress_gap;	/* tsc: a tx burst progresses after this */
 	uint64_t next_age;	/* tsc: expired MACs are removed then */
 	bool started;
+	uint64_t started_at; /* tsc of the start (link settling) */
 
 	struct vrdma_peer peers[VRDMA_MAX_PEERS];
 	unsigned int n_peers;

@@ -221,6 +221,7 @@ vrdma_dev_start(struct rte_eth_dev *dev)
 		goto err_free_batches;
 	rte_spinlock_lock(&port->lock);
 	port->started = true;
+	port->started_at = rte_get_timer_cycles();
 	vrdma_fabric_progress_idle(port);
 	rte_spinlock_unlock(&port->lock);
 	for (i = 0; i < dev->data->nb_rx_queues; i++)
@@ -307,6 +308,16 @@ vrdma_link_update(struct rte_eth_dev *dev, int wait)
 		 * when connections get made. */
 		vrdma_fabric_progress_idle(port);
 		up = vrdma_fabric_connected_mask(port) != 0;
+		/* Down for VRDMA_LINK_SETTLE_MS after a start, whatever the
+		 * peers, as a NIC's link takes a while: OVS reads the link
+		 * right after starting a port and keeps it without telling
+		 * its bridge, which only learns of changes; a link already up
+		 * then (a restarted switch whose peers reconnect at once)
+		 * stayed "down" in the OVSDB for good. The watchdog's next
+		 * query, seconds later, is the change it reports. */
+		if (rte_get_timer_cycles() - port->started_at <
+		    rte_get_timer_hz() / 1000 * VRDMA_LINK_SETTLE_MS)
+			up = false;
 	}
 	rte_spinlock_unlock(&port->lock);
 	set_link(dev, up);

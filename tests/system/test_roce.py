@@ -7,6 +7,7 @@ verbs (transports=rc+ud: no tcp, no shared memory between two kernels).
 Every frame must arrive intact, and the rxe device's own packet counters
 must show that verbs carried them."""
 
+import json
 import os
 import re
 import time
@@ -195,6 +196,15 @@ class RoceDemo(vrdmatest.Case):
             self.assertIsNotNone(m, proc.stdout)
             self.assertGreater(int(m.group(1)), 100)
             self.assertGreater(int(m.group(2)), 100)
+        # Each node's fabric port connected over RC verbs and proved the
+        # hosts' shared key (roce.KEYFILE), both ways.
+        with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
+            logs = json.load(f)["fabric_log"]
+        for host in ("roce1", "roce2"):
+            text = "\n".join(logs[host])
+            self.assertRegex(text, r"connected via rc_verbs/rxe0:1.*, "
+                             r"authenticated", text)
+            self.assertIn("connected to us, authenticated", text)
         self.assertFalse(os.path.exists(os.path.join(roce.STATE,
                                                      "state.json")),
                          "the demo took its hosts down")

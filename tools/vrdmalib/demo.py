@@ -150,6 +150,8 @@ def main_roce(args):
                                       for k in after[n]} for n in names}
         results["fabric_xstats"] = {n: roce.fabric_xstats(n, i)
                                     for i, n in enumerate(names)}
+        results["fabric_log"] = {n: roce.fabric_log(n, i)
+                                 for i, n in enumerate(names)}
         ok = not results["unreachable"]
     finally:
         if args.keep:

@@ -18,6 +18,7 @@ boots in about 20 s; verbs work, slowly. State: /run/vrdma/roce."""
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -377,6 +378,11 @@ def guest_ip(i):
     return f"198.18.2.{i + 1}"
 
 
+# The fabric key inside each host (its /run is its own tmpfs): one secret
+# for all of them, as a cluster copies one file to every host.
+KEYFILE = "/run/vrdma/etc/fabric.key"
+
+
 def node_config(i, n, transports=TRANSPORTS):
     peers = ", ".join(f'"{fabric_ip(j)}:{FABRIC_PORT}"'
                       for j in range(n) if j != i)
@@ -385,7 +391,8 @@ def node_config(i, n, transports=TRANSPORTS):
         "[node]", f'name = "{node_name(i)}"',
         "[memory]", "socket_mem_mb = 512",
         "[fabric]", f'listen = "{fabric_ip(i)}:{FABRIC_PORT}"',
-        f"peers = [{peers}]", f'transports = "{transports}"']) + "\n"
+        f"peers = [{peers}]", f'transports = "{transports}"',
+        f'keyfile = "{KEYFILE}"']) + "\n"
 
 
 def _checked(name, argv, timeout, what):
@@ -402,15 +409,18 @@ def nodes_up(transports=TRANSPORTS):
     runs over transports, and one namespace guest; returns the guests."""
     hs = hosts()
     guests = []
+    key = secrets.token_hex(32)
     for i, h in enumerate(hs):
         node = node_name(i)
         conf = node_config(i, len(hs), transports)
         progress(f"roce: {h['name']}: node {node} up (fabric over "
-                 f"{transports}) and guest g{i + 1}")
+                 f"{transports}, peers proving a shared key) and guest "
+                 f"g{i + 1}")
         _checked(h["name"], ["/bin/sh", "-c",
-                             "mkdir -p /run/vrdma/etc && cat > "
+                             "umask 077 && mkdir -p /run/vrdma/etc && "
+                             f"echo {key} > {KEYFILE} && cat > "
                              f"/run/vrdma/etc/{node}.toml <<'EOF'\n{conf}EOF"],
-                 30, "writing the node config")
+                 30, "writing the node config and the fabric key")
         _checked(h["name"], ["env", *NODE_ENV, *vrdma_argv(), "node", "up",
                              "--node", node], 300, f"vrdma node up {node}")
         _checked(h["name"], ["env", *NODE_ENV, *vrdma_argv(), "ns", "add",
@@ -434,6 +444,17 @@ def fabric_xstats(name, i):
                           "--node", node_name(i), "get", "Interface",
                           "fabric", "statistics"], 120, "reading the fabric port statistics")
     return {k: int(v) for k, v in re.findall(r'"?([\w.]+)"?=(\d+)', out)}
+
+
+def fabric_log(name, i):
+    """The fabric port's connection lines from host name's node log
+    ("peer ... connected via rc_verbs/rxe0:1, authenticated")."""
+    node = node_name(i)
+    out = _checked(name, ["grep", "-h", "net_vrdma", f"/var/lib/vrdma/{node}"
+                          f"/log/ovs-daemon-{node}.log"], 30,
+                   "reading the node's log")
+    return [ln.split("net_vrdma: ", 1)[1] for ln in out.splitlines()
+            if "net_vrdma: " in ln and "connected" in ln]
 
 
 def rxe_counters(name):

@@ -359,6 +359,7 @@ class Node:
                              f"see {p.daemon_log}")
 
     def _log_lines(self):
+        """The daemon log's lines, or None if it cannot be read."""
         try:
             with open(self.paths.daemon_log, encoding="utf-8",
                       errors="replace") as f:
@@ -377,11 +378,8 @@ class Node:
 
     def _log_reason(self):
         """The last error or fatal line of the daemon log: the real cause."""
-        try:
-            with open(self.paths.daemon_log, encoding="utf-8",
-                      errors="replace") as f:
-                lines = f.read().splitlines()
-        except OSError:
+        lines = self._log_lines()
+        if lines is None:
             return "no log"
         bad = [ln for ln in lines if "|ERR|" in ln or "|EMER|" in ln]
         # A failure logs its cause first, then the consequences.

@@ -58,6 +58,7 @@
 #include <rte_ring.h>
 
 #include "vrdma.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -223,19 +224,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		port->peers[i].out_ep = (ucp_ep_h)(void *)&ep_tokens[i][1];
 	}
 	return 0;
-}
-
-static uint8_t *
-dup_exact(const uint8_t *p, size_t n)
-{
-	/* malloc(0) may return NULL; one spare byte that is never read. */
-	uint8_t *q = malloc(n > 0 ? n : 1);
-
-	if (q == NULL)
-		abort();
-	if (n > 0)
-		memcpy(q, p, n);
-	return q;
 }
 
 static uint16_t

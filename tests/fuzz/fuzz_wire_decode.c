@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "vrdma_wire.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,19 +28,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		if (!(cond))              \
 			__builtin_trap(); \
 	} while (0)
-
-static uint8_t *
-dup_exact(const uint8_t *p, size_t n)
-{
-	/* malloc(0) may return NULL; one spare byte that is never read. */
-	uint8_t *q = malloc(n > 0 ? n : 1);
-
-	if (q == NULL)
-		abort();
-	if (n > 0)
-		memcpy(q, p, n);
-	return q;
-}
 
 /* Yields every frame, reads every byte of each, and re-encodes them. */
 static void

@@ -35,8 +35,10 @@ class Testpmd:
     dpdkvhostuserclient port); server=False connects to OVS's socket (for a
     dpdkvhostuser port)."""
 
-    def __init__(self, name, socket, server, workdir, mem_mb=128, mac=None):
+    def __init__(self, name, socket, server, workdir, mem_mb=128, mac=None,
+                 queues=1):
         self.name = name
+        self.queues = queues
         self.socket = socket
         self.server = server
         self.workdir = workdir
@@ -48,7 +50,7 @@ class Testpmd:
         self.owner = f"endpoint:{name}"
 
     def argv(self):
-        vdev = f"net_virtio_user0,path={self.socket},queues=1"
+        vdev = f"net_virtio_user0,path={self.socket},queues={self.queues}"
         if self.server:
             vdev += ",server=1"
         if self.mac:
@@ -68,7 +70,8 @@ class Testpmd:
                 "--no-pci", "--in-memory", "--single-file-segments",
                 "-m", str(self.mem_mb), "--file-prefix", self.prefix,
                 "--log-level", "lib.eal:notice", "--vdev", vdev, "--",
-                "-i", "--total-num-mbufs=4096", "--forward-mode=rxonly"]
+                "-i", "--total-num-mbufs=4096", "--forward-mode=rxonly",
+                f"--rxq={self.queues}", f"--txq={self.queues}"]
 
     def start(self, timeout=60):
         if not shutil.which(TESTPMD):
@@ -146,9 +149,27 @@ class Testpmd:
         self.cmd("stop", expect=r"Done\.")
         self.cmd("set fwd rxonly")
 
+    def generate(self, frame_len):
+        """Send frames of many flows and count what arrives, at once
+        (testpmd flowgen: 1024 flows by destination IP, from a fixed
+        source MAC to an unknown one, so a switch floods them), on every
+        queue, until halt(); unpaced, so a run is bounded by the caller's
+        time. With several queues, CPU 0 and 1 each serve some."""
+        self.cmd("stop")
+        self.cmd(f"set txpkts {frame_len}")
+        self.cmd("set corelist 2" if self.queues == 1 else "set corelist 1,2")
+        self.cmd(f"set nbcore {min(self.queues, 2)}")
+        self.cmd("set fwd flowgen")
+        self.cmd("start")
+
+    def halt(self):
+        self.cmd("stop", expect=r"Done\.")
+        self.cmd("set fwd rxonly")
+
     def receive(self):
         """Count frames (testpmd rxonly) until the next stop."""
         self.cmd("set corelist 1")
+        self.cmd("set nbcore 1")
         self.cmd("set fwd rxonly")
         self.cmd("start")
 

@@ -6,11 +6,13 @@ node config (the driver loaded into ovs-vswitchd-dpdk with -d); frames from
 a vhost-user endpoint on one node reach a vhost-user endpoint on the other
 across the fabric."""
 
+import os
 import re
 import time
 
 import traffic
 import vrdmatest
+from vrdmalib.util import wait_for
 from vrdmatest import Case, rand_name
 
 
@@ -23,14 +25,16 @@ class FabricInOvs(Case):
         self.assertIsNotNone(m, out)
         return int(m.group(1)), int(m.group(2))
 
-    def test_two_nodes_across_the_fabric(self):
+    def two_nodes(self, extra="", queues=1):
+        """Two nodes across a veth fabric, each with a vhost-user port "g"
+        of that many queue pairs and a testpmd endpoint on it:
+        [(name, config)], [endpoint]."""
         ns_a, ns_b = self.veth_namespaces()
         port = 7000
-        nodes = []
-        for name, ns, me, other in ((rand_name("fa"), ns_a, "198.18.0.1",
-                                     "198.18.0.2"),
-                                    (rand_name("fb"), ns_b, "198.18.0.2",
-                                     "198.18.0.1")):
+        nodes, eps = [], []
+        for i, (name, ns, me, other) in enumerate(
+                ((rand_name("fa"), ns_a, "198.18.0.1", "198.18.0.2"),
+                 (rand_name("fb"), ns_b, "198.18.0.2", "198.18.0.1"))):
             conf = self.write_config(name, f"""
 [node]
 netns = "{ns}"
@@ -40,19 +44,23 @@ socket_mem_mb = 256
 listen = "{me}:{port}"
 peers = ["{other}:{port}"]
 transports = "tcp"
-""")
+{extra}""")
             self.node_up(name, "--config", conf)
+            nodes.append((name, conf))
             sock = self.vrdma("port", "add", "--node", name, "--config",
-                              conf, "g").stdout.strip()
-            nodes.append((name, conf, sock))
-        eps = [self.endpoint(f"e{i}", sock, True)
-               for i, (_n, _c, sock) in enumerate(nodes)]
-        for (name, conf, _s), ep in zip(nodes, eps):
+                              conf, "--queues", str(queues),
+                              "g").stdout.strip()
+            eps.append(self.endpoint(f"e{i}", sock, True, queues=queues))
+        for (name, conf), ep in zip(nodes, eps):
             node = self.node_obj(name, conf)
             self.assertTrue(traffic.wait_links(node, ("g", "fabric"),
                                                endpoints=(ep,), timeout=60),
                             f"node {name}: vhost port and fabric link up")
-        (na, ca, _), (nb, cb, _) = nodes
+        return nodes, eps
+
+    def test_two_nodes_across_the_fabric(self):
+        nodes, eps = self.two_nodes()
+        (na, ca), (nb, cb) = nodes
         rx_b0, _ = self.fabric_counters(nb, cb)
         _, tx_a0 = self.fabric_counters(na, ca)
         eps[1].clear()
@@ -72,9 +80,121 @@ transports = "tcp"
         status = self.vrdma("node", "status", "--node", na, "--config",
                             ca).stdout
         self.assertRegex(status, r"fabric\s+dpdk\s+up")
-        for name, _c, _s in nodes:
+        for name, _c in nodes:
             self.assert_no_errors_in_log(name)
 
+    @staticmethod
+    def port_counters(node):
+        """{port: {counter: n}} of the node's datapath, read live."""
+        out = node.appctl("dpctl/show", "-s").stdout
+        ports, cur = {}, None
+        for line in out.splitlines():
+            m = re.match(r"\s+port \d+: (\S+)", line)
+            if m:
+                cur = ports.setdefault(m.group(1), {})
+                continue
+            m = re.match(r"\s+(RX|TX) (packets:\d+.*)", line)
+            if m and cur is not None:
+                for key, val in re.findall(r"(\w+):(\d+)", m.group(2)):
+                    cur[f"{m.group(1).lower()}_{key}"] = int(val)
+        return ports
+
+    def test_two_pmd_threads_two_rx_queues_both_ways(self):
+        """The fabric port with two rx queues and two PMD threads per node,
+        each thread polling one fabric rx queue and one of the guest port's
+        two, so that both threads receive from and send to the fabric port
+        at once (its tx queues are per thread). The guests send frames of
+        1024 flows on both their queues, both ways at the same time, 64 B
+        (batched) one way and 1500 B (one message each) the other. Every
+        frame a guest sent is received by the other or counted as dropped
+        by a port on the way: nothing is lost or made up in between."""
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            self.skipTest(f"SKIP: needs 2 CPUs for two PMD threads, this "
+                          f"process may use {cpus}")
+        c0, c1 = cpus[0], cpus[1]
+        nodes, eps = self.two_nodes(
+            extra=f"queues = 2\n[cpu]\npmd_cores = \"{c0},{c1}\"\n",
+            queues=2)
+        objs = [self.node_obj(name, conf) for name, conf in nodes]
+        want = {("fabric", 0): c0, ("g", 0): c0,
+                ("fabric", 1): c1, ("g", 1): c1}
+        for node in objs:
+            # Placed by hand: OVS's own choice may put both guest queues on
+            # one thread, and then only that one sends to the fabric.
+            for port in ("fabric", "g"):
+                node.vsctl("set", "Interface", port,
+                           f"other_config:pmd-rxq-affinity=0:{c0},1:{c1}")
+
+            def placed(node=node):
+                out = node.appctl("dpif-netdev/pmd-rxq-show").stdout
+                got = {}
+                for block in re.split(r"(?=pmd thread numa_id)", out):
+                    core = re.search(r"core_id (\d+)", block)
+                    for port, q in re.findall(
+                            r"port: (\S+)\s+queue-id:\s+(\d+)", block):
+                        got[(port, int(q))] = int(core.group(1))
+                return got
+            self.assertTrue(wait_for(lambda: placed() == want, 10),
+                            f"{node.name}: rx queues on {placed()}, "
+                            f"want {want}")
+        before = [self.port_counters(node) for node in objs]
+        for ep in eps:
+            ep.clear()
+        eps[0].generate(64)
+        eps[1].generate(1500)
+        time.sleep(4.0)
+        for ep in eps:
+            ep.halt()
+        for ep in eps:  # frames still in rings and in flight arrive
+            ep.receive()
+        time.sleep(2.0)
+        stats = [ep.stats() for ep in eps]
+        after = [self.port_counters(node) for node in objs]
+
+        def delta(i, port, key):
+            return after[i][port].get(key, 0) - before[i][port].get(key, 0)
+
+        for src, dst in ((0, 1), (1, 0)):
+            sent = stats[src]["tx_packets"]
+            got = stats[dst]["rx_packets"]
+            drops = {
+                "guest->switch": delta(src, "g", "rx_dropped")
+                + delta(src, "g", "rx_errors"),
+                "fabric tx": delta(src, "fabric", "tx_dropped")
+                + delta(src, "fabric", "tx_errors"),
+                "fabric rx": delta(dst, "fabric", "rx_dropped")
+                + delta(dst, "fabric", "rx_errors")
+                + delta(dst, "fabric", "rx_overrun"),
+                "switch->guest": delta(dst, "g", "tx_dropped")
+                + delta(dst, "g", "tx_errors"),
+            }
+            print(f"{nodes[src][0]} -> {nodes[dst][0]}: sent {sent}, "
+                  f"received {got}, dropped {drops}; fabric tx "
+                  f"{delta(src, 'fabric', 'tx_packets')}, rx "
+                  f"{delta(dst, 'fabric', 'rx_packets')}")
+            self.assertGreater(got, 1000, "frames crossed the fabric")
+            self.assertEqual(sent, got + sum(drops.values()),
+                             f"every frame received or counted as dropped: "
+                             f"{drops}")
+        for node in objs:
+            # Per queue: the DB's statistics, read after their 5 s update.
+            self.assertTrue(wait_for(lambda node=node: self.queues_busy(
+                node), 15),
+                f"{node.name}: both rx queues and two threads' tx queues "
+                f"carried frames: {node.vsctl('get', 'Interface', 'fabric', 'statistics').stdout}")
+        for name, _c in nodes:
+            self.assert_no_errors_in_log(name)
+
+    @staticmethod
+    def queues_busy(node):
+        """Both fabric rx queues received, and two tx queues (one per PMD
+        thread; OVS gives the main thread one too) sent."""
+        out = node.vsctl("get", "Interface", "fabric", "statistics").stdout
+        counts = {q: int(n) for q, n in
+                  re.findall(r"(\w+_q\d+)_packets=(\d+)", out)}
+        tx = [q for q, n in counts.items() if q.startswith("tx_") and n]
+        return counts.get("rx_q0") and counts.get("rx_q1") and len(tx) >= 2
 
 if __name__ == "__main__":
     vrdmatest.main()

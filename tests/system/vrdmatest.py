@@ -201,8 +201,9 @@ class Case(unittest.TestCase):
             f.write(text)
         return path
 
-    def endpoint(self, name, socket, server):
-        ep = Testpmd(rand_name(name), socket, server, self.state)
+    def endpoint(self, name, socket, server, queues=1):
+        ep = Testpmd(rand_name(name), socket, server, self.state,
+                     queues=queues)
         self.addCleanup(ep.stop)
         ep.start()
         return ep

@@ -232,6 +232,11 @@ SCHEMA = {
                 'UCX network devices joined by "+" (UCX_NET_DEVICES): '
                 '"rxe0:1" (verbs device:port), "eth0" (tcp), "rxe0:1+eth0" '
                 "(both); empty: UCX chooses"),
+        "queues": (1, _int_range(1, 8),
+                   "receive queues of the fabric port (options:n_rxq): "
+                   "frames are spread over them by flow, so that several "
+                   "PMD threads (one per [cpu] pmd_cores entry) share the "
+                   "fabric's receive work"),
         "mac": ("", _mac, "fabric port MAC; empty: derived from listen"),
         "keyfile": ("", _keyfile,
                     "file holding the secret the fabric's hosts share "

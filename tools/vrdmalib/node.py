@@ -452,15 +452,17 @@ class Node:
         where = "[uplink] iface" if self.cfg["uplink.iface"] \
             else "[uplink] devargs"
         self._ensure_dpdk_port("uplink", self.uplink_devargs(), where)
-        self._ensure_dpdk_port("fabric", self.fabric_devargs(), "[fabric]")
+        self._ensure_dpdk_port(
+            "fabric", self.fabric_devargs(), "[fabric]",
+            [f"options:n_rxq={self.cfg['fabric.queues']}"])
 
-    def _ensure_dpdk_port(self, name, devargs, where):
+    def _ensure_dpdk_port(self, name, devargs, where, extra=()):
         if not devargs:
             return
         self.vsctl("--may-exist", "add-port", self.bridge, name, "--",
                    "set", "Interface", name, "type=dpdk",
                    f"options:dpdk-devargs={devargs}",
-                   f"mtu_request={self.cfg['ports.mtu']}")
+                   f"mtu_request={self.cfg['ports.mtu']}", *extra)
         err = self.vsctl("--no-wait", "get", "Interface", name, "error",
                          check=False).stdout.strip()
         if err and err != "[]":

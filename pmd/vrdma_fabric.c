@@ -747,50 +747,70 @@ static const char *const mm_names[] = {
 static const char *const tcp_names[] = {"tcp", NULL};
 
 /*
- * UCX settings the driver makes through the environment, unless it
- * already has them (a user's own setting wins). Through the environment
- * because UCX's transports and memory domains read some of them, which
- * ucp_config_modify does not reach (UCX applies them but warns they are
- * unused). Only those of transports the port's transports list can use
- * are set (all for UCX's default list): UCX warns of every UCX_ variable
- * that no component read ("unused env variables"), so a port with
- * transports=rc+ud sets none of the mm or tcp ones. The environment is
- * the process's: a second port with other transports adds its own.
- * bench/cases.py UCX_DRIVER_ENV mirrors this table (tests/tool/
- * test_bench.py compares them).
+ * UCX settings the driver makes in the UCX configuration it creates its
+ * context with, unless the environment already has them (a user's own
+ * setting wins). Not through setenv: the switch's other threads read the
+ * environment meanwhile, and setenv is not safe against that (glibc may
+ * free the array a getenv walks). ucp_config_modify keeps the names UCP
+ * does not know (the transports' and connection managers') and applies
+ * them to every interface and connection manager the worker opens; UCX
+ * warns of those that none took ("invalid configuration"), so only those
+ * of transports the port's transports list can use are made (all for
+ * UCX's default list): a port with transports=rc+ud makes none of the mm
+ * or tcp ones. Each port's are its own. bench/cases.py UCX_DRIVER_ENV
+ * mirrors this table (tests/tool/test_bench.py compares them).
  */
 static const struct ucx_env {
-	const char *name;
+	const char *name; /* as a user would export it */
 	const char *value;
 	const char *const *users; /* UCX_TLS names; NULL: every port */
+	/* The name in the interface's table, where the environment's has a
+	 * prefix that is not a table's (tcp's "TCP_"); NULL: name without
+	 * "UCX_". */
+	const char *key;
 } ucx_env[] = {
 	/* UCX 1.13 leaves shared memory out of endpoints that ask for error
 	 * handling (ours must: peers restart) unless told it may use it
 	 * (openucx/ucx#8477); without it two ports on one machine talk
 	 * tcp. */
-	{"UCX_MM_ERROR_HANDLING", "y", mm_names},
+	{"UCX_MM_ERROR_HANDLING", "y", mm_names, NULL},
 	/* Eager frames (vrdma_rxtx.c) in one piece where they fit: a shared
 	 * memory FIFO element of the most UCX takes (its length is 16 bits),
 	 * grown 64 at a time, not 512 (32 MiB); a tcp receive buffer that
 	 * takes a 64 KiB frame whole, which lets UCX send it zero-copy. */
-	{"UCX_MM_SEG_SIZE", "65535", mm_names},
-	{"UCX_MM_RX_BUFS_GROW", "64", mm_names},
-	{"UCX_TCP_RX_SEG_SIZE", "128k", tcp_names},
+	{"UCX_MM_SEG_SIZE", "65535", mm_names, NULL},
+	{"UCX_MM_RX_BUFS_GROW", "64", mm_names, NULL},
+	{"UCX_TCP_RX_SEG_SIZE", "128k", tcp_names, "RX_SEG_SIZE"},
 	/* A restarted port listens again at once: its old connections'
 	 * sockets in TIME_WAIT (a minute) must not keep the address. Read
 	 * by every connection manager (rdmacm's and tcp's). */
-	{"UCX_CM_REUSEADDR", "y", NULL},
+	{"UCX_CM_REUSEADDR", "y", NULL, NULL},
 };
 
-static void
-ucx_env_set(const char *transports)
+static int
+ucx_settings(struct vrdma_port *port, ucp_config_t *config)
 {
+	const char *transports = port->da.transports;
+	const char *key;
+	ucs_status_t status;
 	unsigned int i;
 
-	for (i = 0; i < RTE_DIM(ucx_env); i++)
-		if (ucx_env[i].users == NULL ||
-		    vrdma_tl_list_names(transports, ucx_env[i].users))
-			setenv(ucx_env[i].name, ucx_env[i].value, 0);
+	for (i = 0; i < RTE_DIM(ucx_env); i++) {
+		const struct ucx_env *e = &ucx_env[i];
+
+		if ((e->users != NULL &&
+		     !vrdma_tl_list_names(transports, e->users)) ||
+		    getenv(e->name) != NULL)
+			continue;
+		key = e->key != NULL ? e->key : e->name + strlen("UCX_");
+		status = ucp_config_modify(config, key, e->value);
+		if (status != UCS_OK) {
+			VRDMA_LOG(ERR, "%s: UCX refused %s=%s (%s)", port->name,
+				  e->name, e->value, ucs_status_string(status));
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 /* Sets UCX's name to a devargs key's value, if given ("" = UCX's own). */
@@ -836,7 +856,6 @@ vrdma_fabric_start(struct vrdma_port *port)
 	unsigned int i;
 	int ret;
 
-	ucx_env_set(port->da.transports);
 	status = ucp_config_read(NULL, NULL, &config);
 	if (status != UCS_OK) {
 		ret = ucs_to_errno(status);
@@ -845,8 +864,10 @@ vrdma_fabric_start(struct vrdma_port *port)
 	/* The devargs, not the switch's environment, choose transports and
 	 * devices: a UCX_TLS or UCX_NET_DEVICES exported in an operator's
 	 * shell is lost when the switch restarts from a service. */
-	ret = config_set(port, config, "TLS", "transports",
-			 port->da.transports);
+	ret = ucx_settings(port, config);
+	if (ret == 0)
+		ret = config_set(port, config, "TLS", "transports",
+				 port->da.transports);
 	if (ret == 0)
 		ret = config_set(port, config, "NET_DEVICES", "dev",
 				 port->da.devices);

@@ -6,7 +6,10 @@
  * filled with a pattern derived from its size and sequence number, or
  * receives them and checks length, header, every payload byte across
  * all segments and that each segment has an IO address (a hardware port
- * on the same switch could DMA it). It prints one line per size and exits 0
+ * on the same switch could DMA it). It fails if the process's environment
+ * changed between EAL's init and the port's close (a driver must not
+ * setenv while the application's threads run). It prints one line per size
+ * and exits 0
  * only if every frame arrived intact (receiver) or was accepted by the port
  * (sender).
  *
@@ -723,9 +726,47 @@ watchdog(void *arg)
 	return 0;
 }
 
+extern char **environ;
+
+/* A hash of the process's environment: a driver must not change it while
+ * the application's other threads may read it (setenv is not thread-safe
+ * against getenv), so the environment after the port's start and stop is
+ * compared with the one before. */
+static uint64_t
+env_hash(void)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	char **e;
+	const char *c;
+
+	for (e = environ; *e != NULL; e++) {
+		for (c = *e; *c != '\0'; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+		h = (h ^ '\n') * 1099511628211ULL;
+	}
+	return h;
+}
+
+static void
+env_changes(char **before, unsigned int n)
+{
+	char **e;
+	unsigned int i;
+
+	for (e = environ; *e != NULL; e++) {
+		for (i = 0; i < n && strcmp(before[i], *e) != 0; i++)
+			;
+		if (i == n)
+			printf("environment changed: %s\n", *e);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
+	char *env_before[256];
+	unsigned int n_env = 0;
+	uint64_t env_start;
 	struct rte_eth_conf conf = {
 		.txmode.offloads = RTE_ETH_TX_OFFLOAD_MULTI_SEGS,
 	};
@@ -742,6 +783,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "fabric_peer: EAL init failed\n");
 		return 2;
 	}
+	/* After EAL's init: DPDK's mlx4/mlx5 drivers set theirs while it
+	 * loads them, before the application's threads exist. */
+	for (n_env = 0; n_env < RTE_DIM(env_before) && environ[n_env] != NULL;
+	     n_env++)
+		env_before[n_env] = strdup(environ[n_env]);
+	env_start = env_hash();
 	if (parse(argc - ret, argv + ret, &o) != 0) {
 		fprintf(stderr, "fabric_peer: usage: EAL-ARGS -- --send|--recv "
 				"--sizes 64,1500 [--count N] [--timeout S] "
@@ -828,6 +875,12 @@ main(int argc, char **argv)
 		printf("held frames=%u intact=%u\n", n_held, intact);
 		ret |= intact != n_held || n_held != o.hold;
 	}
+	if (env_hash() != env_start) {
+		env_changes(env_before, n_env);
+		ret = 1;
+	}
+	while (n_env > 0)
+		free(env_before[--n_env]);
 	rte_eal_cleanup();
 	return ret;
 }

@@ -249,12 +249,15 @@ class UcxSettings(unittest.TestCase):
                   encoding="utf-8") as f:
             src = f.read()
         # The driver's table of settings, one {"UCX_NAME", "value",
-        # users} entry each, set by ucx_env_set() for the transports a
-        # port's list can use: all of them for UCX's default list, which
-        # the bench's baselines stand for.
-        table = re.findall(r'\{"(UCX_\w+)", "([^"]*)", (\w+)\}', src)
+        # users, key} entry each, made by ucx_settings() in the UCX
+        # configuration of a port, for the transports its list can use:
+        # all of them for UCX's default list, which the bench's baselines
+        # stand for (in their environment).
+        table = re.findall(
+            r'\{"(UCX_\w+)", "([^"]*)", (\w+), (?:NULL|"\w+")\}', src)
         self.assertTrue(table, "no ucx_env table in pmd/vrdma_fabric.c")
-        self.assertIn("setenv(ucx_env[i].name, ucx_env[i].value, 0)", src)
+        self.assertIn("ucp_config_modify(config,", src)
+        self.assertNotIn("setenv(", src, "the driver changes no environment")
         env = {name: value for name, value, _users in table}
         self.assertEqual(env, cases.UCX_DRIVER_ENV,
                          "bench/cases.py UCX_DRIVER_ENV differs from the "

@@ -18,6 +18,7 @@
 #include <rte_cycles.h>
 #include <rte_kvargs.h>
 #include <rte_malloc.h>
+#include <rte_telemetry.h>
 
 #include "vrdma.h"
 
@@ -643,6 +644,106 @@ static struct rte_vdev_driver vrdma_vdev_driver = {
 	.probe = vrdma_probe,
 	.remove = vrdma_remove,
 };
+
+/*
+ * Telemetry "/vrdma/peers,PORT_ID": the fabric port's peers by address,
+ * for operators' tools (`vrdma fabric status`), which xstats cannot give:
+ * they are numbers named by index. Each peer "peer<i>" (the devargs'
+ * order) is a dict: address; state (connected: our connection is up;
+ * connecting: being set up; inbound: only the peer's connection to us
+ * carries frames; down); trusted (with a keyfile: the peer proved it);
+ * transport (the families of the active-message lane, "+"-joined; "" when
+ * not connected) and lanes (every lane's); then its counters.
+ */
+static const char *
+peer_state(const struct vrdma_peer *peer)
+{
+	if (peer->connected)
+		return "connected";
+	if (peer->connecting)
+		return "connecting";
+	return peer->in_ep != NULL ? "inbound" : "down";
+}
+
+static void
+families(const struct vrdma_peer *peer, unsigned int role, char *buf,
+	 size_t size)
+{
+	unsigned int i;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; peer->connected && i < VRDMA_TL_MAX && n < size; i++)
+		if (peer->via[i] & role)
+			n += (size_t)snprintf(buf + n, size - n, "%s%s",
+					      n ? "+" : "",
+					      vrdma_tl_family_name(i));
+}
+
+static int
+telemetry_peers(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct rte_tel_data *one[VRDMA_MAX_PEERS] = {NULL};
+	struct vrdma_port *port;
+	char *end, name[16], buf[64];
+	unsigned long id;
+	unsigned int i;
+
+	RTE_SET_USED(cmd);
+	if (params == NULL || params[0] == '\0')
+		return -EINVAL;
+	id = strtoul(params, &end, 10);
+	if (*end != '\0' || id >= RTE_MAX_ETHPORTS ||
+	    !rte_eth_dev_is_valid_port((uint16_t)id) ||
+	    rte_eth_devices[id].dev_ops != &vrdma_dev_ops)
+		return -EINVAL;
+	port = rte_eth_devices[id].data->dev_private;
+	for (i = 0; i < port->n_peers; i++) {
+		one[i] = rte_tel_data_alloc();
+		if (one[i] == NULL) {
+			while (i > 0)
+				rte_tel_data_free(one[--i]);
+			return -ENOMEM;
+		}
+		rte_tel_data_start_dict(one[i]);
+	}
+	rte_tel_data_start_dict(d);
+	rte_spinlock_lock(&port->lock);
+	for (i = 0; i < port->n_peers; i++) {
+		const struct vrdma_peer *peer = &port->peers[i];
+
+		rte_tel_data_add_dict_string(one[i], "address", peer->name);
+		rte_tel_data_add_dict_string(one[i], "state", peer_state(peer));
+		rte_tel_data_add_dict_int(
+			one[i], "trusted",
+			port->key.len == 0 ||
+				(peer->connected && peer->out_trusted) ||
+				(!peer->connected && peer->in_ep != NULL));
+		families(peer, VRDMA_TL_ROLE_AM, buf, sizeof(buf));
+		rte_tel_data_add_dict_string(one[i], "transport", buf);
+		families(peer, VRDMA_TL_ROLE_AM | VRDMA_TL_ROLE_OTHER, buf,
+			 sizeof(buf));
+		rte_tel_data_add_dict_string(one[i], "lanes", buf);
+#define X(field, help) \
+	rte_tel_data_add_dict_u64(one[i], #field, peer->stats.field);
+		VRDMA_PEER_STATS(X)
+#undef X
+	}
+	rte_spinlock_unlock(&port->lock);
+	for (i = 0; i < port->n_peers; i++) {
+		snprintf(name, sizeof(name), "peer%u", i);
+		rte_tel_data_add_dict_container(d, name, one[i], 0);
+	}
+	return 0;
+}
+
+RTE_INIT(vrdma_telemetry_init)
+{
+	rte_telemetry_register_cmd("/vrdma/peers", telemetry_peers,
+				   "The fabric port's peers: address, state, "
+				   "transport, counters. Parameters: int "
+				   "port_id");
+}
 
 RTE_PMD_REGISTER_VDEV(net_vrdma, vrdma_vdev_driver);
 RTE_PMD_REGISTER_PARAM_STRING(net_vrdma, VRDMA_DEVARGS_PARAM_STRING);

@@ -6,6 +6,7 @@ node config (the driver loaded into ovs-vswitchd-dpdk with -d); frames from
 a vhost-user endpoint on one node reach a vhost-user endpoint on the other
 across the fabric."""
 
+import json
 import os
 import re
 import time
@@ -82,6 +83,77 @@ transports = "tcp"
         self.assertRegex(status, r"fabric\s+dpdk\s+up")
         for name, _c in nodes:
             self.assert_no_errors_in_log(name)
+
+    def test_fabric_status_and_metrics(self):
+        """vrdma fabric status names each peer by address with its state,
+        transport and counters, which agree with the switch's own port
+        counters; --json says the same; the Prometheus exposition parses
+        and carries those numbers; a peer that goes away reads as not
+        connected (exit 1), a node that is down as not running (exit 3)."""
+        from prometheus_client.parser import text_string_to_metric_families
+        nodes, eps = self.two_nodes()
+        (na, ca), (nb, cb) = nodes
+        eps[1].receive()
+        eps[0].send(1.0)
+        time.sleep(1.0)
+        proc = self.vrdma("fabric", "status", "--node", na, "--config", ca,
+                          "--json")
+        st = json.loads(proc.stdout)
+        print(proc.stdout)
+        self.assertTrue(st["up"])
+        self.assertEqual(len(st["peers"]), 1)
+        peer = st["peers"][0]
+        self.assertEqual(peer["address"], "198.18.0.2:7000")
+        self.assertEqual(peer["state"], "connected")
+        self.assertEqual(peer["transport"], "tcp")
+        _, tx_a = self.fabric_counters(na, ca)
+        rx_b, _ = self.fabric_counters(nb, cb)
+        self.assertGreater(tx_a, 0)
+        self.assertEqual(peer["tx_frames"], tx_a,
+                         "the peer's frames are the port's (one peer)")
+        st_b = json.loads(self.vrdma("fabric", "status", "--node", nb,
+                                     "--config", cb, "--json").stdout)
+        self.assertEqual(st_b["peers"][0]["address"], "198.18.0.1:7000")
+        self.assertEqual(st_b["peers"][0]["rx_frames"], rx_b)
+        text = self.vrdma("fabric", "status", "--node", na, "--config",
+                          ca).stdout
+        print(text)
+        self.assertRegex(text, r"198\.18\.0\.2:7000\s+connected\s+tcp\s")
+        self.assertIn("1/1 peers connected", text)
+
+        out = os.path.join(self.state, "vrdma.prom")
+        self.vrdma("fabric", "metrics", "--node", na, "--config", ca,
+                   "--out", out)
+        with open(out, encoding="utf-8") as f:
+            prom = f.read()
+        print(prom[:1500])
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for fam in text_string_to_metric_families(prom)
+                   for s in fam.samples}
+        peer_labels = (("node", na), ("peer", "198.18.0.2:7000"))
+        self.assertEqual(samples[("vrdma_fabric_peer_tx_frames_total",
+                                  peer_labels)], peer["tx_frames"])
+        self.assertEqual(samples[("vrdma_fabric_peer_connected",
+                                  peer_labels + (("transport", "tcp"),))],
+                         1)
+        self.assertEqual(samples[("vrdma_fabric_up", (("node", na),))], 1)
+        self.assertIn(("vrdma_interface_rx_packets_total",
+                       (("interface", "g"), ("node", na))), samples)
+
+        self.vrdma("node", "down", "--node", nb, "--config", cb)
+
+        def peer_gone():
+            proc = self.vrdma("fabric", "status", "--node", na, "--config",
+                              ca, "--json", ok=False)
+            return proc.returncode == 1 and \
+                json.loads(proc.stdout)["peers"][0]["state"] != "connected"
+        self.assertTrue(wait_for(peer_gone, 15),
+                        "a peer that went away reads as not connected")
+        self.vrdma("node", "down", "--node", na, "--config", ca)
+        proc = self.vrdma("fabric", "status", "--node", na, "--config", ca,
+                          ok=False)
+        self.assertEqual(proc.returncode, 3, proc.stdout + proc.stderr)
+        self.assertIn("not running", proc.stdout)
 
     @staticmethod
     def port_counters(node):

@@ -24,6 +24,7 @@ EPILOG = """examples:
   tools/vrdma port add --node cn1 vm1     a vhost-user port for guest vm1
   tools/vrdma ns add --node cn1 ns1       a namespace guest on a new port
   tools/vrdma node status --node cn1
+  tools/vrdma fabric status --node cn1    fabric peers: state, counters
   eval "$(tools/vrdma env --node cn1)"    vsctl/appctl aliases for cn1
   tools/vrdma node down --node cn1
 """
@@ -80,6 +81,22 @@ def cmd_node(args):
         node.restart()
         return 0
     return ports.status(node, sys.stdout)
+
+
+def cmd_fabric(args):
+    from . import fabric
+    node = load_node(args)
+    if args.action == "metrics":
+        text = fabric.metrics_text(node, args.out)
+        if not args.out:
+            sys.stdout.write(text)
+        return 0
+    st = fabric.status(node)
+    if args.json:
+        print(json.dumps(st, indent=1))
+    else:
+        fabric.print_status(st, sys.stdout)
+    return fabric.exit_code(st)
 
 
 def cmd_port(args):
@@ -418,6 +435,32 @@ def build_parser():
     p.add_argument("action", choices=["up", "down", "restart", "status"])
     add_node_args(p)
     p.set_defaults(func=cmd_node)
+
+    p = sub.add_parser("fabric", help="the fabric port's peers and counters",
+                       description="Read from the running switch (DPDK "
+                       "telemetry, the driver's own command).")
+    fsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = fsub.add_parser(
+        "status", help="peers by address: state, transport, counters",
+        description="Every peer of the node's fabric port by address: "
+        "connected, connecting, inbound (only its connection to us is up) "
+        "or down; the transport of its active-message lane; reconnects, "
+        "frames and bytes each way, drops; then the port's refusals and "
+        "drops. Exit 0 when every peer is connected, 1 when one is not, "
+        "3 when the fabric port is not running.")
+    add_node_args(q)
+    q.add_argument("--json", action="store_true", help="machine-readable")
+    q = fsub.add_parser(
+        "metrics", help="Prometheus text exposition of the node's counters",
+        description="The fabric port's per-peer and per-port counters and "
+        "the switch's interface counters, in Prometheus' text format: on "
+        "stdout, or with --out written atomically to FILE (for "
+        "node_exporter's textfile collector; run it from a timer).")
+    add_node_args(q)
+    q.add_argument("--out", metavar="FILE",
+                   help="write here (e.g. /var/lib/node_exporter/textfile_"
+                   "collector/vrdma.prom) instead of stdout")
+    p.set_defaults(func=cmd_fabric)
 
     p = sub.add_parser("port", help="add or delete a guest's vhost-user port",
                        description="add: a vhost-user port for GUEST; prints "

@@ -16,7 +16,9 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(
 # Debian 12 packages, grouped by what needs them.
 PACKAGES = {
     "switch": ["openvswitch-switch-dpdk", "dpdk", "iproute2", "procps",
-               "util-linux"],
+               "util-linux",
+               # vrdma fabric metrics: the Prometheus text exposition.
+               "python3-prometheus-client"],
     "fabric": ["libucx-dev", "ucx-utils", "ibverbs-utils"],
     "guests": ["netpipe-tcp", "netpipe-openmpi", "openmpi-bin",
                "iputils-ping", "libvirt-clients",

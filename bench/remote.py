@@ -235,10 +235,10 @@ class Nodes:
 
     def up(self):
         for host in self.cluster.hosts:
-            code, out, err = host.vrdma_run(["node", "status",
+            code, out, err = host.vrdma_run(["node", "status", "--json",
                                              *self.node_args(host)], 120,
                                             check=False)
-            if "is not up" not in err:
+            if code != 3:  # LSB status: 3 is "not up"
                 raise VrdmaError(f"{host.name}: the node of {host[self.key]}"
                                  " is up already (or its status failed: "
                                  f"{(err or out).strip()[-200:]})",

@@ -3,6 +3,7 @@
 """Bad input to `vrdma`: each case must fail with one line that names the
 problem and the fix, exit non-zero, and leave nothing half-started."""
 
+import json
 import os
 
 import vrdmatest
@@ -40,6 +41,15 @@ class BadInput(Case):
                      ("vsctl", "--node", name, "--", "show")):
             self.assert_clean_error(self.vrdma(*argv, ok=False),
                                     name, "not up")
+        # As LSB status does: 3 is "not up", also for machine readers.
+        self.assertEqual(self.vrdma("node", "status", "--node", name,
+                                    ok=False).returncode, 3)
+        proc = self.vrdma("node", "status", "--node", name, "--json",
+                          ok=False)
+        self.assertEqual(proc.returncode, 3, proc.stderr)
+        st = json.loads(proc.stdout)
+        self.assertEqual((st["node"], st["up"], st["state"]),
+                         (name, False, "not up"))
         self.assert_nothing_left()
 
     def test_missing_hugepages(self):

@@ -81,6 +81,12 @@ transports = "tcp"
         status = self.vrdma("node", "status", "--node", na, "--config",
                             ca).stdout
         self.assertRegex(status, r"fabric\s+dpdk\s+up")
+        st = json.loads(self.vrdma("node", "status", "--node", na,
+                                   "--config", ca, "--json").stdout)
+        ports = {p["name"]: p for p in st["ports"]}
+        self.assertEqual(ports["fabric"]["link"], "up")
+        self.assertTrue(ports["fabric"]["devargs"].startswith("net_vrdma0,"))
+        self.assertEqual(ports["g"]["type"], "dpdkvhostuserclient")
         for name, _c in nodes:
             self.assert_no_errors_in_log(name)
 

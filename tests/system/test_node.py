@@ -3,6 +3,7 @@
 """Node lifecycle with real ovsdb-server and ovs-vswitchd-dpdk: up twice is
 up once, down leaves the machine as it was, two nodes live side by side."""
 
+import json
 import os
 import shlex
 import subprocess
@@ -89,10 +90,21 @@ class NodeLifecycle(Case):
         pidfile = os.path.join(self.state, name, "run",
                                f"ovs-daemon-{name}.pid")
         pid = int(read(pidfile))
+        st = json.loads(self.vrdma("node", "status", "--node", name,
+                                   "--json").stdout)
+        self.assertEqual((st["state"], st["daemons"]["ovs-vswitchd"]),
+                         ("running", {"pid": pid, "running": True}))
         os.kill(pid, 9)
         status = self.vrdma("node", "status", "--node", name, ok=False)
         self.assertEqual(status.returncode, 1)
         self.assertIn("NOT RUNNING", status.stdout)
+        proc = self.vrdma("node", "status", "--node", name, "--json",
+                          ok=False)
+        self.assertEqual(proc.returncode, 1, "degraded, as LSB status")
+        st = json.loads(proc.stdout)
+        self.assertEqual(st["state"], "degraded")
+        self.assertFalse(st["daemons"]["ovs-vswitchd"]["running"])
+        self.assertTrue(st["daemons"]["ovsdb-server"]["running"])
         self.vrdma("node", "up", "--node", name)
         status = self.vrdma("node", "status", "--node", name).stdout
         self.assertRegex(status, r"ovs-vswitchd\s+pid \d+\s+running")

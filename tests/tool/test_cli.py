@@ -22,7 +22,7 @@ from vrdmalib.util import VrdmaError, parse_cpu_list
 
 SUBCOMMANDS = ["setup", "check", "node", "port", "ns", "domxml", "vsctl",
                "appctl", "env", "hugepages", "config", "demo", "bench",
-               "test", "manpage"]
+               "test", "manpage", "fabric"]
 
 
 def vrdma(*args):
@@ -81,6 +81,16 @@ class Cli(unittest.TestCase):
         self.assertEqual(cm.exception.code, 2)
         bench.assert_not_called()
         self.assertIn("vrdma bench fabric --quick", err.getvalue())
+
+    def test_version(self):
+        """--version names meson.build's version and, in a git checkout,
+        the commit."""
+        out = vrdma("--version")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        with open(os.path.join(TOP, "meson.build"), encoding="utf-8") as f:
+            want = f.read().split("version: '", 1)[1].split("'", 1)[0]
+        self.assertRegex(out.stdout.strip(),
+                         rf"^vrdma {want}( \(git [0-9a-f]{{7,}}(-dirty)?\))?$")
 
     def test_unknown_subcommand_is_usage_error(self):
         out = vrdma("frobnicate")

@@ -7,8 +7,10 @@ the fix, with exit status 1 (2 for usage errors)."""
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
+import subprocess
 import sys
 
 from . import check as checkmod
@@ -80,6 +82,10 @@ def cmd_node(args):
         util.need_root("node restart")
         node.restart()
         return 0
+    if args.json:
+        st = ports.status_dict(node)
+        print(json.dumps(st, indent=1))
+        return ports.status_code(st)
     return ports.status(node, sys.stdout)
 
 
@@ -388,6 +394,41 @@ def add_bench_subcommands(p):
         bench_mod.add_arguments(q)
 
 
+def version():
+    """meson.build's project version, and the checkout's commit when it
+    is a git checkout ("0.1.0 (git 2a10378)")."""
+    top = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    ver = "unknown"
+    try:
+        with open(os.path.join(top, "meson.build"), encoding="utf-8") as f:
+            m = re.search(r"version:\s*'([^']+)'", f.read())
+        if m:
+            ver = m.group(1)
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(
+            ["git", "-C", top, "describe", "--always", "--dirty"],
+            capture_output=True, text=True, timeout=10, check=False)
+        if commit.returncode == 0 and commit.stdout.strip():
+            ver += f" (git {commit.stdout.strip()})"
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return ver
+
+
+class VersionAction(argparse.Action):
+    """--version, read only when asked (it runs git)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"vrdma {version()}")
+        parser.exit()
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="vrdma", description="vrdma: OVS-DPDK switch nodes with "
@@ -398,6 +439,8 @@ def build_parser():
                         default=argparse.SUPPRESS,
                         help="no progress output on stderr")
     parser._add_action(common._actions[0])
+    parser.add_argument("--version", action=VersionAction,
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     real_add = sub.add_parser
 
@@ -431,9 +474,13 @@ def build_parser():
                        "down: stop only this node's processes, release its "
                        "hugepages, remove its files. restart: restart "
                        "ovs-vswitchd only (client-mode guests reconnect). "
-                       "status: processes, ports, links, PMD placement.")
+                       "status: processes, ports, links, PMD placement; "
+                       "exit 0 running, 1 degraded (a daemon is not "
+                       "running), 3 not up, as LSB status does.")
     p.add_argument("action", choices=["up", "down", "restart", "status"])
     add_node_args(p)
+    p.add_argument("--json", action="store_true",
+                   help="status: machine-readable")
     p.set_defaults(func=cmd_node)
 
     p = sub.add_parser("fabric", help="the fabric port's peers and counters",
@@ -816,7 +863,7 @@ def main(argv=None):
         return args.func(args)
     except VrdmaError as exc:
         print(f"vrdma: error: {exc.line()}", file=sys.stderr)
-        return 1
+        return exc.code
     except KeyboardInterrupt:
         print("vrdma: interrupted", file=sys.stderr)
         return 130

@@ -137,12 +137,65 @@ def delete(node, guest, lock=True):
     return True
 
 
-def status(node, out):
-    """Print processes, ports, link states, PMD cores and rxq placement.
-    Returns 0 when both daemons run, 1 otherwise."""
+# node status exits as LSB status does.
+STATUS_RUNNING, STATUS_DEGRADED, STATUS_NOT_UP = 0, 1, 3
+
+
+def status_dict(node):
+    """The node's state for machine readers (vrdma node status --json)."""
     rec = node.record()
     if rec is None:
-        raise node.not_up()
+        return {"node": node.name, "state": "not up", "up": False,
+                "state_dir": node.paths.root}
+    daemons = {}
+    for label, pid in (("ovsdb-server", node.server_pid()),
+                       ("ovs-vswitchd", node.daemon_pid())):
+        daemons[label] = {"pid": pid, "running": pid_alive(pid)}
+    mem = rec["config"]["memory"]
+    st = {"node": node.name, "up": True, "state_dir": node.paths.root,
+          "daemons": daemons,
+          "hugepages": {"count": mem["hugepages"],
+                        "size": mem["hugepage_size"],
+                        "socket_mem_mb": mem["socket_mem_mb"],
+                        "socket_limit_mb": mem["socket_limit_mb"]},
+          "pmd_cores": rec["pmd_cores"],
+          "pmd_maxsleep_us": rec["pmd_maxsleep_us"],
+          "bridge": rec["bridge"], "ports": None}
+    if node.server_running():
+        st["ports"] = []
+        for row in sorted(interfaces(node), key=lambda r: r["name"]):
+            if row["name"] == rec["bridge"]:
+                continue
+            opts = row.get("options") or {}
+            st["ports"].append({
+                "name": row["name"], "type": row["type"],
+                "link": _single(row.get("link_state")) or None,
+                "mtu": _single(row.get("mtu")) or None,
+                "socket": opts.get("vhost-server-path") or (
+                    node.paths.socket_path(row["name"])
+                    if row["type"] == TYPES["server"] else None),
+                "devargs": opts.get("dpdk-devargs"),
+                "error": _single(row.get("error")) or None})
+    running = all(d["running"] for d in daemons.values())
+    st["state"] = "running" if running else "degraded"
+    return st
+
+
+def status_code(st):
+    if not st["up"]:
+        return STATUS_NOT_UP
+    return STATUS_RUNNING if st["state"] == "running" else STATUS_DEGRADED
+
+
+def status(node, out):
+    """Print processes, ports, link states, PMD cores and rxq placement.
+    Returns 0 when both daemons run, 1 otherwise; not up: an error with
+    exit status 3."""
+    rec = node.record()
+    if rec is None:
+        err = node.not_up()
+        err.code = STATUS_NOT_UP
+        raise err
     p = node.paths
     healthy = True
     print(f"node {node.name}: state {p.root}", file=out)

@@ -16,10 +16,11 @@ import time
 class VrdmaError(Exception):
     """An error the operator can act on: what went wrong, and the fix."""
 
-    def __init__(self, what, fix=None):
+    def __init__(self, what, fix=None, code=1):
         super().__init__(what)
         self.what = what
         self.fix = fix
+        self.code = code  # the exit status (3: not up, as LSB status)
 
     def line(self):
         if self.fix:

@@ -115,13 +115,20 @@ class VmGuests(Case):
               "restart")
         self.assertEqual(pids, [self.qemu_pid(node, cfg, n) for n in names],
                          "VMs untouched")
+        # destroy as virsh means it: off at once, still defined, port kept.
         self.vrdma("vm", "destroy", "vm3", "--config", cfg)
+        self.assertRegex(self.vrdma("vm", "list", "--config", cfg).stdout,
+                         r"vm3\s.*shut off")
+        self.assertIn("vm3", self.vrdma("vsctl", "--config", cfg, "--",
+                                        "list-ports",
+                                        f"br-{node}").stdout.split())
+        self.vrdma("vm", "remove", "vm3", "--config", cfg)
 
         self.vrdma("vm", "stop", "vm2", "--config", cfg)
         self.assertIn("shut off", self.vrdma("vm", "list", "--config",
                                              cfg).stdout)
-        self.vrdma("vm", "destroy", "vm2", "--config", cfg)
-        self.vrdma("vm", "destroy", "vm1", "--config", cfg)
+        self.vrdma("vm", "remove", "vm2", "--config", cfg)
+        self.vrdma("vm", "remove", "vm1", "--config", cfg)
         left = self.vrdma("virsh", "--config", cfg, "--", "list", "--all",
                           "--name").stdout.split()
         self.assertEqual(left, [], "nothing left defined")

@@ -185,8 +185,10 @@ def cmd_vm(args):
         print(f"{rec['guest']} ip={rec['ip']} running")
     elif args.action == "stop":
         vm.stop(node, args.guest)
-    else:
+    elif args.action == "destroy":
         vm.destroy(node, args.guest)
+    else:
+        vm.remove(node, args.guest)
     return 0
 
 
@@ -611,7 +613,9 @@ def build_parser():
         "define": "define a VM on a new (or existing) port of the node",
         "start": "boot a defined VM and wait until it is ready",
         "stop": "power a VM off (guest agent; destroyed after 30 s)",
-        "destroy": "stop, undefine, and remove its port and hugepages",
+        "destroy": "power a VM off at once, as virsh destroy does (it "
+                   "stays defined, with its port and hugepages)",
+        "remove": "stop, undefine, and remove its port and hugepages",
         "exec": "run a command in a VM: vrdma vm exec GUEST -- CMD ARGS",
         "console": "attach to a VM's serial console (Ctrl-] leaves)",
     }

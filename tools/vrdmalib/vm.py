@@ -7,7 +7,9 @@ the guest image's kernel and initramfs (`vrdma guest image`) and a
 kernel command line carrying the guest's name and address. `vm start`
 boots it and waits for the image's ready line on the serial console;
 `vm stop` asks the guest agent to power off (destroy after a timeout);
-`vm destroy` stops it, undefines it and removes what define made.
+`vm destroy` powers it off at once, as virsh destroy does (defined, port
+and pages kept: `vm start` boots it again); `vm remove` stops it,
+undefines it and removes what define made.
 `vm exec` runs a command through the guest agent (virtio-serial), not
 over the guest network, so it works when the data path under test does
 not. A failed define leaves nothing behind in libvirt or OVS.
@@ -176,7 +178,7 @@ def start(node, guest, timeout=180.0):
     if st is None:
         raise VrdmaError(f"guest {guest} has a record but no domain in "
                          f"node {node.name}'s libvirt",
-                         f"vrdma vm destroy --node {node.name} {guest}, "
+                         f"vrdma vm remove --node {node.name} {guest}, "
                          "then define it again")
     console = _paths(node, guest)[1]
     if st == "running" and _ready(console):
@@ -236,6 +238,20 @@ def stop(node, guest, timeout=30.0):
 
 
 def destroy(node, guest):
+    """Power off at once (virsh destroy): the domain stays defined, its
+    port and hugepages stay. Idempotent."""
+    _record(node, guest)
+    lv = Libvirt(node).ensure()
+    if state(lv, guest) != "running":
+        progress(f"vm {guest}: not running; nothing to do")
+        return False
+    lv.virsh("destroy", guest)
+    progress(f"vm {guest}: powered off (still defined; vrdma vm remove "
+             "deletes it)")
+    return True
+
+
+def remove(node, guest):
     """Stop, undefine and remove what define made. Idempotent."""
     recpath, _ = _paths(node, guest)
     rec = nsguest.load_json(recpath)
@@ -249,7 +265,7 @@ def destroy(node, guest):
     if errors:
         raise VrdmaError(f"vm {guest}: removal incomplete: "
                          + "; ".join(errors))
-    progress(f"vm {guest}: destroyed and undefined")
+    progress(f"vm {guest}: removed (undefined, port and pages freed)")
     return True
 
 

@@ -58,7 +58,13 @@ class NodeLifecycle(Case):
     def test_status_and_env(self):
         name = rand_name("s")
         self.node_up(name)
-        self.vrdma("port", "add", "--node", name, "g1")
+        port = json.loads(self.vrdma("port", "add", "--node", name, "g1",
+                                     "--json").stdout)
+        self.assertEqual({k: port[k] for k in ("guest", "type", "mode",
+                                               "queues", "mtu")},
+                         {"guest": "g1", "type": "dpdkvhostuserclient",
+                          "mode": "client", "queues": 1, "mtu": 1500})
+        self.assertTrue(port["socket"].endswith("/g1"), port["socket"])
         status = self.vrdma("node", "status", "--node", name).stdout
         self.assertRegex(status, r"ovs-vswitchd\s+pid \d+\s+running")
         self.assertRegex(status, r"g1\s+dpdkvhostuserclient")

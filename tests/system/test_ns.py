@@ -6,6 +6,7 @@ node. Ping, NPtcp, a 2-rank NPmpi with one rank per namespace, 64 KiB TSO
 frames crossing whole, a switch restart under traffic, both socket roles,
 multiqueue, idle CPU, and the frontend's own errors."""
 
+import json
 import os
 import re
 import subprocess
@@ -216,9 +217,15 @@ class NsGuests(Case):
         name = rand_name("g")
         (a,) = self.guests(node, (name,))
         pid = self.frontend_pid(node, name)
-        again = self.vrdma("ns", "add", "--node", node, name)
+        again = self.vrdma("ns", "add", "--node", node, name, "--json")
         self.assertIn("already attached", again.stderr)
         self.assertEqual(pid, self.frontend_pid(node, name))
+        rec = json.loads(again.stdout)
+        self.assertEqual((rec["guest"], rec["ip"], rec["socket"]),
+                         (name, a["ip"], a["socket"]))
+        (row,) = json.loads(self.vrdma("ns", "list", "--node", node,
+                                       "--json").stdout)
+        self.assertEqual((row["guest"], row["frontend_pid"]), (name, pid))
         clash = self.vrdma("ns", "add", "--node", node, name, "--mtu",
                            "9000", ok=False)
         self.assertIn("exists on node", clash.stderr)

@@ -8,6 +8,7 @@ network); the switch restarts under them and traffic comes back with the
 VMs untouched; server-mode ports reconnect; bad input is one clear error
 and leaves nothing defined."""
 
+import json
 import os
 import time
 
@@ -42,7 +43,12 @@ class VmGuests(Case):
         for name in names:
             out = self.vrdma("vm", "define", name, "--config", cfg,
                              *extra).stdout
-            self.assertIn(f"{name} ip=", out)
+            if "--json" in extra:
+                rec = json.loads(out)
+                self.assertEqual(rec["guest"], name)
+                self.assertIn(rec["domain_type"], ("kvm", "qemu"))
+            else:
+                self.assertIn(f"{name} ip=", out)
         for name in names:
             self.vrdma("vm", "start", name, "--config", cfg, timeout=400)
         n = self.node_obj(node, cfg)
@@ -94,7 +100,7 @@ class VmGuests(Case):
         # A third VM on a server-mode port: OVS serves the socket, QEMU
         # connects, and after a switch restart reconnects by itself.
         (g3,), _ = self.define_and_start(node, cfg, ["vm3"], "--mode",
-                                            "server")
+                                            "server", "--json")
         ok, text = self.ping(g3, ips["vm1"])
         self.assertTrue(ok, f"vm3 -> vm1: {text}")
 
@@ -119,6 +125,10 @@ class VmGuests(Case):
         self.vrdma("vm", "destroy", "vm3", "--config", cfg)
         self.assertRegex(self.vrdma("vm", "list", "--config", cfg).stdout,
                          r"vm3\s.*shut off")
+        states = {r["guest"]: r["state"] for r in json.loads(self.vrdma(
+            "vm", "list", "--config", cfg, "--json").stdout)}
+        self.assertEqual(states, {"vm1": "running", "vm2": "running",
+                                  "vm3": "shut off"})
         self.assertIn("vm3", self.vrdma("vsctl", "--config", cfg, "--",
                                         "list-ports",
                                         f"br-{node}").stdout.split())

@@ -108,7 +108,12 @@ def cmd_fabric(args):
 def cmd_port(args):
     node = load_node(args)
     if args.action == "add":
-        print(ports.add(node, args.guest, args.mode, args.queues, args.mtu))
+        sock = ports.add(node, args.guest, args.mode, args.queues, args.mtu)
+        if args.json:
+            print(json.dumps(ports.port_dict(node, args.guest, sock),
+                             indent=1))
+        else:
+            print(sock)
     else:
         ports.delete(node, args.guest)
     return 0
@@ -118,6 +123,9 @@ def cmd_ns(args):
     from . import nsguest
     node = load_node(args)
     if args.action == "list":
+        if args.json:
+            print(json.dumps(nsguest.listing_dicts(node), indent=1))
+            return 0
         return nsguest.listing(node, sys.stdout)
     if args.action == "exec":
         return nsguest.exec_in(node, args.guest, args.guest_cmd)
@@ -129,8 +137,11 @@ def cmd_ns(args):
         rec = nsguest.add(node, args.guest, args.mode, args.queues, args.mtu,
                           args.ip, args.netns, args.busy_poll,
                           args.hugepages)
-        print(f"{rec['guest']} netns={rec['netns']} ip={rec['ip']} "
-              f"mac={rec['mac']} socket={rec['socket']}")
+        if args.json:
+            print(json.dumps(rec, indent=1))
+        else:
+            print(f"{rec['guest']} netns={rec['netns']} ip={rec['ip']} "
+                  f"mac={rec['mac']} socket={rec['socket']}")
     else:
         nsguest.delete(node, args.guest)
     return 0
@@ -158,6 +169,9 @@ def cmd_vm(args):
     from . import vm
     node = load_node(args)
     if args.action == "list":
+        if args.json:
+            print(json.dumps(vm.listing_dicts(node), indent=1))
+            return 0
         return vm.listing(node, sys.stdout)
     rest = args.guest_cmd
     if args.action == "exec":
@@ -178,8 +192,11 @@ def cmd_vm(args):
         rec = vm.define(node, args.guest, args.vcpus, args.memory,
                         args.memory_backing, args.queues, args.mode,
                         args.mtu, args.ip, args.image, domain_type)
-        print(f"{rec['guest']} ip={rec['ip']} mac={rec['mac']} "
-              f"type={rec['domain_type']}")
+        if args.json:
+            print(json.dumps(rec, indent=1))
+        else:
+            print(f"{rec['guest']} ip={rec['ip']} mac={rec['mac']} "
+                  f"type={rec['domain_type']}")
     elif args.action == "start":
         rec = vm.start(node, args.guest, args.timeout)
         print(f"{rec['guest']} ip={rec['ip']} running")
@@ -308,6 +325,9 @@ def cmd_roce(args):
 
 
 def cmd_hugepages(args):
+    if args.json:
+        print(json.dumps(hugepages.status_dicts(), indent=1))
+        return 0
     for line in hugepages.status_lines():
         print(line)
     return 0
@@ -525,6 +545,9 @@ def build_parser():
                    help="vhost-user mode (default: the node's [ports] mode)")
     p.add_argument("--queues", type=int, help="queue pairs (1-16)")
     p.add_argument("--mtu", type=int, help="MTU (68-9702)")
+    p.add_argument("--json", action="store_true",
+                   help="add: the port as JSON (socket, type, mode, queues, "
+                   "MTU)")
     p.set_defaults(func=cmd_port)
 
     p = sub.add_parser("ns", help="namespace guests on vhost-user ports",
@@ -557,6 +580,8 @@ def build_parser():
     q.add_argument("--hugepages", metavar="DIR",
                    help="guest memory from this hugetlbfs mount (default "
                    "memfd)")
+    q.add_argument("--json", action="store_true",
+                   help="the guest's record as JSON")
     q = nsub.add_parser("del", help="remove a namespace guest",
                         description="Stop the frontend, delete the "
                         "namespace and the port.")
@@ -566,6 +591,7 @@ def build_parser():
                         description="Namespace guests of the node, with "
                         "address and frontend state.")
     add_node_args(q)
+    q.add_argument("--json", action="store_true", help="machine-readable")
     q = nsub.add_parser("exec", help="run a command in a guest",
                         description="Run CMD in GUEST's namespace: vrdma ns "
                         "exec --node N GUEST -- CMD ARGS; exits with CMD's "
@@ -643,6 +669,8 @@ def build_parser():
                            help="guest image (default /var/cache/vrdma/guest)")
             q.add_argument("--domain-type", choices=["auto", "kvm", "qemu"],
                            default="auto", help="auto: kvm when usable")
+            q.add_argument("--json", action="store_true",
+                           help="the guest's record as JSON")
         if action in ("start", "exec"):
             q.add_argument("--timeout", type=float,
                            default=180.0 if action == "start" else 300.0,
@@ -650,6 +678,7 @@ def build_parser():
     q = vsub.add_parser("list", help="the node's VM guests",
                         description="VM guests of the node and their state.")
     add_node_args(q)
+    q.add_argument("--json", action="store_true", help="machine-readable")
     p.set_defaults(func=cmd_vm)
 
     p = sub.add_parser("virsh", help="run virsh against the node's libvirt",
@@ -736,6 +765,7 @@ def build_parser():
     p = sub.add_parser("hugepages", help="show hugepage reservations",
                        description="Hugepages per size and which vrdma "
                        "owners (nodes, endpoints) reserved them.")
+    p.add_argument("--json", action="store_true", help="machine-readable")
     p.set_defaults(func=cmd_hugepages)
 
     p = sub.add_parser("config", help="print the documented example config",

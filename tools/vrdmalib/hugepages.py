@@ -198,6 +198,22 @@ def release(owner):
     return released
 
 
+def status_dicts():
+    """Per page size: reserved, free, mount point and vrdma's owners."""
+    state = _load()
+    out = []
+    for size in SIZES_KB:
+        if not os.path.exists(_sysfs(size, "nr_hugepages")):
+            continue
+        total, free = counts(size)
+        out.append({"size": size, "reserved": total, "free": free,
+                    "mount": mount_for(size),
+                    "owners": {o: v["pages"] for o, v in
+                               sorted(state["owners"].items())
+                               if v["size"] == size}})
+    return out
+
+
 def status_lines():
     state = _load()
     lines = []

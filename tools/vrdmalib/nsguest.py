@@ -293,6 +293,17 @@ def remove_all(node):
     return errors
 
 
+def listing_dicts(node):
+    """The namespace guests, for machine readers: their records, with
+    the frontend's pid (None: not running)."""
+    out = []
+    for rec in records(node):
+        _, pidfile, _ = _paths(node, rec["guest"])
+        out.append(dict(rec, frontend_pid=_frontend_running(
+            pidfile, rec["socket"]) or None))
+    return out
+
+
 def listing(node, out):
     rows = records(node)
     if not rows:

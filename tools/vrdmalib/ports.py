@@ -53,6 +53,16 @@ def find_interface(node, name):
     return None
 
 
+def port_dict(node, guest, sock):
+    """A guest's port for machine readers (vrdma port add --json)."""
+    row = find_interface(node, guest) or {}
+    ext = row.get("external_ids") or {}
+    return {"guest": guest, "socket": sock, "type": row.get("type"),
+            "mode": ext.get("vrdma-mode"),
+            "queues": int(ext.get("vrdma-queues", 0)) or None,
+            "mtu": _single(row.get("mtu_request"))}
+
+
 def describe(row):
     ext = row.get("external_ids") or {}
     return (f"mode={ext.get('vrdma-mode', '?')} "

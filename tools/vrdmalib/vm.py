@@ -353,6 +353,16 @@ def exec_in(node, guest, argv, timeout=300.0):
     return code, out, err
 
 
+def listing_dicts(node):
+    """The VM guests, for machine readers: their records with the
+    domain's state (None: not defined)."""
+    vms = records(node)
+    if not vms:
+        return []
+    lv = Libvirt(node).ensure()
+    return [dict(rec, state=state(lv, rec["guest"])) for rec in vms]
+
+
 def listing(node, out):
     vms = records(node)
     if not vms:

@@ -9,6 +9,7 @@ across the fabric."""
 import json
 import os
 import re
+import subprocess
 import time
 
 import traffic
@@ -160,6 +161,119 @@ transports = "tcp"
                           ok=False)
         self.assertEqual(proc.returncode, 3, proc.stdout + proc.stderr)
         self.assertIn("not running", proc.stdout)
+
+    def test_fabric_reconfigured_live(self):
+        """A third host's peer is added to two running nodes under a ping
+        flood between their guests: node up applies it by re-creating the
+        fabric port only. No guest, frontend or ovs-vswitchd restarts, and
+        the ping goes on (the loss window is printed). A memory change is
+        refused by node up with the fix, and applied by node restart; a
+        structural one (the bridge) is refused by both."""
+        ns_a, ns_b = self.veth_namespaces()
+        nodes = []
+        for name, ns, me, other in ((rand_name("ra"), ns_a, "198.18.0.1",
+                                     "198.18.0.2"),
+                                    (rand_name("rb"), ns_b, "198.18.0.2",
+                                     "198.18.0.1")):
+            text = (f'[node]\nnetns = "{ns}"\n[memory]\n'
+                    f'socket_mem_mb = 256\n[fabric]\n'
+                    f'listen = "{me}:7000"\ntransports = "tcp"\n')
+            conf = self.write_config(name, text +
+                                     f'peers = ["{other}:7000"]\n')
+            self.node_up(name, "--config", conf)
+            nodes.append((name, conf, text, other))
+        guests = []
+        for (name, conf, _t, _o), ip in zip(nodes, ("10.77.0.1/24",
+                                                    "10.77.0.2/24")):
+            rec = json.loads(self.vrdma(
+                "ns", "add", "--node", name, "--config", conf,
+                rand_name("g"), "--ip", ip, "--json").stdout)
+            guests.append(rec)
+
+        def ping_once():
+            return subprocess.run(
+                ["ip", "netns", "exec", guests[0]["netns"], "ping", "-c",
+                 "1", "-W", "1", "10.77.0.2"],
+                capture_output=True, check=False).returncode == 0
+        self.assertTrue(wait_for(ping_once, 60), "guests reach each other")
+
+        def pids():
+            out = {}
+            for name, conf, _t, _o in nodes:
+                st = json.loads(self.vrdma("node", "status", "--node", name,
+                                           "--config", conf,
+                                           "--json").stdout)
+                out[name] = st["daemons"]["ovs-vswitchd"]["pid"]
+                for g in json.loads(self.vrdma("ns", "list", "--node", name,
+                                               "--config", conf,
+                                               "--json").stdout):
+                    out[g["guest"]] = g["frontend_pid"]
+            return out
+        before = pids()
+        interval, count = 0.01, 1000
+        ping = subprocess.Popen(
+            ["ip", "netns", "exec", guests[0]["netns"], "ping", "-i",
+             str(interval), "-c", str(count), "-W", "1", "10.77.0.2"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(ping.kill)
+        time.sleep(2.0)
+        for name, conf, text, other in nodes:
+            self.write_config(name, text + f'peers = ["{other}:7000", '
+                              '"198.18.0.3:7000"]\n')
+            up = self.vrdma("node", "up", "--node", name, "--config", conf)
+            print(up.stderr.strip())
+            self.assertRegex(up.stderr, r"fabric port re-created in "
+                             r"[\d.]+s")
+        out, _ = ping.communicate(timeout=60)
+        sent, got = map(int, re.search(
+            r"(\d+) packets transmitted, (\d+) received", out).groups())
+        seqs = [int(n) for n in re.findall(r"icmp_seq=(\d+)", out)]
+        print(f"ping under reconfiguration: {sent} sent, {got} received; "
+              f"loss window about {(sent - got) * interval:.2f}s")
+        self.assertEqual(sent, count)
+        self.assertGreater(max(seqs), count - 50,
+                           "the ping goes on after the change")
+        self.assertEqual(pids(), before, "no guest, frontend or switch "
+                         "restarted")
+        (na, ca, ta, oa), (nb, cb, tb, ob) = nodes
+        st = json.loads(self.vrdma("fabric", "status", "--node", na,
+                                   "--config", ca, "--json",
+                                   ok=False).stdout)
+        states = {p["address"]: p["state"] for p in st["peers"]}
+        self.assertEqual(states["198.18.0.2:7000"], "connected")
+        self.assertIn("198.18.0.3:7000", states)
+
+        # EAL/memory: node up refuses with the fix, node restart applies.
+        self.write_config(na, ta.replace("socket_mem_mb = 256",
+                                         "socket_mem_mb = 320") +
+                          f'peers = ["{oa}:7000", "198.18.0.3:7000"]\n')
+        refused = self.vrdma("node", "up", "--node", na, "--config", ca,
+                             ok=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("memory.socket_mem_mb", refused.stderr)
+        self.assertIn("vrdma node restart", refused.stderr)
+        self.vrdma("node", "restart", "--node", na, "--config", ca)
+        mem = self.vrdma("vsctl", "--node", na, "--config", ca, "--", "get",
+                         "Open_vSwitch", ".", "other_config:dpdk-socket-mem")
+        self.assertEqual(mem.stdout.strip().strip('"'), "320")
+        st = json.loads(self.vrdma("node", "status", "--node", na,
+                                   "--config", ca, "--json").stdout)
+        self.assertEqual(st["state"], "running")
+        self.assertTrue(wait_for(ping_once, 60),
+                        "guests reach each other after the restart")
+        # Structural: refused by both.
+        self.write_config(na, "[node]\nbridge = \"br-other\"\n" +
+                          ta.replace("[node]\n", "") +
+                          f'peers = ["{oa}:7000", "198.18.0.3:7000"]\n')
+        for action in ("up", "restart"):
+            proc = self.vrdma("node", action, "--node", na, "--config", ca,
+                              ok=False)
+            self.assertNotEqual(proc.returncode, 0)
+            self.assertIn("node.bridge", proc.stderr)
+        for name, _c, _t, _o in nodes:
+            self.assert_no_errors_in_log(name)
+        # node down still finds the bridge the node runs (not the file's).
+        self.vrdma("node", "down", "--node", na, "--config", ca)
 
     @staticmethod
     def port_counters(node):

@@ -492,10 +492,15 @@ def build_parser():
     p = sub.add_parser("node", help="bring a node's switch up or down",
                        description="up: hugepages, ovsdb-server, "
                        "ovs-vswitchd-dpdk (--no-pci unless a PCI uplink is "
-                       "configured), PMD cores, the bridge; idempotent. "
+                       "configured), PMD cores, the bridge; idempotent; on "
+                       "a running node with a changed config it applies "
+                       "the difference, guests untouched (a [fabric] "
+                       "change re-creates the fabric port; EAL and memory "
+                       "changes need restart). "
                        "down: stop only this node's processes, release its "
                        "hugepages, remove its files. restart: restart "
-                       "ovs-vswitchd only (client-mode guests reconnect). "
+                       "ovs-vswitchd only, applying a changed config "
+                       "(client-mode guests reconnect). "
                        "status: processes, ports, links, PMD placement; "
                        "exit 0 running, 1 degraded (a daemon is not "
                        "running), 3 not up, as LSB status does.")

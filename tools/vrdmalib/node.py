@@ -80,6 +80,23 @@ def bridge_name(cfg):
     return name
 
 
+# What a changed config key takes on a node that is up (node up applies
+# "live" and "fabric" changes; node restart also "restart" ones; "refuse"
+# ones need node down): by "section.key", else by section.
+CHANGE_NEEDS = {
+    "node": "refuse",          # name, state dir, netns, bridge
+    "libvirt": "refuse",       # the VMs live in the other libvirtd
+    "cpu": "live",             # other_config:pmd-cpu-mask, pmd-maxsleep
+    "ports.mode": "live",      # defaults of ports added later
+    "ports.mtu": "live",
+    "ports.queues": "live",
+    "ports.tso": "restart",    # read when ovs-vswitchd starts
+    "memory": "restart",       # EAL: socket memory, hugepages
+    "uplink": "restart",       # EAL allow-list
+    "fabric": "fabric",        # the fabric port is re-created
+}
+
+
 class Node:
     def __init__(self, cfg):
         self.cfg = cfg
@@ -88,6 +105,14 @@ class Node:
         self.bridge = bridge_name(cfg)
         self.netns = cfg["node.netns"]
         self._uplink = None
+        # A node that is up runs in the bridge and namespace it was made
+        # with, whatever the config file says now (node up refuses to
+        # change them; node down must still find them).
+        rec = self.record()
+        if rec is not None:
+            self.bridge = rec.get("bridge", self.bridge)
+            self.netns = rec.get("config", {}).get("node", {}).get(
+                "netns", self.netns)
 
     def in_netns(self, argv):
         """argv run inside the node's network namespace, if it has one."""
@@ -222,9 +247,8 @@ class Node:
         with locked(self.cfg.state_dir):
             rec = self.record()
             if rec is not None and rec.get("config") != self.cfg.as_dict():
-                raise VrdmaError(
-                    f"node {self.name} is up with a different configuration",
-                    f"run `vrdma node down --node {self.name}` first")
+                self._apply_live(rec)
+                return
             fresh = rec is None
             try:
                 self._converge(fresh)
@@ -477,6 +501,94 @@ class Node:
                              f"{' (' + reason + ')' if reason else ''}",
                              f"correct {where} in the node config")
 
+    # --- a changed config on a node that is up --------------------------------
+
+    def config_changes(self, rec):
+        """The config keys ("section.key") that differ from the config
+        the node runs with, by what applying them takes: a dict
+        {"refuse": [...], "restart": [...], "fabric": [...], "live": [...]}
+        (see CHANGE_NEEDS)."""
+        old, new = rec.get("config", {}), self.cfg.as_dict()
+        out = {"refuse": [], "restart": [], "fabric": [], "live": []}
+        for section in sorted(set(old) | set(new)):
+            keys = set(old.get(section, {})) | set(new.get(section, {}))
+            for key in sorted(keys):
+                if old.get(section, {}).get(key) == \
+                        new.get(section, {}).get(key):
+                    continue
+                need = CHANGE_NEEDS.get(f"{section}.{key}",
+                                        CHANGE_NEEDS.get(section, "refuse"))
+                out[need].append(f"{section}.{key}")
+        # The fabric port on or off changes EAL's arguments (-d PMD).
+        if bool(old.get("fabric", {}).get("listen")) != \
+                bool(new["fabric"]["listen"]):
+            out["restart"] += out["fabric"]
+            out["fabric"] = []
+        return out
+
+    def _refuse_structural(self, changes):
+        if changes["refuse"]:
+            raise VrdmaError(
+                f"node {self.name} is up; these keys cannot change while it "
+                f"is: {', '.join(changes['refuse'])}",
+                f"put them back, or `vrdma node down --node {self.name}` "
+                "(which removes its guests) and up again")
+
+    def _apply_live(self, rec):
+        """node up with a changed config: apply the difference and leave
+        the guests running. PMD cores and sleep are OVS settings OVS
+        applies live; a [fabric] change re-creates the fabric port only;
+        [ports] defaults apply to ports added from now on. EAL or memory
+        changes need ovs-vswitchd restarted: `node restart` does that."""
+        changes = self.config_changes(rec)
+        self._refuse_structural(changes)
+        if changes["restart"]:
+            raise VrdmaError(
+                f"node {self.name} is up; {', '.join(changes['restart'])} "
+                "changed, which takes restarting ovs-vswitchd",
+                f"vrdma node restart --node {self.name} applies them "
+                "(guests on client-mode ports reconnect by themselves)")
+        if not self.daemon_running() or not self.server_running():
+            raise VrdmaError(
+                f"node {self.name} is up but not running (a daemon died)",
+                f"vrdma node restart --node {self.name} applies the new "
+                "config and starts it")
+        cores, sleep, notes = self.pmd_plan()
+        for note in notes:
+            warn(note)
+        self._configure(cores, sleep)
+        for key in changes["live"]:
+            what = ("live (OVS)" if key.startswith("cpu.")
+                    else "for ports added from now on")
+            progress(f"node {self.name}: {key} changed: applied {what}")
+        if changes["fabric"]:
+            self._recreate_fabric(changes["fabric"])
+        rec.update(config=self.cfg.as_dict(), config_source=self.cfg.source,
+                   pmd_cores=cores, pmd_maxsleep_us=sleep)
+        self._save_record(rec)
+        progress(f"node {self.name}: new configuration applied; guests "
+                 "untouched")
+
+    def _recreate_fabric(self, keys):
+        """Replace the fabric port by one with the new devargs (OVS cannot
+        change a DPDK port's devargs in place); guests and the other ports
+        stay. Prints how long the fabric port was gone."""
+        if keys == ["fabric.queues"]:
+            self.vsctl("set", "Interface", "fabric",
+                       f"options:n_rxq={self.cfg['fabric.queues']}")
+            progress(f"node {self.name}: fabric.queues changed: applied "
+                     "live (OVS)")
+            return
+        progress(f"node {self.name}: {', '.join(keys)} changed: "
+                 "re-creating the fabric port")
+        t0 = time.monotonic()
+        self.vsctl("--if-exists", "del-port", self.bridge, "fabric")
+        self._ensure_dpdk_port(
+            "fabric", self.fabric_devargs(), "[fabric]",
+            [f"options:n_rxq={self.cfg['fabric.queues']}"])
+        progress(f"node {self.name}: fabric port re-created in "
+                 f"{time.monotonic() - t0:.2f}s (its peers reconnect)")
+
     # --- restart and teardown ----------------------------------------------
 
     def restart(self):
@@ -485,18 +597,46 @@ class Node:
         with locked(self.cfg.state_dir):
             if not self.is_up():
                 raise self.not_up()
+            rec = self.record()
+            changes = self.config_changes(rec)
+            self._refuse_structural(changes)
+            cores, sleep = rec["pmd_cores"], rec["pmd_maxsleep_us"]
+            if rec.get("config") != self.cfg.as_dict():
+                # A restart applies a changed config: EAL and memory too.
+                cores, sleep, notes = self.pmd_plan()
+                for note in notes:
+                    warn(note)
+                mem = self.cfg.values["memory"]
+                hugepages.reserve(self.paths.hugepage_owner,
+                                  mem["hugepage_size"], mem["hugepages"])
+                changed = [k for v in changes.values() for k in v]
+                progress(f"node {self.name}: applying {', '.join(changed)}")
             pid = self.daemon_pid()
             if pid:
                 progress(f"node {self.name}: stopping ovs-vswitchd "
                          f"(pid {pid})")
                 stop_pid(pid, self.paths.daemon_pid, "ovs-vswitchd")
-            rec = self.record()
             if not self.server_running():
                 self._start_server()
-            self._configure(rec["pmd_cores"], rec["pmd_maxsleep_us"])
+            self._configure(cores, sleep)
+            for name, devargs in (("fabric", self.fabric_devargs()),
+                                  ("uplink", self.uplink_devargs())):
+                # Gone from the config, or other devargs: the port is made
+                # again once the daemon runs (_ensure_uplink).
+                have = self.vsctl("--no-wait", "get", "Interface", name,
+                                  "options:dpdk-devargs",
+                                  check=False).stdout.strip().strip('"')
+                if have and have != devargs:
+                    self.vsctl("--no-wait", "--if-exists", "del-port",
+                               self.bridge, name)
             if self.fabric_devargs():
                 self.install_plugin()
             self._start_daemon()
+            self._ensure_uplink()
+            rec.update(config=self.cfg.as_dict(),
+                       config_source=self.cfg.source, pmd_cores=cores,
+                       pmd_maxsleep_us=sleep)
+            self._save_record(rec)
             self._kick_stuck_vhost_ports()
             progress(f"node {self.name}: ovs-vswitchd restarted "
                      f"(pid {self.daemon_pid()})")

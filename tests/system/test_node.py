@@ -6,9 +6,11 @@ up once, down leaves the machine as it was, two nodes live side by side."""
 import json
 import os
 import shlex
+import signal
 import subprocess
 
 import vrdmatest
+from vrdmalib.util import wait_for
 from vrdmatest import Case, processes_mentioning, rand_name, read, snapshot
 
 
@@ -89,6 +91,43 @@ class NodeLifecycle(Case):
         self.assertNotEqual(old, new)
         status = self.vrdma("node", "status", "--node", name).stdout
         self.assertRegex(status, r"g1\s+dpdkvhostuserclient")
+
+    def test_crashed_vswitchd_comes_back_by_itself(self):
+        """ovs-vswitchd runs under OVS's --monitor: a crash (SIGSEGV) is
+        followed by a new ovs-vswitchd without anyone running vrdma, and
+        two namespace guests on client-mode ports reach each other again.
+        node down stops the monitors too (test_bad_input checks that no
+        process is left)."""
+        name = rand_name("c")
+        self.node_up(name)
+        ga, gb = rand_name("ga"), rand_name("gb")
+        for g, ip in ((ga, "10.78.0.1/24"), (gb, "10.78.0.2/24")):
+            self.vrdma("ns", "add", "--node", name, g, "--ip", ip)
+
+        def ping():
+            return subprocess.run(
+                ["ip", "netns", "exec", ga, "ping", "-c", "1", "-W", "1",
+                 "10.78.0.2"], capture_output=True,
+                check=False).returncode == 0
+        self.assertTrue(wait_for(ping, 30), "guests reach each other")
+        pidfile = os.path.join(self.state, name, "run",
+                               f"ovs-daemon-{name}.pid")
+        pid = int(read(pidfile))
+        os.kill(pid, signal.SIGSEGV)
+
+        def back():
+            new = read(pidfile).strip()
+            return new and int(new) != pid and \
+                self.vrdma("node", "status", "--node", name,
+                           ok=False).returncode == 0
+        self.assertTrue(wait_for(back, 60), "a new ovs-vswitchd by itself")
+        self.assertTrue(wait_for(ping, 60), "guests reach each other again")
+        log = read(os.path.join(self.state, name, "log",
+                                f"ovs-daemon-{name}.log"))
+        self.assertIn("1 crashes: pid", log)
+        self.vrdma("node", "down", "--node", name)
+        self.assertEqual(processes_mentioning(
+            os.path.join(self.state, name) + "/"), [])
 
     def test_up_restarts_a_killed_vswitchd(self):
         name = rand_name("k")

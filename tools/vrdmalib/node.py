@@ -14,9 +14,9 @@ import time
 
 from . import config as cfgmod
 from . import hugepages, nsguest, plugin, uplink, vm
-from .util import (VrdmaError, cpu_mask, isolated_cpus, locked, online_cpus,
-                   parse_cpu_list, pid_alive, progress, read_pidfile, run,
-                   stop_pid, wait_for, warn)
+from .util import (VrdmaError, cpu_mask, isolated_cpus, locked, monitor_of,
+                   online_cpus, parse_cpu_list, pid_alive, progress,
+                   read_pidfile, run, stop_pid, wait_for, wait_gone, warn)
 
 OVS_VSWITCHD = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
 PMD_NAME = "librte_net_vrdma.so"
@@ -315,7 +315,8 @@ class Node:
             ["ovsdb-server", p.db, f"--remote=punix:{p.db_sock}",
              "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
              f"--pidfile={p.server_pid}", f"--unixctl={p.server_ctl}",
-             f"--log-file={p.server_log}", "--detach", "--no-chdir"]),
+             f"--log-file={p.server_log}", "--detach", "--monitor",
+             "--no-chdir"]),
             env=p.env())
         self.vsctl("--no-wait", "init")
 
@@ -352,7 +353,8 @@ class Node:
         proc = run(self.in_netns(
             [OVS_VSWITCHD, f"unix:{p.db_sock}", f"--pidfile={p.daemon_pid}",
              f"--unixctl={p.daemon_ctl}", f"--log-file={p.daemon_log}",
-             "--detach", "--no-chdir"]),
+             # --monitor: a crash (SIGSEGV, SIGABRT, ...) restarts it.
+             "--detach", "--monitor", "--no-chdir"]),
             env=p.env(), check=False, timeout=180)
         if proc.returncode != 0 or not self.daemon_running():
             reason = self._log_reason()
@@ -688,6 +690,12 @@ class Node:
         p = self.paths
         # Guests first: their frontends hold the node's vhost sockets.
         errors = vm.remove_all(self) + nsguest.remove_all(self)
+        # The daemons' OVS monitors exit once their daemons do.
+        monitors = [(m, pidfile, name) for pidfile, name in
+                    ((p.daemon_pid, "ovs-vswitchd"),
+                     (p.server_pid, "ovsdb-server"))
+                    for m in [monitor_of(read_pidfile(pidfile) or 0,
+                                         pidfile)] if m]
         if self.daemon_running():
             # exit --cleanup deletes the datapath, and with it the bridge's
             # persistent kernel tap; a plain SIGTERM would leave the tap.
@@ -700,6 +708,8 @@ class Node:
                 stop_pid(read_pidfile(pidfile), pidfile, name)
             except OSError as exc:
                 errors.append(f"{name}: {exc}")
+        for monitor, pidfile, name in monitors:
+            wait_gone(monitor, pidfile, name)
         try:
             hugepages.release(p.hugepage_owner)
         except VrdmaError as exc:

@@ -112,27 +112,63 @@ def read_pidfile(path):
         return None
 
 
+def monitor_of(pid, owned_marker):
+    """The OVS --monitor process watching daemon pid: its parent, when that
+    runs the same program with owned_marker on its command line; else
+    None."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    mine, parent = pid_cmdline(pid), pid_cmdline(ppid)
+    if ppid > 1 and parent and mine and parent[0] == mine[0] and \
+            any(owned_marker in arg for arg in parent):
+        return ppid
+    return None
+
+
+def wait_gone(pid, owned_marker, name, timeout=5.0):
+    """Wait for pid (an OVS monitor whose daemon ended: it exits by
+    itself) to end; SIGTERM it if it does not."""
+    if wait_for(lambda: not pid_alive(pid), timeout, 0.05):
+        return
+    if any(owned_marker in arg for arg in pid_cmdline(pid)):
+        warn(f"{name} monitor (pid {pid}) outlived its daemon; stopping it")
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not pid_alive(pid), timeout, 0.05)
+
+
 def stop_pid(pid, owned_marker, name, timeout=10.0):
     """Stop pid only if its command line carries owned_marker (a path only
     this node uses), so a recycled pid is never signalled. SIGTERM first,
-    SIGKILL after timeout. Returns True if a process was stopped."""
+    SIGKILL after timeout; then its OVS --monitor, which exits when its
+    daemon ends by a signal it does not restart on (SIGTERM, SIGKILL).
+    Returns True if a process was stopped."""
     if not pid_alive(pid):
         return False
     if not any(owned_marker in arg for arg in pid_cmdline(pid)):
         warn(f"pid {pid} is not this node's {name} any more; left alone")
         return False
+    monitor = monitor_of(pid, owned_marker)
+    _stop(pid, name, timeout)
+    if monitor:
+        wait_gone(monitor, owned_marker, name)
+    return True
+
+
+def _stop(pid, name, timeout):
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not pid_alive(pid):
-            return True
+            return
         time.sleep(0.05)
     warn(f"{name} (pid {pid}) ignored SIGTERM for {timeout:.0f}s; killing")
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return True
 
 
 def wait_for(predicate, timeout, interval=0.1):

@@ -5,11 +5,13 @@ up once, down leaves the machine as it was, two nodes live side by side."""
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
 
 import vrdmatest
+from vrdmalib import node
 from vrdmalib.util import wait_for
 from vrdmatest import Case, processes_mentioning, rand_name, read, snapshot
 
@@ -128,6 +130,115 @@ class NodeLifecycle(Case):
         self.vrdma("node", "down", "--node", name)
         self.assertEqual(processes_mentioning(
             os.path.join(self.state, name) + "/"), [])
+
+    def test_down_keep_then_up_converts_an_old_db(self):
+        """node down --keep (a service stop) stops the switch but keeps
+        its DB, ports and logs: status says stopped (exit 3), and node up
+        starts it with its ports. A DB left by an older OVS (its schema
+        older than the installed one) is converted on that start, as
+        ovs-ctl does, after a backup, and keeps the ports."""
+        name = rand_name("d")
+        self.node_up(name)
+        self.vrdma("port", "add", "--node", name, "g1")
+        self.vrdma("node", "down", "--node", name, "--keep")
+        root = os.path.join(self.state, name)
+        self.assertEqual(processes_mentioning(root + "/"), [],
+                         "the switch and its monitors stopped")
+        proc = self.vrdma("node", "status", "--node", name, "--json",
+                          ok=False)
+        self.assertEqual(proc.returncode, 3)
+        self.assertEqual(json.loads(proc.stdout)["state"], "stopped")
+        log = os.path.join(root, "log", f"ovs-daemon-{name}.log")
+        self.assertTrue(os.path.exists(log), "logs kept")
+
+        # An "older" schema: the installed one without a column, at an
+        # older version number; the DB is converted to it, as if made by
+        # an older OVS.
+        with open(node.OVS_SCHEMA, encoding="utf-8") as f:
+            schema = json.load(f)
+        del schema["tables"]["Interface"]["columns"]["lldp"]
+        schema["version"] = "8.0.0"
+        old = os.path.join(self.state, "old.ovsschema")
+        with open(old, "w", encoding="utf-8") as f:
+            json.dump(schema, f)
+        db = os.path.join(root, f"conf-{name}.db")
+        subprocess.run(["ovsdb-tool", "convert", db, old], check=True)
+        self.assertEqual(subprocess.run(
+            ["ovsdb-tool", "db-version", db], capture_output=True,
+            text=True, check=True).stdout.strip(), "8.0.0")
+
+        up = self.vrdma("node", "up", "--node", name)
+        self.assertRegex(up.stderr, r"DB converted from schema 8\.0\.0 to")
+        want = subprocess.run(["ovsdb-tool", "schema-version",
+                               node.OVS_SCHEMA], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        self.assertEqual(subprocess.run(
+            ["ovsdb-tool", "db-version", db], capture_output=True,
+            text=True, check=True).stdout.strip(), want)
+        self.assertTrue([f for f in os.listdir(root)
+                         if f.startswith(f"conf-{name}.db.backup8.0.0-")])
+        st = json.loads(self.vrdma("node", "status", "--node", name,
+                                   "--json").stdout)
+        self.assertEqual(st["state"], "running")
+        self.assertIn("g1", [p["name"] for p in st["ports"]])
+
+    def test_check_unit_restarts_a_killed_vswitchd(self):
+        """The command of vrdma-node-check@.service (as vrdma service units
+        writes it) starts a vswitchd killed with SIGKILL (which OVS's
+        --monitor leaves alone) again, and leaves a running node be."""
+        name = rand_name("u")
+        self.node_up(name)
+        units = os.path.join(self.state, "units")
+        self.vrdma("service", "units", "--out", units)
+        with open(os.path.join(units, "vrdma-node-check@.service"),
+                  encoding="utf-8") as f:
+            text = f.read()
+        cmd = re.search(r"^ExecStart=/bin/sh -c '(.*?)'$",
+                        text.replace("\\\n", ""), re.M | re.S).group(1)
+        cmd = cmd.replace("%i", name)
+        pidfile = os.path.join(self.state, name, "run",
+                               f"ovs-daemon-{name}.pid")
+        pid = int(read(pidfile))
+        subprocess.run(["/bin/sh", "-c", cmd], env=self.env, check=True,
+                       timeout=120)
+        self.assertEqual(int(read(pidfile)), pid, "a running node is left be")
+        os.kill(pid, signal.SIGKILL)
+        self.assertTrue(wait_for(lambda: self.vrdma(
+            "node", "status", "--node", name, ok=False).returncode == 1, 10))
+        subprocess.run(["/bin/sh", "-c", cmd], env=self.env, check=True,
+                       timeout=180)
+        self.assertNotEqual(int(read(pidfile)), pid)
+        self.assertEqual(self.vrdma("node", "status", "--node",
+                                    name).returncode, 0)
+
+    def test_logrotate_snippet(self):
+        """configs/logrotate.d/vrdma (pointed at this test's state dir)
+        rotates a node's OVS logs, and the daemons go on in the new files
+        (vlog/reopen), which a plain rename would not do."""
+        name = rand_name("lr")
+        self.node_up(name)
+        with open(os.path.join(vrdmatest.TOP, "configs", "logrotate.d",
+                               "vrdma"), encoding="utf-8") as f:
+            text = f.read().replace("/var/lib/vrdma", self.state)
+        conf = os.path.join(self.state, "logrotate.conf")
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(conf, 0o644)
+        proc = subprocess.run(["logrotate", "-f", "-s",
+                               os.path.join(self.state, "logrotate.state"),
+                               conf], capture_output=True, text=True,
+                              check=False)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        logs = os.path.join(self.state, name, "log")
+        for who in ("daemon", "server"):
+            log = os.path.join(logs, f"ovs-{who}-{name}.log")
+            self.assertTrue(os.path.exists(log + ".1"), os.listdir(logs))
+            self.assertTrue(wait_for(lambda log=log: os.path.exists(log) and
+                                     "opened log file" in read(log), 10),
+                            f"{log}: the daemon writes the new file")
+        self.vrdma("port", "add", "--node", name, "g1")
+        self.assertIn("g1", read(os.path.join(logs, f"ovs-daemon-{name}"
+                                              ".log")))
 
     def test_up_restarts_a_killed_vswitchd(self):
         name = rand_name("k")

@@ -22,7 +22,7 @@ from vrdmalib.util import VrdmaError, parse_cpu_list
 
 SUBCOMMANDS = ["setup", "check", "node", "port", "ns", "domxml", "vsctl",
                "appctl", "env", "hugepages", "config", "demo", "bench",
-               "test", "manpage", "fabric"]
+               "test", "manpage", "fabric", "service"]
 
 
 def vrdma(*args):
@@ -81,6 +81,31 @@ class Cli(unittest.TestCase):
         self.assertEqual(cm.exception.code, 2)
         bench.assert_not_called()
         self.assertIn("vrdma bench fabric --quick", err.getvalue())
+
+    def test_service_units_verify(self):
+        """vrdma service units writes unit files systemd-analyze accepts
+        without a warning, naming this checkout's tool."""
+        with tempfile.TemporaryDirectory() as d:
+            out = vrdma("service", "units", "--out", d)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            names = sorted(os.listdir(d))
+            self.assertEqual(names, ["vrdma-node-check@.service",
+                                     "vrdma-node-check@.timer",
+                                     "vrdma-node@.service"])
+            with open(os.path.join(d, "vrdma-node@.service"),
+                      encoding="utf-8") as f:
+                self.assertIn(f"ExecStart={VRDMA} -q node up --node %i",
+                              f.read())
+            env = dict(os.environ, SYSTEMD_UNIT_PATH=f"{d}:")
+            for unit in ("vrdma-node@cn1.service",
+                         "vrdma-node-check@cn1.service",
+                         "vrdma-node-check@cn1.timer"):
+                proc = subprocess.run(
+                    ["systemd-analyze", "verify", "--man=no",
+                     os.path.join(d, unit)], capture_output=True,
+                    text=True, env=env, check=False)
+                self.assertEqual((proc.returncode, proc.stderr.strip()),
+                                 (0, ""), unit)
 
     def test_version(self):
         """--version names meson.build's version and, in a git checkout,

@@ -76,7 +76,10 @@ def cmd_node(args):
         return 0
     if args.action == "down":
         util.need_root("node down")
-        node.down()
+        if args.keep:
+            node.stop()
+        else:
+            node.down()
         return 0
     if args.action == "restart":
         util.need_root("node restart")
@@ -103,6 +106,16 @@ def cmd_fabric(args):
     else:
         fabric.print_status(st, sys.stdout)
     return fabric.exit_code(st)
+
+
+def cmd_service(args):
+    from . import service
+    if args.out:
+        service.write(args.out)
+    else:
+        for name, text in service.units().items():
+            print(f"### {name}\n{text}")
+    return 0
 
 
 def cmd_port(args):
@@ -508,6 +521,10 @@ def build_parser():
     add_node_args(p)
     p.add_argument("--json", action="store_true",
                    help="status: machine-readable")
+    p.add_argument("--keep", action="store_true",
+                   help="down: only stop the switch (and release its "
+                   "hugepages); keep its DB, ports, logs and guests, for "
+                   "node up to start again (what a service stop does)")
     p.set_defaults(func=cmd_node)
 
     p = sub.add_parser("fabric", help="the fabric port's peers and counters",
@@ -535,6 +552,21 @@ def build_parser():
                    help="write here (e.g. /var/lib/node_exporter/textfile_"
                    "collector/vrdma.prom) instead of stdout")
     p.set_defaults(func=cmd_fabric)
+
+    p = sub.add_parser(
+        "service", help="systemd units that run a node as a service",
+        description="units: vrdma-node@.service (start: node up; reload: "
+        "node up, a changed config applied live; stop: node down --keep, "
+        "DB, ports and logs kept) and vrdma-node-check@.timer (every 30 s, "
+        "node up when node status says a daemon died of a signal OVS's "
+        "--monitor does not restart on), naming this checkout's tool and "
+        "the environment's state and config directories. Without --out "
+        "they are printed. Then: systemctl daemon-reload; systemctl "
+        "enable --now vrdma-node@NODE vrdma-node-check@NODE.timer")
+    p.add_argument("action", choices=["units"])
+    p.add_argument("--out", metavar="DIR",
+                   help="write the unit files there (/etc/systemd/system)")
+    p.set_defaults(func=cmd_service)
 
     p = sub.add_parser("port", help="add or delete a guest's vhost-user port",
                        description="add: a vhost-user port for GUEST; prints "

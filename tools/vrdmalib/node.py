@@ -246,7 +246,18 @@ class Node:
         os.makedirs(self.cfg.state_dir, exist_ok=True)
         with locked(self.cfg.state_dir):
             rec = self.record()
-            if rec is not None and rec.get("config") != self.cfg.as_dict():
+            if rec is not None and rec.get("stopped"):
+                # Stopped (node down --keep): start it, with the config as
+                # it is now, as a restart would.
+                self._refuse_structural(self.config_changes(rec))
+                cores, sleep, _notes = self.pmd_plan()
+                rec.update(config=self.cfg.as_dict(),
+                           config_source=self.cfg.source, pmd_cores=cores,
+                           pmd_maxsleep_us=sleep)
+                del rec["stopped"]
+                self._save_record(rec)
+                progress(f"node {self.name}: starting from its kept DB")
+            elif rec is not None and rec.get("config") != self.cfg.as_dict():
                 self._apply_live(rec)
                 return
             fresh = rec is None
@@ -277,6 +288,7 @@ class Node:
         self._configure(cores, sleep)
         restarted = False
         if not self.daemon_running():
+            self._sync_dpdk_ports()
             if self.fabric_devargs():
                 self.install_plugin()
             self._start_daemon()
@@ -310,6 +322,8 @@ class Node:
         p = self.paths
         if not os.path.exists(p.db):
             run(["ovsdb-tool", "create", p.db, OVS_SCHEMA])
+        else:
+            self._upgrade_db()
         progress(f"node {self.name}: starting ovsdb-server")
         run(self.in_netns(
             ["ovsdb-server", p.db, f"--remote=punix:{p.db_sock}",
@@ -319,6 +333,39 @@ class Node:
              "--no-chdir"]),
             env=p.env())
         self.vsctl("--no-wait", "init")
+
+    def _upgrade_db(self):
+        """A DB made by another OVS version (an upgrade, or a downgrade) is
+        converted to the installed schema before the server opens it, as
+        ovs-ctl does, after a backup named after the old version."""
+        db = self.paths.db
+        need = run(["ovsdb-tool", "needs-conversion", db, OVS_SCHEMA],
+                   check=False)
+        if need.returncode != 0:
+            raise VrdmaError(f"{db}: ovsdb-tool needs-conversion failed: "
+                             f"{need.stderr.strip()}",
+                             f"move {db} away (the node's ports are then "
+                             "lost) and run node up again")
+        if need.stdout.strip() != "yes":
+            return
+        old = run(["ovsdb-tool", "db-version", db]).stdout.strip()
+        cksum = run(["ovsdb-tool", "db-cksum", db]).stdout.split()[0]
+        new = run(["ovsdb-tool", "schema-version", OVS_SCHEMA]).stdout.strip()
+        backup = f"{db}.backup{old}-{cksum}"
+        shutil.copy2(db, backup)
+        # Compacted first, as ovs-ctl does: replaying the old log against
+        # a schema with garbage collection could break a reference.
+        run(["ovsdb-tool", "compact", db], check=False)
+        conv = run(["ovsdb-tool", "convert", db, OVS_SCHEMA], check=False)
+        if conv.returncode != 0:
+            shutil.copy2(backup, db)
+            raise VrdmaError(f"{db}: converting schema {old} to {new} "
+                             f"failed: {conv.stderr.strip()}",
+                             f"the DB is as it was ({backup} too); move it "
+                             "away to start with an empty one (the node's "
+                             "ports are then lost)")
+        progress(f"node {self.name}: DB converted from schema {old} to "
+                 f"{new} (backup {backup})")
 
     def _configure(self, cores, sleep):
         mem = self.cfg.values["memory"]
@@ -528,6 +575,22 @@ class Node:
             out["fabric"] = []
         return out
 
+    def _sync_dpdk_ports(self):
+        """Before ovs-vswitchd starts: a fabric port or uplink gone from the
+        config, or with other devargs, is deleted from the DB (OVS cannot
+        change a DPDK port's devargs); _ensure_uplink makes it again once
+        the daemon runs. Needs ovsdb-server only."""
+        if not self.server_running():
+            return
+        for name, devargs in (("fabric", self.fabric_devargs()),
+                              ("uplink", self.uplink_devargs())):
+            have = self.vsctl("--no-wait", "get", "Interface", name,
+                              "options:dpdk-devargs",
+                              check=False).stdout.strip().strip('"')
+            if have and have != devargs:
+                self.vsctl("--no-wait", "--if-exists", "del-port",
+                           self.bridge, name)
+
     def _refuse_structural(self, changes):
         if changes["refuse"]:
             raise VrdmaError(
@@ -621,16 +684,7 @@ class Node:
             if not self.server_running():
                 self._start_server()
             self._configure(cores, sleep)
-            for name, devargs in (("fabric", self.fabric_devargs()),
-                                  ("uplink", self.uplink_devargs())):
-                # Gone from the config, or other devargs: the port is made
-                # again once the daemon runs (_ensure_uplink).
-                have = self.vsctl("--no-wait", "get", "Interface", name,
-                                  "options:dpdk-devargs",
-                                  check=False).stdout.strip().strip('"')
-                if have and have != devargs:
-                    self.vsctl("--no-wait", "--if-exists", "del-port",
-                               self.bridge, name)
+            self._sync_dpdk_ports()
             if self.fabric_devargs():
                 self.install_plugin()
             self._start_daemon()
@@ -668,6 +722,28 @@ class Node:
                      "frontend does not reconnect; restart the guest (vrdma "
                      "vm stop/start, or QEMU with reconnect=1 on the "
                      "vhost-user chardev)")
+
+    def stop(self):
+        """node down --keep: stop the switch's daemons and release its
+        hugepages, keeping its DB (bridge, ports), logs, namespace and
+        guests' records; guests are left alone (client-mode ones reconnect
+        once node up starts the switch again). For service managers."""
+        with locked(self.cfg.state_dir):
+            rec = self.record()
+            if rec is None:
+                progress(f"node {self.name}: not up; nothing to do")
+                return
+            p = self.paths
+            for pidfile, name in ((p.daemon_pid, "ovs-vswitchd"),
+                                  (p.server_pid, "ovsdb-server")):
+                pid = read_pidfile(pidfile)
+                if stop_pid(pid, pidfile, name):
+                    progress(f"node {self.name}: stopped {name} (pid {pid})")
+            hugepages.release(p.hugepage_owner)
+            rec["stopped"] = True
+            self._save_record(rec)
+            progress(f"node {self.name}: stopped; DB and logs kept in "
+                     f"{p.root} (node up starts it, node down removes it)")
 
     def down(self):
         if not os.path.isdir(self.cfg.state_dir):

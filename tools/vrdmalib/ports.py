@@ -187,12 +187,15 @@ def status_dict(node):
                 "devargs": opts.get("dpdk-devargs"),
                 "error": _single(row.get("error")) or None})
     running = all(d["running"] for d in daemons.values())
-    st["state"] = "running" if running else "degraded"
+    st["state"] = "stopped" if rec.get("stopped") else \
+        "running" if running else "degraded"
     return st
 
 
 def status_code(st):
-    if not st["up"]:
+    """LSB status: 0 running, 1 degraded (dead but made), 3 not running
+    (not up, or stopped by node down --keep)."""
+    if not st["up"] or st["state"] == "stopped":
         return STATUS_NOT_UP
     return STATUS_RUNNING if st["state"] == "running" else STATUS_DEGRADED
 
@@ -206,6 +209,11 @@ def status(node, out):
         err = node.not_up()
         err.code = STATUS_NOT_UP
         raise err
+    if rec.get("stopped"):
+        print(f"node {node.name}: stopped (node down --keep); DB, ports "
+              f"and logs kept in {node.paths.root}; node up starts it",
+              file=out)
+        return STATUS_NOT_UP
     p = node.paths
     healthy = True
     print(f"node {node.name}: state {p.root}", file=out)

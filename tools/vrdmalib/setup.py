@@ -41,7 +41,10 @@ PACKAGES = {
     "test": ["nftables", "dpdk-dev", "clang", "libclang-rt-14-dev", "clang-format",
              "cppcheck", "shellcheck", "pyflakes3",
              # tests/tool/test_manpage.py renders docs/vrdma.8 with groff.
-             "groff-base"],
+             "groff-base",
+             # The service units and the logrotate snippet are checked
+             # with the real tools (test_cli, test_node).
+             "systemd", "logrotate"],
 }
 
 

@@ -107,6 +107,20 @@ class Cli(unittest.TestCase):
                 self.assertEqual((proc.returncode, proc.stderr.strip()),
                                  (0, ""), unit)
 
+    def test_failing_command_names_a_fix(self):
+        """A program vrdma runs that fails gives one error with its own
+        last line and a fix: the program's usual one, else the command
+        line to run again."""
+        from vrdmalib.util import run
+        with self.assertRaises(VrdmaError) as ctx:
+            run(["sh", "-c", "echo first >&2; echo the reason >&2; exit 3"])
+        self.assertIn("exit 3): the reason", ctx.exception.what)
+        self.assertIn("sh -c", ctx.exception.fix)
+        with self.assertRaises(VrdmaError) as ctx:
+            run(["ovs-vsctl", "--db=unix:/nonexistent/db.sock",
+                 "--timeout=2", "show"])
+        self.assertIn("vrdma node status", ctx.exception.fix)
+
     def test_version(self):
         """--version names meson.build's version and, in a git checkout,
         the commit."""

@@ -6,6 +6,7 @@ and file locks. Nothing here knows about OVS or DPDK."""
 import contextlib
 import fcntl
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -73,8 +74,32 @@ def run(cmd, check=True, timeout=60, env=None, input=None, cwd=None):
         last = (proc.stderr.strip().splitlines() or
                 proc.stdout.strip().splitlines() or ["(no output)"])[-1]
         raise VrdmaError(f"{os.path.basename(cmd[0])} failed "
-                         f"(exit {proc.returncode}): {last}")
+                         f"(exit {proc.returncode}): {last}",
+                         _fix_for(cmd))
     return proc
+
+
+# What to do when a program vrdma runs fails, by program; else the
+# command line, to run again and read all of its output.
+RUN_FIXES = {
+    "ovs-vsctl": "is the node's ovsdb-server running? vrdma node status",
+    "ovs-appctl": "is the node's ovs-vswitchd running? vrdma node status",
+    "ovsdb-tool": "see the DB file named above; vrdma node status",
+    "virsh": "vrdma virsh --node NODE -- list --all shows the domains",
+    "apt-get": "apt-get update, then run it again; check the network to "
+               "the Debian mirror",
+}
+
+
+def _fix_for(cmd):
+    prog = os.path.basename(cmd[0])
+    if prog == "ip" and cmd[1:3] == ["netns", "exec"] and len(cmd) > 4:
+        prog = os.path.basename(cmd[4])
+    if prog in RUN_FIXES:
+        return RUN_FIXES[prog]
+    line = shlex.join(cmd)
+    return f"run it again to read all of its output: " \
+        f"{line if len(line) <= 200 else line[:200] + ' ...'}"
 
 
 def pid_alive(pid):

@@ -18,6 +18,10 @@ from vrdmalib.util import wait_for
 from vrdmatest import Case, rand_name
 
 
+def fabric_pmd():
+    return os.path.join(vrdmatest.TOP, "build", "pmd", "librte_net_vrdma.so")
+
+
 class FabricInOvs(Case):
     def fabric_counters(self, node, conf):
         out = self.vrdma("appctl", "--node", node, "--config", conf, "--",
@@ -147,7 +151,24 @@ transports = "tcp"
         self.assertIn(("vrdma_interface_rx_packets_total",
                        (("interface", "g"), ("node", na))), samples)
 
+        # The driver both switches load: one immutable copy named after
+        # the version and its content, used by both, gone with the last.
+        recs = [self.node_obj(n, c).record() for n, c in nodes]
+        plugin_path = recs[0]["plugin"]
+        self.assertEqual(recs[1]["plugin"], plugin_path)
+        self.assertRegex(plugin_path, r"^/run/vrdma-plugins/[\w.]+-[0-9a-f]{16}"
+                         r"/librte_net_vrdma\.so$")
+        with open(plugin_path, "rb") as f, open(fabric_pmd(), "rb") as g:
+            self.assertEqual(f.read(), g.read())
+        extra = self.vrdma("vsctl", "--node", na, "--config", ca, "--",
+                           "get", "Open_vSwitch", ".",
+                           "other_config:dpdk-extra").stdout
+        self.assertIn(f"-d {plugin_path}", extra)
+        users = os.path.join(os.path.dirname(plugin_path), "users")
+        self.assertEqual(len(os.listdir(users)), 2)
+
         self.vrdma("node", "down", "--node", nb, "--config", cb)
+        self.assertEqual(len(os.listdir(users)), 1, "still used by one")
 
         def peer_gone():
             proc = self.vrdma("fabric", "status", "--node", na, "--config",
@@ -157,6 +178,7 @@ transports = "tcp"
         self.assertTrue(wait_for(peer_gone, 15),
                         "a peer that went away reads as not connected")
         self.vrdma("node", "down", "--node", na, "--config", ca)
+        self.assertFalse(os.path.exists(plugin_path), "no user left")
         proc = self.vrdma("fabric", "status", "--node", na, "--config", ca,
                           ok=False)
         self.assertEqual(proc.returncode, 3, proc.stdout + proc.stderr)

@@ -7,7 +7,6 @@ the fix, with exit status 1 (2 for usage errors)."""
 import argparse
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -432,19 +431,11 @@ def add_bench_subcommands(p):
 def version():
     """meson.build's project version, and the checkout's commit when it
     is a git checkout ("0.1.0 (git 2a10378)")."""
-    top = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))))
-    ver = "unknown"
-    try:
-        with open(os.path.join(top, "meson.build"), encoding="utf-8") as f:
-            m = re.search(r"version:\s*'([^']+)'", f.read())
-        if m:
-            ver = m.group(1)
-    except OSError:
-        pass
+    from .node import TOP, project_version
+    ver = project_version()
     try:
         commit = subprocess.run(
-            ["git", "-C", top, "describe", "--always", "--dirty"],
+            ["git", "-C", TOP, "describe", "--always", "--dirty"],
             capture_output=True, text=True, timeout=10, check=False)
         if commit.returncode == 0 and commit.stdout.strip():
             ver += f" (git {commit.stdout.strip()})"

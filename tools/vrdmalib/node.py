@@ -97,6 +97,19 @@ CHANGE_NEEDS = {
 }
 
 
+def project_version():
+    """meson.build's project version."""
+    try:
+        with open(os.path.join(TOP, "meson.build"), encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("version:"):
+                    return line.split("'")[1]
+    except (OSError, IndexError):
+        pass
+    return "unknown"
+
+
 class Node:
     def __init__(self, cfg):
         self.cfg = cfg
@@ -131,6 +144,16 @@ class Node:
             else self.paths.server_ctl
         return run(["ovs-appctl", "-t", ctl, f"--timeout={timeout}", *args],
                    check=check, timeout=timeout + 5)
+
+    def interfaces(self, kind=None):
+        """The Interface table as dicts (ovs-vsctl's JSON output, decoded),
+        of type kind if given; [] when the DB cannot be read."""
+        from . import ports
+        try:
+            rows = ports.interfaces(self)
+        except VrdmaError:
+            return []
+        return [r for r in rows if kind is None or r.get("type") == kind]
 
     def server_pid(self):
         return read_pidfile(self.paths.server_pid)
@@ -210,25 +233,70 @@ class Node:
             args.append(f"keyfile={fab['keyfile']}")
         return ",".join(args)
 
-    def plugin_dir(self):
-        return os.path.join(plugin.SAFE_ROOT, f"node-{self.name}")
+    def _plugin_ref(self):
+        """This node's name among a driver copy's users."""
+        tag = hashlib.sha256(self.paths.root.encode()).hexdigest()[:8]
+        return f"{self.name}-{tag}"
 
     def install_plugin(self):
-        """The driver, copied where EAL accepts it (see plugin.py) and
-        where a rebuild cannot change it under the running switch."""
+        """The driver this build made, installed where EAL accepts it (see
+        plugin.py) into a directory named after the project version and
+        the driver's content, never written again once there: a rebuild
+        makes another one, and a switch that restarts (after a crash, by
+        --monitor) loads the very driver it was started with. The node's
+        record and dpdk-extra name it; node down drops the node's use of
+        it and removes a directory no node uses."""
         src = os.path.join(TOP, "build", "pmd", PMD_NAME)
         if not os.path.exists(src):
             raise VrdmaError(f"{src} not built", "run: tools/vrdma setup")
-        os.makedirs(self.plugin_dir(), mode=0o755, exist_ok=True)
+        with open(src, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()[:16]
+        d = os.path.join(plugin.SAFE_ROOT, f"{project_version()}-{digest}")
+        dest = os.path.join(d, PMD_NAME)
+        os.makedirs(os.path.join(d, "users"), mode=0o755, exist_ok=True)
         os.chmod(plugin.SAFE_ROOT, 0o755)
-        dest = os.path.join(self.plugin_dir(), PMD_NAME)
-        shutil.copy2(src, dest)
+        if not os.path.exists(dest):
+            tmp = f"{dest}.{os.getpid()}.tmp"
+            shutil.copy2(src, tmp)
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, dest)
+        with open(os.path.join(d, "users", self._plugin_ref()), "w",
+                  encoding="utf-8") as f:
+            f.write(self.paths.root + "\n")
+        rec = self.record()
+        old = rec.get("plugin") if rec else None
+        if rec is not None and old != dest:
+            rec["plugin"] = dest
+            self._save_record(rec)
+            if old:
+                self._release_plugin(old)
+        self.vsctl("--no-wait", "set", "Open_vSwitch", ".",
+                   f'other_config:dpdk-extra="{self.eal_extra(dest)}"')
         return dest
 
-    def eal_extra(self):
+    def _release_plugin(self, path):
+        """Drop this node's use of the driver copy at path; remove the copy
+        if no node uses it any more."""
+        d = os.path.dirname(path)
+        try:
+            os.unlink(os.path.join(d, "users", self._plugin_ref()))
+        except OSError:
+            pass
+        try:
+            if not os.listdir(os.path.join(d, "users")):
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            pass
+        try:
+            os.rmdir(plugin.SAFE_ROOT)
+        except OSError:
+            pass
+
+    def eal_extra(self, plugin_path=None):
         args = ["--in-memory", "--file-prefix", self.paths.dpdk_prefix]
-        if self.fabric_devargs():
-            args += ["-d", os.path.join(self.plugin_dir(), PMD_NAME)]
+        plugin_path = plugin_path or (self.record() or {}).get("plugin")
+        if self.fabric_devargs() and plugin_path:
+            args += ["-d", plugin_path]
         pci = cfgmod.pci_address(self.uplink_devargs())
         if pci:
             args += ["-a", pci]
@@ -489,17 +557,12 @@ class Node:
         one reconfigure (tx-retries-max toggled), which picks up the live
         connection."""
         def stuck():
-            rows = self.vsctl("--format=csv", "--data=bare", "--no-headings",
-                              "--columns=name,link_state,options", "find",
-                              "Interface", "type=dpdkvhostuserclient",
-                              check=False).stdout.splitlines()
             found = []
-            for row in rows:
-                name, state, opts = (row.split(",", 2) + ["", ""])[:3]
-                sock = opts.split("vhost-server-path=", 1)[-1].split()[0] \
-                    if "vhost-server-path=" in opts else ""
-                if state != "up" and sock and os.path.exists(sock):
-                    found.append(name)
+            for row in self.interfaces("dpdkvhostuserclient"):
+                sock = (row.get("options") or {}).get("vhost-server-path")
+                if row.get("link_state") != "up" and sock and \
+                        os.path.exists(sock):
+                    found.append(row["name"])
             return found
 
         wait_for(lambda: not stuck(), settle)
@@ -686,7 +749,7 @@ class Node:
             self._configure(cores, sleep)
             self._sync_dpdk_ports()
             if self.fabric_devargs():
-                self.install_plugin()
+                rec["plugin"] = self.install_plugin()
             self._start_daemon()
             self._ensure_uplink()
             rec.update(config=self.cfg.as_dict(),
@@ -703,14 +766,12 @@ class Node:
         with the old ovs-vswitchd: it is theirs to connect again (QEMU's
         vhostuser <reconnect>, vrdma-vhost-ns's retry). Say so, and say
         whether they did."""
-        rows = self.vsctl("--format=csv", "--data=bare", "--no-headings",
-                          "--columns=name", "find", "Interface",
-                          "type=dpdkvhostuser", check=False).stdout.split()
-        for port in rows:
+        for port in [r["name"] for r in self.interfaces("dpdkvhostuser")]:
             def connected(port=port):
-                out = self.vsctl("get", "Interface", port, "status",
-                                 check=False).stdout
-                return "status=connected" in out
+                return any((r.get("status") or {}).get("status") ==
+                           "connected"
+                           for r in self.interfaces("dpdkvhostuser")
+                           if r["name"] == port)
             t0 = time.monotonic()
             if wait_for(connected, timeout, 0.2):
                 progress(f"node {self.name}: port {port} is server-mode: "
@@ -796,11 +857,8 @@ class Node:
             if proc.returncode != 0:
                 errors.append(f"netns {self.netns}: {proc.stderr.strip()}")
         shutil.rmtree(p.dpdk_runtime, ignore_errors=True)
-        shutil.rmtree(self.plugin_dir(), ignore_errors=True)
-        try:
-            os.rmdir(plugin.SAFE_ROOT)
-        except OSError:
-            pass
+        if rec.get("plugin"):
+            self._release_plugin(rec["plugin"])
         try:
             os.rmdir("/run/dpdk")
         except OSError:

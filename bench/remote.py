@@ -13,6 +13,7 @@ other configs (fabric, raw uplink) as cases need.
 Example: configs/bench-hosts.example.toml (`vrdma config bench-hosts`)."""
 
 import ipaddress
+import json
 import shlex
 import tomllib
 
@@ -298,15 +299,18 @@ class Nodes:
         ip = ["--ip", ips[j - 1]] if len(ips) >= j else []
         args = self.node_args(host)
         if self.guest_kind == "vm":
-            host.vrdma_run(["vm", "define", *args, name, *ip], 300)
-            _, out, _ = host.vrdma_run(["vm", "start", *args, name], 600)
+            _, out, _ = host.vrdma_run(["vm", "define", *args, name, *ip,
+                                        "--json"], 300)
+            rec = _record(out, host, name)
+            host.vrdma_run(["vm", "start", *args, name], 600)
             return RemoteGuest(host, [host.vrdma, "vm", "exec", *args,
                                       "--timeout", "1700", name, "--"],
-                               name, "vm", _field(out, "ip", host, name))
-        _, out, _ = host.vrdma_run(["ns", "add", *args, name, *ip], 300)
-        netns = _field(out, "netns", host, name)
-        return RemoteGuest(host, ["ip", "netns", "exec", netns], name, "ns",
-                           _field(out, "ip", host, name), netns)
+                               name, "vm", rec["ip"].split("/")[0])
+        _, out, _ = host.vrdma_run(["ns", "add", *args, name, *ip,
+                                    "--json"], 300)
+        rec = _record(out, host, name)
+        return RemoteGuest(host, ["ip", "netns", "exec", rec["netns"]], name,
+                           "ns", rec["ip"].split("/")[0], rec["netns"])
 
     def down(self):
         errors = []
@@ -375,12 +379,18 @@ class Skip(VrdmaError):
     with what would enable it."""
 
 
-def _field(text, key, host, name):
-    for word in text.split():
-        if word.startswith(key + "="):
-            return word.split("=", 1)[1].split("/")[0]
-    raise VrdmaError(f"{host.name}: no {key}= in what vrdma said of {name}: "
-                     f"{text.strip()[-200:]}", "report this as a bug")
+def _record(text, host, name):
+    """The guest's record that vrdma ... --json printed."""
+    try:
+        rec = json.loads(text)
+        if rec.get("ip") and (rec.get("netns") or rec.get("domain_type")):
+            return rec
+    except (ValueError, AttributeError):
+        pass
+    raise VrdmaError(f"{host.name}: no guest record in what vrdma said of "
+                     f"{name}: {text.strip()[-200:]}",
+                     "is the vrdma on that host this version? (vrdma "
+                     "--version)")
 
 
 RSH_AGENT = """#!/bin/sh

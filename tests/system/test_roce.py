@@ -27,13 +27,14 @@ class Roce(vrdmatest.Case):
     @classmethod
     def setUpClass(cls):
         t0 = time.monotonic()
-        state = roce.up()
+        # Three hosts: on a bridge (the demo's two use the socket link).
+        state = roce.up(3)
         cls.addClassCleanup(roce.down)
-        cls.a, cls.b = (h["name"] for h in state["hosts"])
+        cls.a, cls.b, cls.c = (h["name"] for h in state["hosts"])
         cls.ips = {h["name"]: h["ip"] for h in state["hosts"]}
         print(f"soft-RoCE hosts up in {time.monotonic() - t0:.0f}s "
-              f"({state['accel']})")
-        for name in (cls.a, cls.b):
+              f"({state['accel']}, {state['link']})")
+        for name in (cls.a, cls.b, cls.c):
             cls.sh(name, "mkdir -p /run/plug && cp "
                    f"{roce.guest_path(PMD)} /run/plug/ && "
                    "chmod 755 /run/plug")
@@ -146,6 +147,37 @@ class Roce(vrdmatest.Case):
         self.assertIsNotNone(m, out_r)
         self.assertEqual(m.group(1), m.group(2), out_r)
         self.assertEqual(m.group(3), "0", out_r)
+
+    def test_three_hosts_flooding_over_rc(self):
+        """Three hosts on the bridge: a broadcast from the middle one
+        reaches both others over RC verbs, small frames, MTU frames and
+        65226 B ones (chained mbufs, one reference per peer), and the
+        sender's mempool is back at its baseline."""
+        hosts = (self.a, self.b, self.c)
+        peers = {h: [self.ips[o] for o in hosts if o != h] for h in hosts}
+        sizes, count = "64,1500,65226", 30
+        recv = [self.start(h, "recv", self.ips[h], peers[h], sizes, count,
+                           timeout=150) for h in (self.a, self.c)]
+        time.sleep(2)
+        send = self.start(self.b, "send", self.ips[self.b], peers[self.b],
+                          sizes, count, extra=("--learn-wait", "3"),
+                          timeout=150)
+        code_s, out_s = self.finish(send)
+        self.assertEqual(code_s, 0, out_s)
+        frames = count * len(sizes.split(","))
+        self.assertRegex(out_s, rf"xstat peer0_tx_frames={frames}\b")
+        self.assertRegex(out_s, rf"xstat peer1_tx_frames={frames}\b")
+        self.assertEqual(len(re.findall(r"connected via rc_verbs/rxe0:1",
+                                        out_s)), 2, out_s)
+        m = re.search(r"mempool in_use start=(\d+) end=(\d+) closed=(\d+)",
+                      out_s)
+        self.assertIsNotNone(m, out_s)
+        self.assertEqual(m.group(1), m.group(2), out_s)
+        self.assertEqual(m.group(3), "0", out_s)
+        for handle in recv:
+            code_r, out_r = self.finish(handle)
+            self.assertEqual(code_r, 0, out_r)
+            self.assert_all_arrived(out_r, sizes, count)
 
     def test_unlisted_peer_rejected(self):
         """A port on a second address of host b, which host a does not

@@ -769,7 +769,9 @@ def build_parser():
                         "until rxe0 is active in each (about 30 s under "
                         "TCG); a running set is kept.")
     q.add_argument("--hosts", type=int, default=2,
-                   help="how many (2: one socket link joins them)")
+                   help="how many, 2 to 8 (2: one QEMU socket link joins "
+                   "them; more: a bridge in network namespace vrdma-roce, "
+                   "a tap each)")
     q.add_argument("--memory", type=int, default=2048, metavar="MB",
                    help="memory per VM (default 2048)")
     q = rsub.add_parser("status", help="hosts, running or not, rxe0 state",

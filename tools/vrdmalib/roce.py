@@ -187,10 +187,40 @@ def _accel(img):
     return ("kvm", "host") if ok else ("tcg", "max")
 
 
+# More than two hosts: a Linux bridge in a network namespace of ours, one
+# tap per VM, the VMs' QEMUs started in that namespace (nothing of the
+# machine's own networks is touched).
+BRIDGE_NETNS = "vrdma-roce"
+MAX_HOSTS = 8
+
+
+def _tap(i):
+    return f"rtap{i}"
+
+
+def _make_bridge(n):
+    run(["ip", "netns", "add", BRIDGE_NETNS])
+    ns = ["ip", "-n", BRIDGE_NETNS]
+    run([*ns, "link", "add", "rbr", "type", "bridge"])
+    run([*ns, "link", "set", "rbr", "mtu", str(MTU), "up"])
+    for i in range(n):
+        run([*ns, "tuntap", "add", "dev", _tap(i), "mode", "tap"])
+        run([*ns, "link", "set", _tap(i), "mtu", str(MTU), "master", "rbr",
+             "up"])
+
+
+def _remove_bridge():
+    if os.path.exists(f"/run/netns/{BRIDGE_NETNS}"):
+        run(["ip", "netns", "del", BRIDGE_NETNS], check=False)
+
+
 def _qemu_argv(img, i, n, hostdir, port, accel, cpu, memory_mb):
     name = host_name(i)
-    net = (f"socket,id=fab,listen=127.0.0.1:{port}" if i == 0 else
-           f"socket,id=fab,connect=127.0.0.1:{port}")
+    if n > 2:
+        net = f"tap,id=fab,ifname={_tap(i)},script=no,downscript=no"
+    else:
+        net = (f"socket,id=fab,listen=127.0.0.1:{port}" if i == 0 else
+               f"socket,id=fab,connect=127.0.0.1:{port}")
     append = " ".join([
         "console=ttyS0", "quiet", "panic=-1", f"vrdma.name={name}",
         f"vrdma.ip={fabric_ip(i)}/24", f"vrdma.mtu={MTU}",
@@ -216,29 +246,41 @@ def _qemu_argv(img, i, n, hostdir, port, accel, cpu, memory_mb):
 
 
 def up(n=2, memory_mb=2048):
-    """Boot n soft-RoCE hosts (idempotent: a running set is kept)."""
-    if n != 2:
-        raise VrdmaError(f"--hosts {n}: the socket link joins exactly two "
-                         "VMs", "use --hosts 2")
+    """Boot n soft-RoCE hosts (idempotent: a running set of n is kept).
+    Two share one QEMU socket link; more, a bridge in a namespace of ours
+    (BRIDGE_NETNS), one tap each."""
+    if not 2 <= n <= MAX_HOSTS:
+        raise VrdmaError(f"--hosts {n}: out of range",
+                         f"use 2 to {MAX_HOSTS}")
     state = _load()
-    if state and all(_alive(h["pid"]) for h in state["hosts"]):
-        progress(f"roce: {len(state['hosts'])} hosts already up")
+    if state and len(state["hosts"]) == n and \
+            all(_alive(h["pid"]) for h in state["hosts"]):
+        progress(f"roce: {n} hosts already up")
         return state
     if state:
         down()
     img = image()
     accel, cpu = _accel(img)
     port = _free_port()
-    state = {"hosts": [], "accel": accel, "kver": img["kver"]}
+    state = {"hosts": [], "accel": accel, "kver": img["kver"],
+             "link": "bridge" if n > 2 else "socket"}
     try:
+        if n > 2:
+            _remove_bridge()  # left by a killed run
+            _make_bridge(n)
+            state["netns"] = BRIDGE_NETNS
+            _save(state)
         for i in range(n):
             hostdir = os.path.join(STATE, host_name(i))
             shutil.rmtree(hostdir, ignore_errors=True)
             os.makedirs(hostdir)
             progress(f"roce: starting {host_name(i)} ({accel}, "
                      f"{fabric_ip(i)})")
-            run(_qemu_argv(img, i, n, hostdir, port, accel, cpu, memory_mb),
-                timeout=60)
+            argv = _qemu_argv(img, i, n, hostdir, port, accel, cpu,
+                              memory_mb)
+            if n > 2:
+                argv = ["ip", "netns", "exec", BRIDGE_NETNS, *argv]
+            run(argv, timeout=60)
             with open(f"{hostdir}/qemu.pid", encoding="utf-8") as f:
                 pid = int(f.read())
             state["hosts"].append({
@@ -354,6 +396,8 @@ def down():
                 os.kill(pid, 9)
                 wait_for(lambda p=pid: not _alive(p), 5, 0.1)
         progress(f"roce: {h['name']} stopped")
+    if state.get("netns"):
+        _remove_bridge()
     shutil.rmtree(STATE, ignore_errors=True)
 
 

@@ -423,9 +423,15 @@ def rsh_agent(first, places):
     itself."""
     cases = []
     for host, key, netns in places:
-        inner = f"ip netns exec {netns} " if netns else ""
+        # Each place its own TMPDIR: places on one machine share /tmp and
+        # the host name, and Open MPI's daemons' session directories
+        # would collide (see tools/vrdma-ns-rsh).
+        tmp = shlex.quote(f"/tmp/vrdma-ompi-{key}")
+        inner = (f"mkdir -p {tmp} && " +
+                 (f"ip netns exec {netns} " if netns else "") +
+                 f"env TMPDIR={tmp} ")
         if host is first:
-            cases.append(f'{key}) exec {inner}sh -c "$*" ;;')
+            cases.append(f'{key}) {inner}sh -c "$*" ;;')
             continue
         ssh = shlex.join([*host.ssh, host.address])
         cases.append(

@@ -308,6 +308,10 @@ def npmpi_cluster(first, second, opts, transport):
         code, out, err = launcher.run(argv, opts.timeout)
     finally:
         host.run(["rm", "-f", agent], 60, check=False)
+        # The agent's per-place TMPDIRs (remote.rsh_agent).
+        for ep, key in zip((first, second), keys):
+            ep.runner.host.run(["rm", "-rf", f"/tmp/vrdma-ompi-{key}"], 60,
+                               check=False)
     out += err
     rows = netpipe.parse(out)
     if code != 0 or not rows:

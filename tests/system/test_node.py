@@ -94,14 +94,9 @@ class NodeLifecycle(Case):
         status = self.vrdma("node", "status", "--node", name).stdout
         self.assertRegex(status, r"g1\s+dpdkvhostuserclient")
 
-    def test_crashed_vswitchd_comes_back_by_itself(self):
-        """ovs-vswitchd runs under OVS's --monitor: a crash (SIGSEGV) is
-        followed by a new ovs-vswitchd without anyone running vrdma, and
-        two namespace guests on client-mode ports reach each other again.
-        node down stops the monitors too (test_bad_input checks that no
-        process is left)."""
-        name = rand_name("c")
-        self.node_up(name)
+    def two_guests(self, name):
+        """Two namespace guests on node name (client-mode ports) that
+        reach each other; returns a one-ping check between them."""
         ga, gb = rand_name("ga"), rand_name("gb")
         for g, ip in ((ga, "10.78.0.1/24"), (gb, "10.78.0.2/24")):
             self.vrdma("ns", "add", "--node", name, g, "--ip", ip)
@@ -112,6 +107,17 @@ class NodeLifecycle(Case):
                  "10.78.0.2"], capture_output=True,
                 check=False).returncode == 0
         self.assertTrue(wait_for(ping, 30), "guests reach each other")
+        return ping
+
+    def test_crashed_vswitchd_comes_back_by_itself(self):
+        """ovs-vswitchd runs under OVS's --monitor: a crash (SIGSEGV) is
+        followed by a new ovs-vswitchd without anyone running vrdma, and
+        two namespace guests on client-mode ports reach each other again.
+        node down stops the monitors too (test_bad_input checks that no
+        process is left)."""
+        name = rand_name("c")
+        self.node_up(name)
+        ping = self.two_guests(name)
         pidfile = os.path.join(self.state, name, "run",
                                f"ovs-daemon-{name}.pid")
         pid = int(read(pidfile))
@@ -185,9 +191,11 @@ class NodeLifecycle(Case):
     def test_check_unit_restarts_a_killed_vswitchd(self):
         """The command of vrdma-node-check@.service (as vrdma service units
         writes it) starts a vswitchd killed with SIGKILL (which OVS's
-        --monitor leaves alone) again, and leaves a running node be."""
+        --monitor leaves alone) again, and two guests reach each other
+        again; it leaves a running node be."""
         name = rand_name("u")
         self.node_up(name)
+        ping = self.two_guests(name)
         units = os.path.join(self.state, "units")
         self.vrdma("service", "units", "--out", units)
         with open(os.path.join(units, "vrdma-node-check@.service"),
@@ -210,6 +218,7 @@ class NodeLifecycle(Case):
         self.assertNotEqual(int(read(pidfile)), pid)
         self.assertEqual(self.vrdma("node", "status", "--node",
                                     name).returncode, 0)
+        self.assertTrue(wait_for(ping, 60), "guests reach each other again")
 
     def test_logrotate_snippet(self):
         """configs/logrotate.d/vrdma (pointed at this test's state dir)

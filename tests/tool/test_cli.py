@@ -210,13 +210,17 @@ class Cli(unittest.TestCase):
         text = cluster.rsh_agent(first, [(first, "g1", "g1"),
                                          (second, "g2", "g2"),
                                          (second, "cn2", None)])
-        self.assertIn('g1) exec ip netns exec g1 sh -c "$*" ;;', text)
+        # Each place its own TMPDIR (Open MPI's session directories).
+        self.assertIn('g1) mkdir -p /tmp/vrdma-ompi-g1 && ip netns exec g1 '
+                      'env TMPDIR=/tmp/vrdma-ompi-g1 sh -c "$*" ;;', text)
         self.assertIn("exec nsenter --net=\"$VRDMA_HOST_NETNS\" ssh -o "
                       "BatchMode=yes -o ConnectTimeout=10 root@cn2 "
-                      "\"ip netns exec g2 sh -c '$q'\"", text)
+                      "\"mkdir -p /tmp/vrdma-ompi-g2 && ip netns exec g2 "
+                      "env TMPDIR=/tmp/vrdma-ompi-g2 sh -c '$q'\"", text)
         self.assertIn("exec nsenter --net=\"$VRDMA_HOST_NETNS\" ssh -o "
                       "BatchMode=yes -o ConnectTimeout=10 root@cn2 "
-                      "\"sh -c '$q'\"", text)
+                      "\"mkdir -p /tmp/vrdma-ompi-cn2 && env "
+                      "TMPDIR=/tmp/vrdma-ompi-cn2 sh -c '$q'\"", text)
 
     def bad(self, data):
         with self.assertRaises(VrdmaError) as ctx:

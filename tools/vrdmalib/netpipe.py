@@ -7,6 +7,7 @@ NetPIPE's own lines: "N: BYTES bytes TIMES times --> MBPS Mbps in USEC
 usec"; each run keeps its raw output."""
 
 import os
+import shutil
 import re
 import signal
 import subprocess
@@ -149,6 +150,10 @@ def npmpi(namespaces, workdir, upper=None, quick=False, timeout=300,
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         raise
+    finally:
+        # The agent's per-namespace TMPDIRs (tools/vrdma-ns-rsh).
+        for ns in namespaces:
+            shutil.rmtree(f"/tmp/vrdma-ompi-{ns}", ignore_errors=True)
     rows = parse(out)
     if proc.returncode != 0 or not rows:
         raise VrdmaError(f"NPmpi across {','.join(namespaces)} failed "

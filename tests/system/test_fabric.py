@@ -326,11 +326,7 @@ class Fabric(Case):
         self.assertRegex(out_r, r"peer 127\.0\.0\.1:\d+ lost")
         # No mbuf leaked across the peer's departure and return: the
         # receiver's mempool is back at its baseline, and empty once closed.
-        m = re.search(r"mempool in_use start=(\d+) end=(\d+) closed=(\d+)",
-                      out_r)
-        self.assertIsNotNone(m, out_r)
-        self.assertEqual(m.group(1), m.group(2), out_r)
-        self.assertEqual(m.group(3), "0", out_r)
+        self.assert_mempool_back(out_r)
 
     def test_peer_churn(self):
         """A peer restarted 50 times under traffic: every frame of every
@@ -351,11 +347,7 @@ class Fabric(Case):
             self.assertIn(f"rx size={size} frames={rounds * each}/"
                           f"{rounds * each}", out_r)
         self.assertIn("rx bad=0", out_r)
-        m = re.search(r"mempool in_use start=(\d+) end=(\d+) closed=(\d+)",
-                      out_r)
-        self.assertIsNotNone(m, out_r)
-        self.assertEqual(m.group(1), m.group(2), out_r)
-        self.assertEqual(m.group(3), "0", out_r)
+        self.assert_mempool_back(out_r)
         self.assertGreaterEqual(len(re.findall(r"peer 127\.0\.0\.1:\d+ "
                                                r"lost", out_r)), rounds - 1)
 
@@ -398,11 +390,7 @@ class Fabric(Case):
         self.assertEqual(rc_s, 0, out_s)
         self.assertRegex(out_s, r"xstat peer0_tx_frames=150\b")
         self.assertRegex(out_s, r"xstat peer1_tx_frames=150\b")
-        m = re.search(r"mempool in_use start=(\d+) end=(\d+) closed=(\d+)",
-                      out_s)
-        self.assertIsNotNone(m, out_s)
-        self.assertEqual(m.group(1), m.group(2), out_s)
-        self.assertEqual(m.group(3), "0", out_s)
+        self.assert_mempool_back(out_s)
         for proc in recv:
             rc_r, out_r = self.finish(proc)
             self.assertEqual(rc_r, 0, out_r)

@@ -142,11 +142,7 @@ class Roce(vrdmatest.Case):
         self.assertEqual(code_r, 0, out_r)
         self.assert_all_arrived(out_r, sizes, 100)
         self.assertRegex(out_r, r"peer 198\.19\.2\.2:\d+ lost")
-        m = re.search(r"mempool in_use start=(\d+) end=(\d+) closed=(\d+)",
-                      out_r)
-        self.assertIsNotNone(m, out_r)
-        self.assertEqual(m.group(1), m.group(2), out_r)
-        self.assertEqual(m.group(3), "0", out_r)
+        self.assert_mempool_back(out_r)
 
     def test_three_hosts_flooding_over_rc(self):
         """Three hosts on the bridge: a broadcast from the middle one
@@ -169,11 +165,7 @@ class Roce(vrdmatest.Case):
         self.assertRegex(out_s, rf"xstat peer1_tx_frames={frames}\b")
         self.assertEqual(len(re.findall(r"connected via rc_verbs/rxe0:1",
                                         out_s)), 2, out_s)
-        m = re.search(r"mempool in_use start=(\d+) end=(\d+) closed=(\d+)",
-                      out_s)
-        self.assertIsNotNone(m, out_s)
-        self.assertEqual(m.group(1), m.group(2), out_s)
-        self.assertEqual(m.group(3), "0", out_s)
+        self.assert_mempool_back(out_s)
         for handle in recv:
             code_r, out_r = self.finish(handle)
             self.assertEqual(code_r, 0, out_r)

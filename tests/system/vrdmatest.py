@@ -5,6 +5,7 @@ leave on the machine, and start testpmd endpoints. Cleanups are registered
 right after each create and run in reverse order."""
 
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -200,6 +201,16 @@ class Case(unittest.TestCase):
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         return path
+
+    def assert_mempool_back(self, out):
+        """fabric_peer's pool is back at the baseline taken after the
+        port's start (no mbuf freed twice or kept), and nothing is held
+        after the port's close."""
+        m = re.search(r"mempool in_use start=(\d+) end=(\d+) closed=(\d+)",
+                      out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(m.group(1), m.group(2), out)
+        self.assertEqual(m.group(3), "0", out)
 
     def endpoint(self, name, socket, server, queues=1):
         ep = Testpmd(rand_name(name), socket, server, self.state,

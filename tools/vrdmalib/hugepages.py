@@ -215,16 +215,8 @@ def status_dicts():
 
 
 def status_lines():
-    state = _load()
-    lines = []
-    for size in SIZES_KB:
-        if not os.path.exists(_sysfs(size, "nr_hugepages")):
-            continue
-        total, free = counts(size)
-        owners = ", ".join(f"{o}={v['pages']}"
-                           for o, v in sorted(state["owners"].items())
-                           if v["size"] == size) or "none"
-        lines.append(f"{size}: {total} reserved, {free} free, "
-                     f"mounted on {mount_for(size) or '-'}; "
-                     f"vrdma owners: {owners}")
-    return lines
+    return [f"{d['size']}: {d['reserved']} reserved, {d['free']} free, "
+            f"mounted on {d['mount'] or '-'}; vrdma owners: "
+            + (", ".join(f"{o}={n}" for o, n in d["owners"].items())
+               or "none")
+            for d in status_dicts()]

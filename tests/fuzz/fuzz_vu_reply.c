@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "vu_proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -98,13 +99,8 @@ ack_as(const uint8_t *buf, size_t len, uint32_t req)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* malloc(0) may return NULL; one spare byte that is never read. */
-	uint8_t *buf = malloc(size > 0 ? size : 1);
+	uint8_t *buf = dup_exact(data, size);
 
-	if (buf == NULL)
-		abort();
-	if (size > 0)
-		memcpy(buf, data, size);
 	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
 		parse_as(buf, size, requests[i]);
 		ack_as(buf, size, requests[i]);

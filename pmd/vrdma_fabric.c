@@ -787,32 +787,6 @@ static const struct ucx_env {
 	{"UCX_CM_REUSEADDR", "y", NULL, NULL},
 };
 
-static int
-ucx_settings(struct vrdma_port *port, ucp_config_t *config)
-{
-	const char *transports = port->da.transports;
-	const char *key;
-	ucs_status_t status;
-	unsigned int i;
-
-	for (i = 0; i < RTE_DIM(ucx_env); i++) {
-		const struct ucx_env *e = &ucx_env[i];
-
-		if ((e->users != NULL &&
-		     !vrdma_tl_list_names(transports, e->users)) ||
-		    getenv(e->name) != NULL)
-			continue;
-		key = e->key != NULL ? e->key : e->name + strlen("UCX_");
-		status = ucp_config_modify(config, key, e->value);
-		if (status != UCS_OK) {
-			VRDMA_LOG(ERR, "%s: UCX refused %s=%s (%s)", port->name,
-				  e->name, e->value, ucs_status_string(status));
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 /* Sets UCX's name to a devargs key's value, if given ("" = UCX's own). */
 static int
 config_set(struct vrdma_port *port, ucp_config_t *config, const char *name,
@@ -828,6 +802,30 @@ config_set(struct vrdma_port *port, ucp_config_t *config, const char *name,
 			  port->name, key, value, name,
 			  ucs_status_string(status));
 		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ucx_env's settings for this port (see above); a refused one fails. */
+static int
+ucx_settings(struct vrdma_port *port, ucp_config_t *config)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < RTE_DIM(ucx_env); i++) {
+		const struct ucx_env *e = &ucx_env[i];
+
+		if ((e->users != NULL &&
+		     !vrdma_tl_list_names(port->da.transports, e->users)) ||
+		    getenv(e->name) != NULL)
+			continue;
+		ret = config_set(port, config,
+				 e->key != NULL ? e->key
+						: e->name + strlen("UCX_"),
+				 e->name, e->value);
+		if (ret != 0)
+			return ret;
 	}
 	return 0;
 }

@@ -757,10 +757,10 @@ def build_parser():
 
     p = sub.add_parser(
         "roce", help="soft-RoCE hosts: VMs with real RDMA verbs",
-        description="Two QEMU VMs running Debian's standard kernel (it "
-        "has rdma_rxe) on this machine's root file system, shared "
-        "read-only: the same OVS, DPDK, UCX and build, with a soft-RoCE "
-        "device rxe0 on a 9000 B fabric link between them (198.19.2.0/24)."
+        description="QEMU VMs (two by default) running Debian's standard "
+        "kernel (it has rdma_rxe) on this machine's root file system, "
+        "shared read-only: the same OVS, DPDK, UCX and build, each with a "
+        "soft-RoCE device rxe0 on a 9000 B fabric link (198.19.2.0/24)."
         " The kernel package is downloaded once into /var/cache/vrdma/roce."
         " Without working KVM they run under TCG: verbs work, slowly.")
     rsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -779,10 +779,11 @@ def build_parser():
                         "up, 1 when one stopped.")
     q.add_argument("--json", action="store_true", help="machine-readable")
     q = rsub.add_parser("exec", help="run a command in a host",
-                        description="Run COMMAND in HOST (roce1, roce2) "
+                        description="Run COMMAND in HOST (roce1, roce2, ... as "
+                        "roce status names them) "
                         "through its QEMU guest agent; prints its output "
                         "and exits with its status.")
-    q.add_argument("host", help="roce1 or roce2")
+    q.add_argument("host", help="roce1, roce2, ...")
     q.add_argument("--timeout", type=int, default=120,
                    help="seconds before the command is killed (120)")
     q.add_argument("argv", nargs=argparse.REMAINDER,

@@ -319,11 +319,8 @@ class Node:
                 # it is now, as a restart would.
                 self._refuse_structural(self.config_changes(rec))
                 cores, sleep, _notes = self.pmd_plan()
-                rec.update(config=self.cfg.as_dict(),
-                           config_source=self.cfg.source, pmd_cores=cores,
-                           pmd_maxsleep_us=sleep)
                 del rec["stopped"]
-                self._save_record(rec)
+                self._adopt_config(rec, cores, sleep)
                 progress(f"node {self.name}: starting from its kept DB")
             elif rec is not None and rec.get("config") != self.cfg.as_dict():
                 self._apply_live(rec)
@@ -374,9 +371,12 @@ class Node:
             progress(f"node {self.name}: already up; nothing to change")
 
     def _write_record(self, cores, sleep):
-        rec = {"config": self.cfg.as_dict(), "config_source": self.cfg.source,
-               "bridge": self.bridge, "pmd_cores": cores,
-               "pmd_maxsleep_us": sleep}
+        return self._adopt_config({"bridge": self.bridge}, cores, sleep)
+
+    def _adopt_config(self, rec, cores, sleep):
+        """Record the config file's contents as what the node runs with."""
+        rec.update(config=self.cfg.as_dict(), config_source=self.cfg.source,
+                   pmd_cores=cores, pmd_maxsleep_us=sleep)
         self._save_record(rec)
         return rec
 
@@ -645,12 +645,11 @@ class Node:
         the daemon runs. Needs ovsdb-server only."""
         if not self.server_running():
             return
+        have = {r["name"]: (r.get("options") or {}).get("dpdk-devargs")
+                for r in self.interfaces("dpdk")}
         for name, devargs in (("fabric", self.fabric_devargs()),
                               ("uplink", self.uplink_devargs())):
-            have = self.vsctl("--no-wait", "get", "Interface", name,
-                              "options:dpdk-devargs",
-                              check=False).stdout.strip().strip('"')
-            if have and have != devargs:
+            if have.get(name) and have[name] != devargs:
                 self.vsctl("--no-wait", "--if-exists", "del-port",
                            self.bridge, name)
 
@@ -691,9 +690,7 @@ class Node:
             progress(f"node {self.name}: {key} changed: applied {what}")
         if changes["fabric"]:
             self._recreate_fabric(changes["fabric"])
-        rec.update(config=self.cfg.as_dict(), config_source=self.cfg.source,
-                   pmd_cores=cores, pmd_maxsleep_us=sleep)
-        self._save_record(rec)
+        self._adopt_config(rec, cores, sleep)
         progress(f"node {self.name}: new configuration applied; guests "
                  "untouched")
 
@@ -752,10 +749,7 @@ class Node:
                 rec["plugin"] = self.install_plugin()
             self._start_daemon()
             self._ensure_uplink()
-            rec.update(config=self.cfg.as_dict(),
-                       config_source=self.cfg.source, pmd_cores=cores,
-                       pmd_maxsleep_us=sleep)
-            self._save_record(rec)
+            self._adopt_config(rec, cores, sleep)
             self._kick_stuck_vhost_ports()
             progress(f"node {self.name}: ovs-vswitchd restarted "
                      f"(pid {self.daemon_pid()})")

@@ -13,7 +13,9 @@
  */
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -806,6 +808,73 @@ config_set(struct vrdma_port *port, ucp_config_t *config, const char *name,
 	return 0;
 }
 
+/* The name of the interface that holds addr (an address of this host),
+ * or -1 if none does. */
+static int
+addr_iface(const struct sockaddr_storage *addr, char *name, size_t size)
+{
+	struct ifaddrs *all, *ifa;
+	int ret = -1;
+
+	if (getifaddrs(&all) != 0)
+		return -1;
+	for (ifa = all; ifa != NULL && ret != 0; ifa = ifa->ifa_next) {
+		const void *have, *want;
+		size_t len;
+
+		if (ifa->ifa_addr == NULL ||
+		    ifa->ifa_addr->sa_family != addr->ss_family)
+			continue;
+		if (addr->ss_family == AF_INET) {
+			have = &((const struct sockaddr_in *)(const void *)
+					 ifa->ifa_addr)
+					->sin_addr;
+			want = &((const struct sockaddr_in *)(const void *)addr)
+					->sin_addr;
+			len = sizeof(struct in_addr);
+		} else {
+			have = &((const struct sockaddr_in6 *)(const void *)
+					 ifa->ifa_addr)
+					->sin6_addr;
+			want = &((const struct sockaddr_in6 *)(const void *)
+					 addr)
+					->sin6_addr;
+			len = sizeof(struct in6_addr);
+		}
+		if (memcmp(have, want, len) == 0 &&
+		    strlen(ifa->ifa_name) < size) {
+			strcpy(name, ifa->ifa_name);
+			ret = 0;
+		}
+	}
+	freeifaddrs(all);
+	return ret;
+}
+
+/*
+ * With transports=tcp and no dev, UCX runs tcp lanes over every network
+ * of the host, a management network too: frames leave the fabric, and
+ * lanes over a network the peers do not share fail (endpoint timeouts,
+ * seen on test_cluster's hosts). The fabric is the listen address's
+ * network: only its interface, unless dev= or the environment names
+ * devices.
+ */
+static int
+tcp_on_listen_network(struct vrdma_port *port, ucp_config_t *config)
+{
+	char ifname[IF_NAMESIZE];
+
+	if (strcmp(port->da.transports, "tcp") != 0 ||
+	    port->da.devices[0] != '\0' || getenv("UCX_NET_DEVICES") != NULL ||
+	    addr_iface(&port->da.listen, ifname, sizeof(ifname)) != 0)
+		return 0;
+	VRDMA_LOG(INFO,
+		  "%s: tcp over %s only (the listen address's interface; "
+		  "dev= names others)",
+		  port->name, ifname);
+	return config_set(port, config, "NET_DEVICES", "dev", ifname);
+}
+
 /* ucx_env's settings for this port (see above); a refused one fails. */
 static int
 ucx_settings(struct vrdma_port *port, ucp_config_t *config)
@@ -869,6 +938,8 @@ vrdma_fabric_start(struct vrdma_port *port)
 	if (ret == 0)
 		ret = config_set(port, config, "NET_DEVICES", "dev",
 				 port->da.devices);
+	if (ret == 0)
+		ret = tcp_on_listen_network(port, config);
 	if (ret != 0) {
 		ucp_config_release(config);
 		goto err;

@@ -170,6 +170,35 @@ class Fabric(Case):
         self.pair(f"198.18.0.1:{self.port}", f"198.18.0.2:{self.port}",
                   ns=(a, b))
 
+    def test_tcp_stays_on_the_listen_network(self):
+        """With transports=tcp and no dev, UCX would also run tcp lanes
+        over every other network the host has (a management network:
+        seen as "tcp/fabric0 (+ tcp/mgmt0)", then endpoint timeouts, on
+        the cluster test's hosts). Only the listen address's interface
+        carries the fabric."""
+        a, b = self.veth_namespaces()
+        subprocess.run(["ip", "link", "add", "mgmt0", "netns", a, "type",
+                        "veth", "peer", "name", "mgmt0", "netns", b],
+                       check=True)
+        for ns, ip in ((a, "198.18.5.1/24"), (b, "198.18.5.2/24")):
+            subprocess.run(["ip", "-n", ns, "addr", "add", ip, "dev",
+                            "mgmt0"], check=True)
+            subprocess.run(["ip", "-n", ns, "link", "set", "mgmt0", "up"],
+                           check=True)
+        self.wait_links_up(((a, "mgmt0"), (b, "mgmt0")))
+        devs = [subprocess.run(["ip", "-n", ns, "-o", "-4", "addr", "show",
+                                "to", ip], capture_output=True, text=True,
+                               check=True).stdout.split()[1]
+                for ns, ip in ((a, "198.18.0.1"), (b, "198.18.0.2"))]
+        out_s, out_r = self.pair(f"198.18.0.1:{self.port}",
+                                 f"198.18.0.2:{self.port}", ns=(a, b))
+        for out, dev in ((out_s, devs[1]), (out_r, devs[0])):
+            self.assertIn(f"tcp over {dev} only", out)
+            vias = re.findall(r"connected via (.*)", out)
+            self.assertTrue(vias, out)
+            for via in vias:
+                self.assertEqual(via.split(",")[0], f"tcp/{dev}", out)
+
     def key(self, name):
         """A fresh key file, as the docs say to make one."""
         path = os.path.join(self.state, name)

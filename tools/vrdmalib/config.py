@@ -231,7 +231,8 @@ SCHEMA = {
         "dev": ("", _devices,
                 'UCX network devices joined by "+" (UCX_NET_DEVICES): '
                 '"rxe0:1" (verbs device:port), "eth0" (tcp), "rxe0:1+eth0" '
-                "(both); empty: UCX chooses"),
+                '(both); empty: UCX chooses (with transports "tcp" alone: '
+                "the listen address's interface only)"),
         "queues": (1, _int_range(1, 8),
                    "receive queues of the fabric port (options:n_rxq): "
                    "frames are spread over them by flow, so that several "

@@ -305,8 +305,9 @@ def main():
 
 
 class SshHosts:
-    """Two emulated hosts (vrdmalib.hosts, no switches: namespaces, the
-    fabric and Ethernet links) that are reached like real ones: each runs
+    """n emulated hosts (vrdmalib.hosts, no switches: namespaces, the
+    fabric and, for two, the Ethernet link) that are reached like real
+    ones: each runs
     dropbear in its namespace on a management veth from this namespace,
     with a key made here. root's home, for dropbear's authorized_keys,
     is a scratch directory in dropbear's own mount namespace: nothing of
@@ -316,13 +317,13 @@ class SshHosts:
 
     MGMT = "198.19.250"
 
-    def __init__(self, case, scratch):
+    def __init__(self, case, scratch, n=2):
         from vrdmalib.hosts import Hosts
         self.case = case
         self.scratch = scratch
         self.tag = secrets.token_hex(2)
-        self.hosts = Hosts(guests_per_host=0, eth_link=True, switches=False,
-                           prefix=f"t{self.tag}-")
+        self.hosts = Hosts(n, guests_per_host=0, eth_link=n == 2,
+                           switches=False, prefix=f"t{self.tag}-")
         self.names = self.hosts.names
         case.addCleanup(self.hosts.down)
         self.hosts.up()
@@ -356,7 +357,7 @@ class SshHosts:
 
     def _mgmt(self):
         """The management network: a bridge in a hub namespace that this
-        namespace (.1) and every host (.2, .3) join, as a cluster's
+        namespace (.1) and every host (.2, .3, ...) join, as a cluster's
         hosts share one network for ssh."""
         hub = f"t{self.tag}-mgmt"
         subprocess.run(["ip", "netns", "add", hub], check=True)

@@ -22,7 +22,7 @@ from vrdmalib.util import VrdmaError, parse_cpu_list
 
 SUBCOMMANDS = ["setup", "check", "node", "port", "ns", "domxml", "vsctl",
                "appctl", "env", "hugepages", "config", "demo", "bench",
-               "test", "manpage", "fabric", "service"]
+               "test", "manpage", "fabric", "service", "cluster", "roce"]
 
 
 def vrdma(*args):

@@ -336,6 +336,56 @@ def cmd_roce(args):
     return code
 
 
+def cmd_cluster(args):
+    from . import cluster
+    only = [h for h in args.hosts.split(",") if h] if args.hosts else None
+    inv = cluster.Cluster(args.inventory, only)
+    if args.action == "up":
+        st = inv.up(args.parallel, args.wait)
+        _cluster_report(cluster, st, args.json)
+        code = cluster.exit_code(st)
+        if code != 0:
+            raise VrdmaError(
+                f"cluster up: {st['links_connected']}/{st['links_total']} "
+                f"fabric links connected after {args.wait} s",
+                "see the table; vrdma cluster status, and each host's "
+                "vrdma fabric status")
+        return 0
+    if args.action == "status":
+        st = inv.status(args.parallel)
+        _cluster_report(cluster, st, args.json)
+        return cluster.exit_code(st)
+    if args.action == "down":
+        inv.down(args.keep)
+        return 0
+    argv = args.guest_cmd
+    if not argv:
+        raise VrdmaError("vrdma cluster exec: no command given",
+                         "vrdma cluster exec --inventory FILE -- COMMAND")
+    worst = 0
+    for name, res in inv.exec(argv, args.parallel, args.timeout).items():
+        if isinstance(res, VrdmaError):
+            print(f"{name}: error: {res.line()}", file=sys.stderr)
+            worst = max(worst, 1)
+            continue
+        code, out, err = res
+        for line in out.splitlines():
+            print(f"{name}: {line}")
+        for line in err.splitlines():
+            print(f"{name}: {line}", file=sys.stderr)
+        if code != 0:
+            print(f"{name}: exit {code}", file=sys.stderr)
+            worst = max(worst, 1)
+    return worst
+
+
+def _cluster_report(cluster, st, as_json):
+    if as_json:
+        print(json.dumps(st, indent=1))
+    else:
+        cluster.print_status(st, sys.stdout)
+
+
 def cmd_hugepages(args):
     if args.json:
         print(json.dumps(hugepages.status_dicts(), indent=1))
@@ -346,6 +396,10 @@ def cmd_hugepages(args):
 
 
 def cmd_config(args):
+    if args.what == "inventory":
+        from . import cluster
+        sys.stdout.write(cluster.example())
+        return 0
     if args.what == "bench-hosts":
         sys.stdout.write(bench_module("remote").example())
         return 0
@@ -793,6 +847,39 @@ def build_parser():
                     "started and remove their state.")
     p.set_defaults(func=cmd_roce)
 
+    p = sub.add_parser(
+        "cluster", help="N hosts' nodes from one inventory, over ssh",
+        description="The inventory (TOML; vrdma config inventory prints a "
+        "documented one) names each host's ssh address and fabric address "
+        "and a node config template. up writes every host its node config, "
+        "[fabric] peers being all the other hosts, copies the fabric key "
+        "(made once beside the inventory) and runs vrdma node up there, "
+        "then waits until all N x (N-1) fabric links are connected; status "
+        "shows the nodes and the links (exit 0: all up and connected, 1: "
+        "not all, 3: none up); down takes the nodes down in reverse order "
+        "and removes the configs it wrote; exec runs a command on every "
+        "host, {name}, {config}, {fabric_ip} and {vrdma} in it replaced by "
+        "the host's. Every action is idempotent.")
+    p.add_argument("action", choices=["up", "status", "down", "exec"])
+    p.add_argument("--inventory", "-i", metavar="FILE", required=True,
+                   help="the cluster's inventory (TOML)")
+    p.add_argument("--hosts", metavar="A,B",
+                   help="up, down, exec: only these hosts (status always "
+                   "shows all)")
+    p.add_argument("--parallel", type=int, default=8, metavar="N",
+                   help="hosts worked on at once (default 8)")
+    p.add_argument("--wait", type=int, default=120, metavar="S",
+                   help="up: seconds to wait for every fabric link (120)")
+    p.add_argument("--json", action="store_true",
+                   help="up, status: machine-readable")
+    p.add_argument("--keep", action="store_true",
+                   help="down: only stop the switches (node down --keep); "
+                   "configs, DBs, ports and guests stay")
+    p.add_argument("--timeout", type=int, default=300, metavar="S",
+                   help="exec: seconds before the command is killed (300)")
+    p.epilog = "exec: vrdma cluster exec -i FILE [--hosts A,B] -- COMMAND"
+    p.set_defaults(func=cmd_cluster)
+
     p = sub.add_parser("hugepages", help="show hugepage reservations",
                        description="Hugepages per size and which vrdma "
                        "owners (nodes, endpoints) reserved them.")
@@ -802,8 +889,9 @@ def build_parser():
     p = sub.add_parser("config", help="print the documented example config",
                        description="Print a node config (example) or a "
                        "hosts file for vrdma bench --hosts (bench-hosts) "
+                       "or a cluster inventory for vrdma cluster (inventory) "
                        "with every key, its default and its meaning.")
-    p.add_argument("what", choices=["example", "bench-hosts"])
+    p.add_argument("what", choices=["example", "bench-hosts", "inventory"])
     p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("demo", help="the main job: hosts, fabric, guests, "
@@ -907,7 +995,7 @@ def main(argv=None):
     # `ns|vm exec ... -- CMD`: the command is not ours to parse.
     words = [a for a in argv if not a.startswith("-")]
     cmd = []
-    if words[:1] in (["ns"], ["vm"]) and "--" in argv:
+    if words[:1] in (["ns"], ["vm"], ["cluster"]) and "--" in argv:
         cut = argv.index("--")
         argv, cmd = argv[:cut], argv[cut + 1:]
     args = parser.parse_args(argv)

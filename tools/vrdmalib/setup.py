@@ -18,7 +18,9 @@ PACKAGES = {
     "switch": ["openvswitch-switch-dpdk", "dpdk", "iproute2", "procps",
                "util-linux",
                # vrdma fabric metrics: the Prometheus text exposition.
-               "python3-prometheus-client"],
+               "python3-prometheus-client",
+               # vrdma cluster: the node configs it writes per host.
+               "python3-tomli-w"],
     "fabric": ["libucx-dev", "ucx-utils", "ibverbs-utils"],
     "guests": ["netpipe-tcp", "netpipe-openmpi", "openmpi-bin",
                "iputils-ping", "libvirt-clients",

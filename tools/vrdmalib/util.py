@@ -35,7 +35,9 @@ QUIET = False
 def progress(msg):
     """Progress and diagnostics go to stderr; stdout carries results."""
     if not QUIET:
-        print(f"vrdma: {msg}", file=sys.stderr, flush=True)
+        # One write per line: lines from threads (cluster) stay whole.
+        sys.stderr.write(f"vrdma: {msg}\n")
+        sys.stderr.flush()
 
 
 def warn(msg):

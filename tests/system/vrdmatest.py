@@ -359,7 +359,7 @@ class SshHosts:
         """The management network: a bridge in a hub namespace that this
         namespace (.1) and every host (.2, .3, ...) join, as a cluster's
         hosts share one network for ssh."""
-        hub = f"t{self.tag}-mgmt"
+        self.hub = hub = f"t{self.tag}-mgmt"
         subprocess.run(["ip", "netns", "add", hub], check=True)
         self.case.addCleanup(subprocess.run, ["ip", "netns", "del", hub],
                              capture_output=True, check=False)

@@ -10,7 +10,7 @@ import tempfile
 import tomllib
 import unittest
 
-from vrdmalib import cluster, config
+from vrdmalib import cluster, config, slurm
 from vrdmalib.util import VrdmaError
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -148,6 +148,39 @@ class Inventory(unittest.TestCase):
         st["nodes_up"], st["nodes"][2]["node"] = 3, "up"
         st["links_connected"] = 6
         self.assertEqual(cluster.exit_code(st), 0)
+
+
+class SlurmLayout(unittest.TestCase):
+    """What every node of a --vrdma job works out alone (slurm.py)."""
+
+    def test_names_and_addresses(self):
+        plan = slurm.layout(70000, ["cn1", "cn2", "cn3"], 2)
+        # Job 70000: 70000 // 256 % 64 = 17, 70000 % 256 = 112.
+        self.assertEqual(plan, [
+            ("cn1", "j70000-cn1-g1", "10.145.112.1/24"),
+            ("cn1", "j70000-cn1-g2", "10.145.112.2/24"),
+            ("cn2", "j70000-cn2-g1", "10.145.112.3/24"),
+            ("cn2", "j70000-cn2-g2", "10.145.112.4/24"),
+            ("cn3", "j70000-cn3-g1", "10.145.112.5/24"),
+            ("cn3", "j70000-cn3-g2", "10.145.112.6/24")])
+        with self.assertRaises(VrdmaError) as ctx:
+            slurm.layout(1, [f"n{i}" for i in range(32)], 8)
+        self.assertIn("do not fit a job's /24", ctx.exception.line())
+        with self.assertRaises(VrdmaError) as ctx:
+            slurm.layout(123456789, ["a-very-long-slurm-node-name"], 1)
+        self.assertIn("longer than 32", ctx.exception.line())
+
+    def test_rsh_agent(self):
+        text = slurm._rsh(7, "cn1", slurm.layout(7, ["cn1", "cn2"], 1))
+        # Here: into the guest; there: srun into the job, then the guest.
+        self.assertIn('10.128.7.1) mkdir -p /tmp/vrdma-ompi-j7-cn1-g1 && '
+                      'ip netns exec j7-cn1-g1 env TMPDIR=/tmp/vrdma-ompi-'
+                      'j7-cn1-g1 sh -c "$*" ;;', text)
+        self.assertIn('exec nsenter --net="$VRDMA_HOST_NETNS" srun '
+                      '--jobid=7 --overlap -N1 -n1 -w cn2 --quiet sh -c '
+                      '"mkdir -p /tmp/vrdma-ompi-j7-cn2-g1 && ip netns exec '
+                      'j7-cn2-g1', text)
+        self.assertIn("has no guest $where", text)
 
 
 if __name__ == "__main__":

@@ -379,6 +379,24 @@ def cmd_cluster(args):
     return worst
 
 
+def cmd_slurm(args):
+    from . import slurm
+    config_dir = os.path.abspath(args.config_dir or cfgmod.config_dir())
+    if args.action == "conf":
+        if not args.out:
+            raise VrdmaError("vrdma slurm conf: no --out DIR",
+                             "e.g. --out /etc/slurm/vrdma")
+        lines = slurm.conf(os.path.abspath(args.out), config_dir,
+                           args.run_dir, os.path.join(
+                               os.path.dirname(os.path.dirname(
+                                   os.path.abspath(__file__))), "vrdma"))
+        print("\n".join(lines))
+        return 0
+    util.need_root(f"slurm {args.action}")
+    getattr(slurm, args.action)(config_dir, args.run_dir)
+    return 0
+
+
 def _cluster_report(cluster, st, as_json):
     if as_json:
         print(json.dumps(st, indent=1))
@@ -879,6 +897,28 @@ def build_parser():
                    help="exec: seconds before the command is killed (300)")
     p.epilog = "exec: vrdma cluster exec -i FILE [--hosts A,B] -- COMMAND"
     p.set_defaults(func=cmd_cluster)
+
+    p = sub.add_parser(
+        "slurm", help="Slurm jobs that bring their guests up (--vrdma)",
+        description="conf writes Slurm's Prolog and Epilog for vrdma and a "
+        "plugstack.conf loading the SPANK plugin (build/slurm/spank_vrdma.so"
+        ", the --vrdma[=GUESTS] option of srun, sbatch and salloc) into "
+        "--out, and prints the slurm.conf lines that use them. prolog and "
+        "epilog are what those run, as root, on every node of a job that "
+        "asked: the prolog brings the node's switch up (its config is "
+        "CONFIG_DIR/NODENAME.toml, as vrdma cluster up writes it) and "
+        "attaches the job's guests; the epilog removes them and stops a "
+        "switch the prolog started; jobs that did not ask are left alone.")
+    p.add_argument("action", choices=["conf", "prolog", "epilog"])
+    p.add_argument("--out", metavar="DIR",
+                   help="conf: where the scripts and plugstack.conf go")
+    p.add_argument("--config-dir", metavar="DIR",
+                   help="the nodes' configs, NODENAME.toml (default: "
+                   f"{cfgmod.DEFAULT_CONFIG_DIR} or $VRDMA_CONFIG_DIR)")
+    p.add_argument("--run-dir", metavar="DIR", default="/run/vrdma/slurm",
+                   help="the jobs' files and the logs (default "
+                   "/run/vrdma/slurm)")
+    p.set_defaults(func=cmd_slurm)
 
     p = sub.add_parser("hugepages", help="show hugepage reservations",
                        description="Hugepages per size and which vrdma "

@@ -37,6 +37,11 @@ PACKAGES = {
     # verbs user-space provider for rxe.
     "roce": ["busybox-static", "qemu-guest-agent", "perftest",
              "rdmacm-utils", "ibverbs-providers", "rdma-core"],
+    # vrdma slurm: the SPANK plugin's header; the daemons and munge for
+    # test_slurm's own emulated cluster (its own conf, key and sockets:
+    # the machine's services, if any, are not touched).
+    "slurm": ["libslurm-dev", "slurmctld", "slurmd", "slurm-client",
+              "munge"],
     # ssh: vrdma bench --hosts reaches real hosts with it.
     "bench": ["python3-matplotlib", "openssh-client"],
     # nftables: the fault tests' random loss on the fabric link.

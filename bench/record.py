@@ -9,7 +9,8 @@ The document marks the place of each table:
   <!-- vrdma-bench:NAME end -->
 
 NAME is table1 (`vrdma bench`), fabric (`vrdma bench fabric`), ns
-(`vrdma bench ns`) or roce (`vrdma bench roce`). A document without both markers is an error, found
+(`vrdma bench ns`), roce (`vrdma bench roce`) or cluster (`vrdma bench
+cluster`). A document without both markers is an error, found
 before anything is measured (check) and again before writing (write).
 Standard library only; imports nothing of the project."""
 
@@ -24,7 +25,7 @@ import sys
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NAMES = ("table1", "fabric", "ns", "roce")
+NAMES = ("table1", "fabric", "ns", "roce", "cluster")
 
 
 class RecordError(Exception):

@@ -5,7 +5,8 @@
 as its fabric peers (nobody types a peer list), status shows the six links
 connected and proven by the key it made, exec runs on every host, the
 guests of all three hosts reach each other, a second up changes nothing,
-an unreachable host is named, and down leaves nothing behind."""
+an unreachable host is named, and down leaves nothing behind. And the
+eight-host full mesh through `vrdma bench cluster`."""
 
 import json
 import os
@@ -139,6 +140,30 @@ class Cluster(Case):
         self.vrdma("cluster", "down", "-i", inv, timeout=600)
         del hosts
         self.doCleanups()
+        self.assertEqual(snapshot(), before)
+
+
+class Mesh(Case):
+    def test_eight_hosts_full_mesh(self):
+        """`vrdma bench cluster --sizes 8`: eight hosts, all 56 fabric
+        links connected, a guest per host, all 56 guest pairs reaching
+        each other, nothing left behind. Its numbers are the bench's
+        (docs/benchmarks.md); this asserts only what must hold."""
+        before = snapshot()
+        path = os.path.join(self.state, "mesh.json")
+        run = self.vrdma("bench", "cluster", "--sizes", "8", "--json", path,
+                         timeout=900)
+        print(run.stdout)
+        with open(path, encoding="utf-8") as f:
+            (got,) = json.load(f)["8"]
+        self.assertEqual((got["links"], got["links_total"]), (56, 56), got)
+        self.assertEqual((got["pairs"], got["pairs_total"]), (56, 56), got)
+        self.assertEqual(got["peers"], 7, got)
+        # tcp: at least our connection to each peer and each peer's to us.
+        self.assertGreaterEqual(got["tcp"], 14, got)
+        self.assertGreater(got["rss MiB"], 0, got)
+        self.assertIn("# reproduce: vrdma bench cluster --sizes 8",
+                      run.stdout)
         self.assertEqual(snapshot(), before)
 
 

@@ -453,6 +453,8 @@ def cmd_bench(args):
         return bench_module("ns_bench").run(args)
     if args.micro == "roce":
         return bench_module("roce_bench").run(args)
+    if args.micro == "cluster":
+        return bench_module("cluster_bench").run(args)
     return bench_module("table1").main(args)
 
 
@@ -492,7 +494,10 @@ def add_bench_subcommands(p):
             ("ns", "ns_bench", "namespace guests on one node against a "
              "veth pair and testpmd-tap"),
             ("roce", "roce_bench", "net_vrdma over RC verbs against bare "
-             "UCX and perftest, on two soft-RoCE hosts (vrdma roce)")):
+             "UCX and perftest, on two soft-RoCE hosts (vrdma roce)"),
+            ("cluster", "cluster_bench", "vrdma cluster's bring-up, memory "
+             "and connections for 2, 4 and 8 emulated hosts in a full "
+             "mesh")):
         bench_mod = bench_module(module)
         q = msub.add_parser(name, help=text, description=bench_mod.__doc__,
                             formatter_class=argparse.

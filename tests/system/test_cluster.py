@@ -30,21 +30,7 @@ class Cluster(Case):
     def test_three_hosts_from_one_inventory(self):
         before = snapshot()
         hosts = SshHosts(self, self.state, n=3)
-        names = [f"{h}n" for h in hosts.names]
-        self.write_config("template", "\n".join([
-            "[node]", f'state_dir = "{self.state}"',
-            "[memory]", "socket_mem_mb = 320", "[fabric]",
-            'transports = "tcp"', ""]))
-        etc = os.path.join(self.state, "cluster-etc")
-        lines = [f'ssh = "{hosts.ssh}"', 'template = "template.toml"',
-                 f'config_dir = "{etc}"']
-        for i, name in enumerate(names):
-            lines += ["[[host]]", f'name = "{name}"',
-                      f'address = "root@{hosts.address(i)}"',
-                      f'fabric_ip = "198.19.0.{i + 1}"']
-        inv = self.write_config("inventory", "\n".join(lines) + "\n")
-        self.addCleanup(self.vrdma, "cluster", "down", "-i", inv, ok=False,
-                        timeout=600)
+        inv, names, etc = hosts.inventory(self.state)
 
         st = self.vrdma("cluster", "status", "-i", inv, ok=False)
         self.assertEqual(st.returncode, 3, st.stderr)

@@ -152,21 +152,8 @@ class SlurmJobs(Case):
     def test_jobs_bring_their_guests_up(self):
         before = snapshot()
         hosts = SshHosts(self, self.state, n=2)
-        names = [f"{h}n" for h in hosts.names]
-        etc = os.path.join(self.state, "cluster-etc")
-        self.write_config("template", "\n".join([
-            "[node]", f'state_dir = "{self.state}"',
-            "[memory]", "socket_mem_mb = 320", "[ports]", "tso = true",
-            "[fabric]", 'transports = "tcp"', ""]))
-        lines = [f'ssh = "{hosts.ssh}"', 'template = "template.toml"',
-                 f'config_dir = "{etc}"']
-        for i, name in enumerate(names):
-            lines += ["[[host]]", f'name = "{name}"',
-                      f'address = "root@{hosts.address(i)}"',
-                      f'fabric_ip = "198.19.0.{i + 1}"']
-        inv = self.write_config("inventory", "\n".join(lines) + "\n")
-        self.addCleanup(self.vrdma, "cluster", "down", "-i", inv, ok=False,
-                        timeout=600)
+        inv, names, etc = hosts.inventory(self.state, ["[ports]",
+                                                      "tso = true"])
         # The configs written, the switches stopped: the jobs start them.
         self.vrdma("cluster", "up", "-i", inv, timeout=600)
         self.vrdma("cluster", "down", "--keep", "-i", inv, timeout=600)

@@ -355,6 +355,32 @@ class SshHosts:
     def address(self, i):
         return f"{self.MGMT}.{i + 2}"
 
+    def inventory(self, state, extra=()):
+        """A `vrdma cluster` inventory of these hosts, written in state:
+        (its path, the node names, the config_dir). The nodes keep their
+        state in state, share extra lines of template, and run the fabric
+        over tcp; the inventory's down is a cleanup."""
+        names = [f"{h}n" for h in self.names]
+        etc = os.path.join(state, "cluster-etc")
+        with open(os.path.join(state, "template.toml"), "w",
+                  encoding="utf-8") as f:
+            f.write("\n".join([
+                "[node]", f'state_dir = "{state}"', "[memory]",
+                "socket_mem_mb = 320", "[fabric]", 'transports = "tcp"',
+                *extra, ""]))
+        lines = [f'ssh = "{self.ssh}"', 'template = "template.toml"',
+                 f'config_dir = "{etc}"']
+        for i, name in enumerate(names):
+            lines += ["[[host]]", f'name = "{name}"',
+                      f'address = "root@{self.address(i)}"',
+                      f'fabric_ip = "198.19.0.{i + 1}"']
+        inv = os.path.join(state, "inventory.toml")
+        with open(inv, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        self.case.addCleanup(self.case.vrdma, "cluster", "down", "-i", inv,
+                             ok=False, timeout=600)
+        return inv, names, etc
+
     def _mgmt(self):
         """The management network: a bridge in a hub namespace that this
         namespace (.1) and every host (.2, .3, ...) join, as a cluster's

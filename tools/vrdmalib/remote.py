@@ -8,6 +8,8 @@ import os
 import shlex
 import subprocess
 
+import tomli_w
+
 from .util import VrdmaError
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -75,3 +77,37 @@ class Host:
         if proc.returncode != 0:
             raise VrdmaError(f"{self.name}: cannot write {path}: "
                              f"{proc.stderr.strip()}")
+
+
+# Files that name hosts (`vrdma bench --hosts`, `vrdma cluster`'s
+# inventory) describe their keys as {key: (default, help)}: the default's
+# type is the key's, and the documented example is written from it.
+KINDS = {list: "a list", int: "a number", str: "a string"}
+
+
+def toml_value(value):
+    """value as it is written in TOML."""
+    return tomli_w.dumps({"v": value})[len("v = "):].strip()
+
+
+def example_keys(known, given):
+    """The lines of a documented example: each key's help, then the key
+    with its value in given, else its default."""
+    out = []
+    for key, (default, text) in known.items():
+        out.append(f"# {text}")
+        out.append(f"{key} = {toml_value(given.get(key, default))}")
+    return out
+
+
+def check_keys(table, known, where):
+    """Every key of table is known and of its default's type."""
+    for key in table:
+        if key not in known:
+            raise VrdmaError(f"{where}: unknown key {key!r}",
+                             "known: " + ", ".join(known))
+    for key, value in table.items():
+        want = type(known[key][0])
+        if not isinstance(value, want) or isinstance(value, bool):
+            raise VrdmaError(f"{where}: {key} must be {KINDS[want]}",
+                             f"e.g. {key} = {toml_value(known[key][0])}")

@@ -95,12 +95,6 @@ def _bool(value):
     return value
 
 
-def _tso(value):
-    if value == "auto":
-        return value
-    return _bool(value)
-
-
 def _mode(value):
     if value not in ("client", "server"):
         raise ValueError('expected "client" or "server"')
@@ -219,12 +213,10 @@ SCHEMA = {
                  'survives switch restarts) or "server" (dpdkvhostuser)'),
         "mtu": (1500, _int_range(68, 9702), "default MTU of new ports"),
         "queues": (1, _int_range(1, 16), "default queue pairs per port"),
-        "tso": ("auto", _tso,
+        "tso": (False, _bool,
                 "userspace TSO (other_config:userspace-tso-enable): 64 KiB "
-                "TCP frames cross the switch whole (2.8x the guests' TCP "
-                "bandwidth at 64 KiB, same latency); read when "
-                'ovs-vswitchd starts. "auto": on, unless the node has a raw '
-                "[uplink], whose frames must fit its MTU"),
+                "TCP frames cross the switch whole; read when ovs-vswitchd "
+                "starts"),
     },
     "fabric": {
         "listen": ("", _hostport,
@@ -392,9 +384,6 @@ def load(path=None, node=None):
     if values["uplink"]["devargs"] and values["uplink"]["iface"]:
         raise VrdmaError(f"{source}: [uplink] has both devargs and iface",
                          "keep one: iface (found in sysfs) or devargs")
-    uplink = values["uplink"]
-    if values["ports"]["tso"] == "auto":
-        values["ports"]["tso"] = not (uplink["devargs"] or uplink["iface"])
     mem = values["memory"]
     if mem["socket_limit_mb"] == "auto":
         mem["socket_limit_mb"] = mem["socket_mem_mb"]

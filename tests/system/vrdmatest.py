@@ -108,7 +108,14 @@ def bulk_tcp(src_ns, dst_ns, dst_ip, mib):
                        timeout=180)
         return int(server.stdout.readline() or 0)
     finally:
-        server.wait(timeout=30)
+        # A client that failed leaves the server in accept(): killed, or
+        # it would outlive the test and hold meson's pipe (seen: a failed
+        # test_ns became a 900 s timeout).
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
         server.stdout.close()
 
 

@@ -157,7 +157,8 @@ def measure(n, args):
                 progress(f"cluster bench: {exc.line()}")
         emu.down()
         for name in emu.names:
-            shutil.rmtree(f"/tmp/vrdma-ompi-{name}", ignore_errors=True)
+            shutil.rmtree(cluster.remote.ompi_tmpdir(name),
+                          ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -399,21 +399,7 @@ def rsh_agent(first, places):
     """The agent's text for mpirun on host first; places are (host, key,
     netns): key is the name mpirun is given, netns None for the host
     itself."""
-    cases = []
-    for host, key, netns in places:
-        # Each place its own TMPDIR: places on one machine share /tmp and
-        # the host name, and Open MPI's daemons' session directories
-        # would collide (see tools/vrdma-ns-rsh).
-        tmp = shlex.quote(f"/tmp/vrdma-ompi-{key}")
-        inner = (f"mkdir -p {tmp} && " +
-                 (f"ip netns exec {netns} " if netns else "") +
-                 f"env TMPDIR={tmp} ")
-        if host is first:
-            cases.append(f'{key}) {inner}sh -c "$*" ;;')
-            continue
-        ssh = shlex.join([*host.ssh, host.address])
-        cases.append(
-            f"{key}) q=$(printf '%s' \"$*\" | sed \"s/'/'\\\\\\\\''/g\")"
-            f"\n    exec nsenter --net=\"$VRDMA_HOST_NETNS\" {ssh} "
-            f"\"{inner}sh -c '$q'\" ;;")
-    return RSH_AGENT.format(cases="\n".join(cases))
+    return RSH_AGENT.format(cases="\n".join(
+        remote.rsh_case(key, netns, None if host is first
+                        else [*host.ssh, host.address])
+        for host, key, netns in places))

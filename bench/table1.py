@@ -38,6 +38,7 @@ from vrdmalib import netpipe, nsguest, vm
 from vrdmalib import setup as setupmod
 from vrdmalib.guest import NsGuest, RemoteGuest, VmGuest
 from vrdmalib.hosts import Hosts
+from vrdmalib.remote import ompi_tmpdir
 from vrdmalib.util import (VrdmaError, machine_busy, pid_cmdline, proc_cpu,
                            progress, read_pidfile, wait_for)
 
@@ -310,7 +311,7 @@ def npmpi_cluster(first, second, opts, transport):
         host.run(["rm", "-f", agent], 60, check=False)
         # The agent's per-place TMPDIRs (remote.rsh_agent).
         for ep, key in zip((first, second), keys):
-            ep.runner.host.run(["rm", "-rf", f"/tmp/vrdma-ompi-{key}"], 60,
+            ep.runner.host.run(["rm", "-rf", ompi_tmpdir(key)], 60,
                                check=False)
     out += err
     rows = netpipe.parse(out)

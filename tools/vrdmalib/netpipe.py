@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 
+from . import remote
 from .util import VrdmaError
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -153,7 +154,7 @@ def npmpi(namespaces, workdir, upper=None, quick=False, timeout=300,
     finally:
         # The agent's per-namespace TMPDIRs (tools/vrdma-ns-rsh).
         for ns in namespaces:
-            shutil.rmtree(f"/tmp/vrdma-ompi-{ns}", ignore_errors=True)
+            shutil.rmtree(remote.ompi_tmpdir(ns), ignore_errors=True)
     rows = parse(out)
     if proc.returncode != 0 or not rows:
         raise VrdmaError(f"NPmpi across {','.join(namespaces)} failed "

@@ -111,3 +111,29 @@ def check_keys(table, known, where):
         if not isinstance(value, want) or isinstance(value, bool):
             raise VrdmaError(f"{where}: {key} must be {KINDS[want]}",
                              f"e.g. {key} = {toml_value(known[key][0])}")
+
+
+def ompi_tmpdir(place):
+    """Open MPI's TMPDIR in a place (a guest's namespace, a host): places
+    on one machine share /tmp and the host name, and Open MPI's daemons'
+    session directories would collide (tools/vrdma-ns-rsh)."""
+    return f"/tmp/vrdma-ompi-{place}"
+
+
+def rsh_case(key, netns, via=None, place=None):
+    """One case of an Open MPI remote shell script (plm_rsh_agent): the
+    place Open MPI names key runs the command in netns (None: the host
+    itself) with its own TMPDIR, ompi_tmpdir(place or key). via: the argv
+    that reaches it on another
+    machine (ssh ..., srun ... sh -c), which takes the command as one
+    word and runs from the host's own network namespace, named by
+    $VRDMA_HOST_NETNS (the agent may run inside a guest's)."""
+    tmp = shlex.quote(ompi_tmpdir(place or key))
+    inner = (f"mkdir -p {tmp} && " +
+             (f"ip netns exec {netns} " if netns else "") +
+             f"env TMPDIR={tmp} ")
+    if via is None:
+        return f'{key}) {inner}sh -c "$*" ;;'
+    return (f"{key}) q=$(printf '%s' \"$*\" | sed \"s/'/'\\\\\\\\''/g\")"
+            f"\n    exec nsenter --net=\"$VRDMA_HOST_NETNS\" "
+            f"{shlex.join(via)} \"{inner}sh -c '$q'\" ;;")

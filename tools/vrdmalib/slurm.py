@@ -30,13 +30,12 @@ import shutil
 import subprocess
 
 from . import config as cfgmod
-from . import nsguest
+from . import nsguest, remote
 from .node import Node
-from .remote import TOP
 from .util import VrdmaError, locked, progress
 
 DEFAULT_RUN_DIR = "/run/vrdma/slurm"
-PLUGIN = os.path.join(TOP, "build", "slurm", "spank_vrdma.so")
+PLUGIN = os.path.join(remote.TOP, "build", "slurm", "spank_vrdma.so")
 GUESTS_MAX = 8
 
 RUN = """#!/bin/sh
@@ -148,11 +147,6 @@ def _write(path, text, mode=0o644):
     os.chmod(path, mode)
 
 
-def _tmp(netns):
-    # Open MPI's session directories, one per guest (tools/vrdma-ns-rsh).
-    return f"/tmp/vrdma-ompi-{netns}"
-
-
 def prolog(config_dir, run_dir):
     job = _job()
     if job is None:
@@ -181,29 +175,19 @@ def prolog(config_dir, run_dir):
         _write(os.path.join(jobdir, "rsh"), _rsh(job, me, plan), 0o755)
         first = next(name for where, name, _ in plan if where == me)
         _write(os.path.join(jobdir, "run"), RUN.format(
-            job=job, netns=first, tmp=_tmp(first),
+            job=job, netns=first, tmp=remote.ompi_tmpdir(first),
             hostfile=os.path.join(jobdir, "hostfile"),
             rsh=os.path.join(jobdir, "rsh")), 0o755)
 
 
 def _rsh(job, me, plan):
-    cases = []
-    for where, name, ip in plan:
-        tmp = shlex.quote(_tmp(name))
-        inner = f"mkdir -p {tmp} && ip netns exec {name} env TMPDIR={tmp} "
-        addr = ip.split("/")[0]
-        if where == me:
-            cases.append(f'{addr}) {inner}sh -c "$*" ;;')
-            continue
-        # Another node: through Slurm into the job, from this node's own
-        # network namespace (the agent runs in a guest's).
-        srun = shlex.join(["srun", f"--jobid={job}", "--overlap", "-N1",
-                           "-n1", "-w", where, "--quiet"])
-        cases.append(
-            f"{addr}) q=$(printf '%s' \"$*\" | sed \"s/'/'\\\\\\\\''/g\")"
-            f"\n    exec nsenter --net=\"$VRDMA_HOST_NETNS\" {srun} "
-            f"sh -c \"{inner}sh -c '$q'\" ;;")
-    return RSH.format(job=job, cases="\n".join(cases))
+    # Another node's guest: through Slurm into the job.
+    return RSH.format(job=job, cases="\n".join(
+        remote.rsh_case(ip.split("/")[0], name, None if where == me else
+                        ["srun", f"--jobid={job}", "--overlap", "-N1",
+                         "-n1", "-w", where, "--quiet", "sh", "-c"],
+                        place=name)
+        for where, name, ip in plan))
 
 
 def epilog(config_dir, run_dir):
@@ -219,7 +203,7 @@ def epilog(config_dir, run_dir):
             if rec["guest"].startswith(mine):
                 progress(f"slurm job {job}: removing guest {rec['guest']}")
                 nsguest.delete(node, rec["guest"])
-                shutil.rmtree(_tmp(rec["guest"]), ignore_errors=True)
+                shutil.rmtree(remote.ompi_tmpdir(rec["guest"]), ignore_errors=True)
             elif rec["guest"].startswith("j"):
                 left.append(rec["guest"])
         shutil.rmtree(os.path.join(run_dir, str(job)), ignore_errors=True)

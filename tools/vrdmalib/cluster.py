@@ -21,7 +21,6 @@ import concurrent.futures
 import ipaddress
 import json
 import os
-import secrets
 import shlex
 import time
 import tomllib
@@ -30,6 +29,7 @@ import tomli_w
 
 from . import config as cfgmod
 from . import remote
+from . import util
 from .util import VrdmaError, progress
 
 # key: (default, help), in the example's order.
@@ -90,6 +90,11 @@ def _load_toml(path, what, fix):
         raise VrdmaError(f"{what} {path}: {exc.strerror}", fix) from None
     except tomllib.TOMLDecodeError as exc:
         raise VrdmaError(f"{what} {path}: not TOML: {exc}", fix) from None
+
+
+def _last_line(text, default):
+    """A failed command's last line of stderr, its message."""
+    return (text.strip().splitlines() or [default])[-1]
 
 
 class Host(remote.Host):
@@ -244,10 +249,7 @@ class Cluster:
         if not self.keyfile or os.path.exists(self.keyfile):
             return
         progress(f"cluster: fabric key {self.keyfile} (made once, kept)")
-        fd = os.open(self.keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                     0o600)
-        with open(fd, "w", encoding="ascii") as f:
-            f.write(secrets.token_hex(32) + "\n")
+        util.make_key(self.keyfile)
 
     def _up_one(self, host):
         start = time.monotonic()
@@ -265,7 +267,8 @@ class Cluster:
 
     def up(self, parallel, wait):
         """Every selected node up, then every link connected within wait
-        seconds. Returns (per host seconds, status)."""
+        seconds. Returns status() with each node's up_seconds and the
+        up_total_seconds."""
         self._make_key()
         t0 = time.monotonic()
         took = self.each(self._up_one, parallel)
@@ -302,13 +305,12 @@ class Cluster:
             return out
         if code == 255:  # ssh's own failure
             out.update(reachable=False, node="unreachable",
-                       error=(err.strip().splitlines() or ["ssh failed"])[-1])
+                       error=_last_line(err, "ssh failed"))
             return out
         try:
             node = json.loads(text)
         except ValueError:
-            out["error"] = (err.strip().splitlines() or
-                            [f"node status exit {code}"])[-1]
+            out["error"] = _last_line(err, f"node status exit {code}")
             return out
         out["node"] = {0: "up", 1: "degraded"}.get(
             code, "stopped" if node.get("state") == "stopped" else "down")
@@ -323,8 +325,7 @@ class Cluster:
             out["peers"] = json.loads(text)["peers"] if code in (0, 1) \
                 else []
         except (ValueError, KeyError):
-            out["error"] = (err.strip().splitlines() or
-                            [f"fabric status exit {code}"])[-1]
+            out["error"] = _last_line(err, f"fabric status exit {code}")
         return out
 
     def status(self, parallel):
@@ -344,15 +345,14 @@ class Cluster:
             for other in self.hosts:
                 if other is host:
                     continue
-                p = peers.get(other.listen)
+                p = peers.get(other.listen, {})
                 links.append({
                     "from": host.name, "to": other.name,
-                    "state": p["state"] if p else "down",
-                    "trusted": bool(p and p["trusted"]),
-                    "transport": (p or {}).get("transport") or "",
-                    "tx_frames": (p or {}).get("tx_frames", 0),
-                    "rx_frames": (p or {}).get("rx_frames", 0),
-                    "drops": (p or {}).get("drops", 0)})
+                    "state": p.get("state", "down"),
+                    "trusted": bool(p.get("trusted")),
+                    "transport": p.get("transport") or "",
+                    **{k: p.get(k, 0) for k in ("tx_frames", "rx_frames",
+                                                 "drops")}})
             unknown = sorted(set(peers) - set(by_listen))
             if unknown:
                 st["error"] = ("peers not in the inventory: " +

@@ -15,14 +15,13 @@ guests join) and can come up without switches. Used by `vrdma demo`,
 is removed by down(), in reverse order, even after a failed up()."""
 
 import os
-import secrets
 import subprocess
 
 from . import config as cfgmod
 from . import nsguest, vm
 from .guest import NsGuest, VmGuest
 from .node import Node
-from .util import VrdmaError, progress, run, wait_for
+from .util import VrdmaError, make_key, progress, run, wait_for
 
 FABRIC_DEV = "fabric0"
 FABRIC_PORT = 7000
@@ -194,10 +193,7 @@ class Hosts:
         os.makedirs(os.path.dirname(self.keyfile), exist_ok=True)
         if os.path.exists(self.keyfile):
             os.unlink(self.keyfile)
-        fd = os.open(self.keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                     0o600)
-        with open(fd, "w", encoding="ascii") as f:
-            f.write(secrets.token_hex(32) + "\n")
+        make_key(self.keyfile)
 
     def config_text(self, i, name):
         lines = ["# Written by vrdma's emulated hosts (hosts.py).",

@@ -6,6 +6,7 @@ and file locks. Nothing here knows about OVS or DPDK."""
 import contextlib
 import fcntl
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -42,6 +43,14 @@ def progress(msg):
 
 def warn(msg):
     print(f"vrdma: warning: {msg}", file=sys.stderr, flush=True)
+
+
+def make_key(path):
+    """A fabric key at path (which must not exist), as the docs tell an
+    operator to make one: 32 random bytes in hex, mode 600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "w", encoding="ascii") as f:
+        f.write(secrets.token_hex(32) + "\n")
 
 
 def need_root(what):

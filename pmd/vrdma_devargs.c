@@ -486,6 +486,32 @@ key_keyfile(const char *key, const char *value, void *opaque)
 	return 0;
 }
 
+static int
+key_rndv_thresh(const char *key, const char *value, void *opaque)
+{
+	struct parse_ctx *ctx = opaque;
+	uint32_t v = 0;
+	size_t i;
+
+	(void)key;
+	if (strcmp(value, "auto") == 0) {
+		ctx->da->rndv_thresh = VRDMA_RNDV_THRESH_AUTO;
+		return 0;
+	}
+	/* Digits only, as parse_port: no sign, space, hex or suffix. */
+	for (i = 0; value[i] != '\0'; i++) {
+		if (value[i] < '0' || value[i] > '9' || i >= 5)
+			return refuse(ctx, KEY_rndv_thresh, value,
+				      "not 0-65535 or auto");
+		v = v * 10 + (uint32_t)(value[i] - '0');
+	}
+	if (v > 65535)
+		return refuse(ctx, KEY_rndv_thresh, value,
+			      "not 0-65535 or auto");
+	ctx->da->rndv_thresh = v;
+	return 0;
+}
+
 static const arg_handler_t handlers[KEY_MAX] = {
 #define X(name, attr, form, help) [KEY_##name] = key_##name,
 	VRDMA_DEVARGS_KEYS(X)
@@ -598,6 +624,7 @@ vrdma_devargs_parse(const char *args, struct vrdma_devargs *da, char *err,
 	ret = check_pairs(&ctx, kv);
 	if (ret < 0)
 		goto err_free_kvargs;
+	da->rndv_thresh = VRDMA_RNDV_THRESH_AUTO;
 	for (id = 0; id < KEY_MAX; id++) {
 		/* The handler writes the error line; only the code is lost. */
 		if (rte_kvargs_process(kv, keys[id].name, handlers[id], &ctx) <

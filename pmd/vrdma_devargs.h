@@ -46,6 +46,10 @@
 /* Longest keyfile path, with its terminating NUL. */
 #define VRDMA_KEYFILE_MAX 256
 
+/* rndv_thresh=auto (the default): chosen per peer by the transport
+ * that carries its frames (vrdma_rxtx.c). */
+#define VRDMA_RNDV_THRESH_AUTO UINT32_MAX
+
 /* Attributes of a key in VRDMA_DEVARGS_KEYS. */
 #define VRDMA_DEVARG_OPTIONAL 0
 #define VRDMA_DEVARG_REQUIRED (1u << 0) /* probe fails without it */
@@ -66,7 +70,11 @@
 	  "unicast MAC of the port; default derived from listen")            \
 	X(keyfile, VRDMA_DEVARG_OPTIONAL, "/ABSOLUTE/PATH",                  \
 	  "secret shared by the peers, who prove it on every connection; "   \
-	  "default: peers trusted by address alone")
+	  "default: peers trusted by address alone")                         \
+	X(rndv_thresh, VRDMA_DEVARG_OPTIONAL, "BYTES or auto",               \
+	  "frames larger than this go by rendezvous (the receiver reads "    \
+	  "them into its mbufs, by RDMA on verbs), 0-65535; default auto: "  \
+	  "16384 to a peer whose frames ride verbs, else every frame eager")
 
 /* One key of VRDMA_DEVARGS_PARAM_STRING. */
 #define VRDMA_DEVARG_PARAM_(name, attr, form, help) #name "=<" form "> "
@@ -84,6 +92,7 @@ struct vrdma_devargs {
 	uint8_t mac[VRDMA_MAC_LEN];	       /* given, or derived */
 	bool mac_given;			       /* mac came from mac= */
 	char keyfile[VRDMA_KEYFILE_MAX];       /* "" = no authentication */
+	uint32_t rndv_thresh; /* frames larger go by rendezvous, or AUTO */
 };
 
 /*

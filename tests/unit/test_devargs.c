@@ -161,6 +161,22 @@ test_keyfile(void **state)
 }
 
 static void
+test_rndv_thresh(void **state)
+{
+	(void)state;
+	parse_ok("listen=198.18.0.1:7000");
+	assert_int_equal(da.rndv_thresh, VRDMA_RNDV_THRESH_AUTO);
+	parse_ok("listen=198.18.0.1:7000,rndv_thresh=auto");
+	assert_int_equal(da.rndv_thresh, VRDMA_RNDV_THRESH_AUTO);
+	parse_ok("listen=198.18.0.1:7000,rndv_thresh=4096");
+	assert_int_equal(da.rndv_thresh, 4096);
+	parse_ok("rndv_thresh=0,listen=198.18.0.1:7000");
+	assert_int_equal(da.rndv_thresh, 0);
+	parse_ok("listen=198.18.0.1:7000,rndv_thresh=65535");
+	assert_int_equal(da.rndv_thresh, 65535);
+}
+
+static void
 test_derived_mac(void **state)
 {
 	uint8_t first[VRDMA_MAC_LEN];
@@ -318,6 +334,13 @@ static const struct bad_case bad_cases[] = {
 	{L "dev=eth/0", "dev=eth/0: ", "invalid character"},
 	{L "dev=rxe0;1", "dev=rxe0;1: ", "invalid character"},
 	{L "dev=\"eth0\"", "dev=\"eth0\": ", "invalid character"},
+	{L "rndv_thresh=65536", "rndv_thresh=65536: ", "not 0-65535 or auto"},
+	{L "rndv_thresh=-1", "rndv_thresh=-1: ", "not 0-65535 or auto"},
+	{L "rndv_thresh=0x100", "rndv_thresh=0x100: ", "not 0-65535 or auto"},
+	{L "rndv_thresh=4k", "rndv_thresh=4k: ", "not 0-65535 or auto"},
+	{L "rndv_thresh=AUTO", "rndv_thresh=AUTO: ", "not 0-65535 or auto"},
+	{L "rndv_thresh=1,rndv_thresh=2",
+	 "rndv_thresh=2: ", "given more than once"},
 };
 
 static const char *
@@ -333,6 +356,8 @@ expected_form(const char *key)
 		return "DEVICE+DEVICE+...";
 	if (strcmp(key, "keyfile") == 0)
 		return "/ABSOLUTE/PATH";
+	if (strcmp(key, "rndv_thresh") == 0)
+		return "BYTES or auto";
 	return NULL;
 }
 
@@ -372,7 +397,7 @@ test_refusals(void **state)
 		} else {
 			snprintf(want, sizeof(want),
 				 "; expected one of listen, peer, transports, "
-				 "dev, mac, keyfile");
+				 "dev, mac, keyfile, rndv_thresh");
 		}
 		if (strstr(err, want) == NULL)
 			fail_msg("\"%s\": line \"%s\" lacks \"%s\"", c->args,
@@ -397,7 +422,8 @@ test_refusal_examples(void **state)
 		vrdma_devargs_parse(L "bogus=1", &da, err, sizeof(err)),
 		-EINVAL);
 	assert_string_equal(err, "bogus=1: unknown key; expected one of "
-				 "listen, peer, transports, dev, mac, keyfile");
+				 "listen, peer, transports, dev, mac, keyfile, "
+				 "rndv_thresh");
 	/* The exact lines for dev's refusals. */
 	assert_int_equal(vrdma_devargs_parse(L "dev=rxe0:1++eth0", &da, err,
 					     sizeof(err)),
@@ -580,6 +606,8 @@ test_usage(void **state)
 				    "devices (UCX_NET_DEVICES)"));
 	assert_non_null(strstr(buf, "mac=xx:xx:xx:xx:xx:xx: "));
 	assert_non_null(strstr(buf, "keyfile=/ABSOLUTE/PATH: secret shared"));
+	assert_non_null(
+		strstr(buf, "rndv_thresh=BYTES or auto: frames larger"));
 	/* Truncated output stays terminated and reports the full length. */
 	assert_int_equal(vrdma_devargs_usage(buf, 10), len);
 	assert_int_equal(strlen(buf), 9);
@@ -590,7 +618,8 @@ test_usage(void **state)
 			    "transports=<NAME+NAME+...> "
 			    "dev=<DEVICE+DEVICE+...> "
 			    "mac=<xx:xx:xx:xx:xx:xx> "
-			    "keyfile=</ABSOLUTE/PATH> ");
+			    "keyfile=</ABSOLUTE/PATH> "
+			    "rndv_thresh=<BYTES or auto> ");
 }
 
 int
@@ -603,6 +632,7 @@ main(void)
 		cmocka_unit_test(test_transports_forms),
 		cmocka_unit_test(test_dev_forms),
 		cmocka_unit_test(test_keyfile),
+		cmocka_unit_test(test_rndv_thresh),
 		cmocka_unit_test(test_derived_mac),
 		cmocka_unit_test(test_max_peers),
 		cmocka_unit_test(test_refusals),

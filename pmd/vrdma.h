@@ -56,7 +56,6 @@ extern int vrdma_logtype;
 #define VRDMA_LEARN_SLOTS     4096  /* learning table capacity */
 #define VRDMA_BATCH_BYTES     16384 /* one coalesced message, eager size */
 #define VRDMA_BATCH_FRAME     1536  /* frames up to this are coalesced */
-#define VRDMA_EAGER_MAX	      65535 /* larger frames go by rendezvous */
 #define VRDMA_BATCHES	      128   /* coalesced messages in flight */
 #define VRDMA_TX_RECLAIM      64    /* progress calls before a burst stops */
 /* A tx burst with no send in flight progresses UCX only if the last
@@ -74,9 +73,11 @@ extern int vrdma_logtype;
 #define VRDMA_PAD	     RTE_PKTMBUF_HEADROOM
 #define VRDMA_LEND_MIN	     4096
 #define VRDMA_EAGER_PIECE    65487
-#define VRDMA_LENDS	     1024 /* received frames lent at once per port */
-#define VRDMA_LEARN_AGE_S    300  /* a MAC not heard from is forgotten */
-#define VRDMA_AGE_EVERY_S    30	  /* how often the table is swept */
+#define VRDMA_LENDS	     1024  /* received frames lent at once per port */
+#define VRDMA_MAX_MEMH	     64	   /* ranges of DPDK memory registered */
+#define VRDMA_RNDV_VERBS     16384 /* rndv_thresh=auto over verbs */
+#define VRDMA_LEARN_AGE_S    300   /* a MAC not heard from is forgotten */
+#define VRDMA_AGE_EVERY_S    30	   /* how often the table is swept */
 #define VRDMA_BACKOFF_MIN_MS 100
 #define VRDMA_BACKOFF_MAX_MS 5000
 /* A connection whose wire-up (and, with a key, authentication) has not
@@ -278,6 +279,10 @@ struct vrdma_port {
 	unsigned int lend_gen;	    /* names lend rings uniquely */
 	uint8_t pad_sink[VRDMA_WIRE_MAX_PAD]; /* rendezvous padding lands */
 	struct vrdma_am_ctx am_ctx[VRDMA_MAX_RXQ];
+	ucp_mem_h memh[VRDMA_MAX_MEMH]; /* DPDK's memory, registered at start */
+	unsigned int n_memh;
+	size_t mapped;	     /* bytes of it registered */
+	size_t unmapped;     /* bytes left to UCX's registration cache */
 	uint16_t n_rxq_conf; /* rx queues configured: AM ids fold onto them */
 };
 

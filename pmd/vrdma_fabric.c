@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include <rte_cycles.h>
+#include <rte_memory.h>
 
 #include "vrdma.h"
 
@@ -899,6 +900,73 @@ ucx_settings(struct vrdma_port *port, ucp_config_t *config)
 	return 0;
 }
 
+/* --- DPDK's memory, registered once ----------------------------------------
+ */
+
+static int
+map_range(const struct rte_memseg_list *msl, const struct rte_memseg *ms,
+	  size_t len, void *arg)
+{
+	struct vrdma_port *port = arg;
+	ucp_mem_map_params_t params = {
+		.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS |
+			      UCP_MEM_MAP_PARAM_FIELD_LENGTH,
+		.address = ms->addr,
+		.length = len,
+	};
+	ucs_status_t status;
+
+	RTE_SET_USED(msl);
+	if (port->n_memh == VRDMA_MAX_MEMH) {
+		port->unmapped += len;
+		return 0;
+	}
+	status = ucp_mem_map(port->ctx, &params, &port->memh[port->n_memh]);
+	if (status != UCS_OK) {
+		VRDMA_LOG(WARNING,
+			  "%s: cannot register %zu MiB of DPDK memory at %p "
+			  "with UCX: %s (is the memlock limit, ulimit -l, "
+			  "high enough?); frames there are registered when "
+			  "first sent",
+			  port->name, len >> 20, ms->addr,
+			  ucs_status_string(status));
+		port->unmapped += len;
+		return 0;
+	}
+	port->n_memh++;
+	port->mapped += len;
+	return 0;
+}
+
+/*
+ * Registers every contiguous range of DPDK's memory with UCX (with each
+ * RDMA device in use: a memory region over it), so that frames in mbufs,
+ * sent or received by RDMA without a copy, find their memory registered:
+ * UCX's registration cache finds the region; nothing is registered on the
+ * data path. Memory DPDK adds later (its heap growing past --socket-mem)
+ * is registered by that cache when a frame there is first sent.
+ */
+static void
+map_dpdk_memory(struct vrdma_port *port)
+{
+	port->n_memh = 0;
+	port->mapped = 0;
+	port->unmapped = 0;
+	rte_memseg_contig_walk(map_range, port);
+	VRDMA_LOG(INFO,
+		  "%s: registered %zu MiB of DPDK memory with UCX "
+		  "(%u ranges)%s",
+		  port->name, port->mapped >> 20, port->n_memh,
+		  port->unmapped != 0 ? "; some left to UCX's cache" : "");
+}
+
+static void
+unmap_dpdk_memory(struct vrdma_port *port)
+{
+	while (port->n_memh > 0)
+		ucp_mem_unmap(port->ctx, port->memh[--port->n_memh]);
+}
+
 int
 vrdma_fabric_start(struct vrdma_port *port)
 {
@@ -952,6 +1020,7 @@ vrdma_fabric_start(struct vrdma_port *port)
 		ret = ucs_to_errno(status);
 		goto err;
 	}
+	map_dpdk_memory(port);
 	status = ucp_worker_create(port->ctx, &wparams, &port->worker);
 	if (status != UCS_OK) {
 		ret = ucs_to_errno(status);
@@ -1002,6 +1071,7 @@ err_destroy_worker:
 	ucp_worker_destroy(port->worker);
 	port->worker = NULL;
 err_cleanup_ctx:
+	unmap_dpdk_memory(port);
 	ucp_cleanup(port->ctx);
 	port->ctx = NULL;
 err:
@@ -1057,13 +1127,17 @@ vrdma_fabric_stop(struct vrdma_port *port)
 			rte_pktmbuf_free(m);
 	}
 	if (!vrdma_lends_fini(port)) {
-		/* Their memory is the worker's: it stays, unused. */
+		/* Their memory is the worker's: it stays, unused; so does
+		 * the registration of DPDK's memory (the lends may be of
+		 * frames sent from it). */
 		port->worker = NULL;
 		port->ctx = NULL;
+		port->n_memh = 0;
 		return;
 	}
 	ucp_worker_destroy(port->worker);
 	port->worker = NULL;
+	unmap_dpdk_memory(port);
 	ucp_cleanup(port->ctx);
 	port->ctx = NULL;
 }

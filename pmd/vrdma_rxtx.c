@@ -3,11 +3,12 @@
  * net_vrdma data path: the rx and tx bursts and the active-message receive
  * handler. A frame leaves as one UCX active message whose header is the
  * wire header (vrdma_wire.h) and whose data is the frame, straight from the
- * mbuf (an iov for a chained mbuf). Frames up to VRDMA_EAGER_MAX bytes,
- * every frame a switch hands over, go eager: UCX 1.13 moves an iov (our
- * receive side always is one) by rendezvous only as copied fragments
- * after a request/ready round trip, so eager is never slower; larger ones
- * go by rendezvous. On
+ * mbuf (an iov for a chained mbuf; one contiguous range when the padding
+ * fits the mbuf's headroom, so that UCX can send it from registered
+ * memory without a copy). Frames up to the port's rndv_thresh go eager;
+ * larger ones by rendezvous, which the receiver reads straight into one
+ * mbuf when the frame fits one (RDMA on verbs: UCX 1.13 reads only into a
+ * contiguous buffer; into a chain it copies through fragments). On
  * receive the header is checked before anything else, the frame lands in
  * mbufs of the rx queue's pool (chained when larger than one) or, when UCX
  * lets us keep its buffer and the sender left headroom (VRDMA_PAD), stays
@@ -511,6 +512,30 @@ rx_rndv(struct vrdma_port *port, struct vrdma_rxq *rxq, void *desc,
 
 	if (slot == NULL)
 		goto err_drop;
+	slot->frame = msg->frame;
+	slot->peer = peer;
+	slot->port = port;
+	slot->rxq = rxq;
+	param.user_data = slot;
+	/* Padding and frame in one mbuf, the padding in its headroom: one
+	 * contiguous buffer, which UCX reads into without a copy. */
+	if (rte_pktmbuf_data_room_size(rxq->mp) >=
+		    RTE_PKTMBUF_HEADROOM + msg->frame.len &&
+	    msg->frame.pad <= RTE_PKTMBUF_HEADROOM) {
+		slot->m = rte_pktmbuf_alloc(rxq->mp);
+		if (slot->m == NULL) {
+			rxq->nombuf++;
+			goto err_put_slot;
+		}
+		slot->m->data_len = (uint16_t)msg->frame.len;
+		slot->m->pkt_len = msg->frame.len;
+		param.datatype = ucp_dt_make_contig(1);
+		req = ucp_am_recv_data_nbx(
+			port->worker, desc,
+			rte_pktmbuf_mtod(slot->m, uint8_t *) - msg->frame.pad,
+			(size_t)msg->frame.pad + msg->frame.len, &param);
+		goto check;
+	}
 	slot->m = alloc_chain(rxq->mp, msg->frame.len, slot->iov + 1, &nseg);
 	if (slot->m == NULL) {
 		rxq->nombuf++;
@@ -524,13 +549,9 @@ rx_rndv(struct vrdma_port *port, struct vrdma_rxq *rxq, void *desc,
 		iov[0].length = msg->frame.pad;
 		nseg++;
 	}
-	slot->frame = msg->frame;
-	slot->peer = peer;
-	slot->port = port;
-	slot->rxq = rxq;
-	param.user_data = slot;
 	req = ucp_am_recv_data_nbx(port->worker, desc, iov, (size_t)nseg,
 				   &param);
+check:
 	if (req == NULL)
 		rndv_done(NULL, UCS_OK, msg->frame.len, slot);
 	else if (UCS_PTR_IS_ERR(req))
@@ -696,6 +717,38 @@ tx_done(void *request, ucs_status_t status, void *user_data)
  * device, asking local write access, which fails on read-only pages. */
 static uint8_t pad_bytes[VRDMA_PAD] __rte_cache_aligned;
 
+/* Frames to peer larger than this go by rendezvous. auto: when verbs
+ * carry its frames, rendezvous from 16 KiB, where reading the frame by
+ * RDMA straight into the receiver's mbuf beats eager's copies through
+ * UCX's buffers (measured with vrdma bench roce: 1.5x at 65226 B, even at
+ * 16000 B, eager ahead at 9000 B and below); over shared memory and tcp
+ * every frame eager: the receiver keeps UCX's buffer (a lend), and
+ * rendezvous would add a round trip. */
+static inline uint32_t
+rndv_thresh(const struct vrdma_port *port, const struct vrdma_peer *peer)
+{
+	if (port->da.rndv_thresh != VRDMA_RNDV_THRESH_AUTO)
+		return port->da.rndv_thresh;
+	if ((peer->via[VRDMA_TL_rc] | peer->via[VRDMA_TL_dc]) &
+	    VRDMA_TL_ROLE_AM)
+		return VRDMA_RNDV_VERBS;
+	return UINT16_MAX;
+}
+
+/* Whether the pad bytes in front of m's data may be written: m has that
+ * much headroom and nobody else holds its buffer (not shared, not
+ * attached to another mbuf's, not an external buffer with other users). */
+static bool
+headroom_is_ours(const struct rte_mbuf *m, uint16_t pad)
+{
+	if (rte_pktmbuf_headroom(m) < pad || rte_mbuf_refcnt_read(m) != 1)
+		return false;
+	if (RTE_MBUF_DIRECT(m))
+		return true;
+	return RTE_MBUF_HAS_EXTBUF(m) && m->shinfo != NULL &&
+	       rte_mbuf_ext_refcnt_read(m->shinfo) == 1;
+}
+
 /* Send one reference of m, after pad bytes of padding, to peer; consumes
  * that reference. False if it was dropped (counted). */
 static bool
@@ -739,6 +792,16 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 		param.datatype = ucp_dt_make_contig(1);
 		buf = rte_pktmbuf_mtod(m, const void *);
 		count = m->data_len;
+	} else if (m->nb_segs == 1 && headroom_is_ours(m, pad)) {
+		/* The padding from the headroom: one contiguous range, which
+		 * UCX sends from registered memory without a copy (an iov it
+		 * copies). Zeroed: no stale bytes of other frames leave. */
+		uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *) - pad;
+
+		memset(p, 0, pad);
+		param.datatype = ucp_dt_make_contig(1);
+		buf = p;
+		count = (size_t)pad + m->data_len;
 	} else {
 		int i = 0;
 
@@ -754,7 +817,7 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 		buf = slot->iov;
 		count = (size_t)i;
 	}
-	if (m->pkt_len > VRDMA_EAGER_MAX) {
+	if (m->pkt_len > rndv_thresh(port, peer)) {
 		param.flags |= UCP_AM_SEND_FLAG_RNDV;
 		peer->stats.rndv_sends++;
 	} else {

@@ -127,6 +127,14 @@ __wrap_ucp_am_recv_data_nbx(ucp_worker_h worker, void *data_desc, void *buffer,
 	CHECK(cur.desc == cur.data);
 	CHECK(++cur.recv_calls == 1);
 	CHECK(param->op_attr_mask & UCP_OP_ATTR_FIELD_DATATYPE);
+	if (param->datatype == ucp_dt_make_contig(1)) {
+		/* Padding and frame into one mbuf: the whole message. */
+		CHECK(buffer != NULL && count == cur.len);
+		if (cur.rndv_fail)
+			return UCS_STATUS_PTR(UCS_ERR_CANCELED);
+		memcpy(buffer, src, count);
+		return NULL;
+	}
 	CHECK(param->datatype == ucp_dt_make_iov());
 	CHECK(count >= 1 && count <= VRDMA_MAX_SEGS + 1);
 	for (i = 0; i < count; i++) {

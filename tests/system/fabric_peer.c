@@ -33,12 +33,18 @@
  *   fabric_peer EAL-ARGS -- --send|--recv --sizes 64,1500,9000,65536
  *               [--count N] [--timeout S] [--dst MAC] [--pingpong N]
  *               [--hold N] [--rate] [--rxd N] [--stall S] [--watchdog]
+ *               [--linger S] [--mbuf-size N]
  *
  * --rxd sets the receive descriptors per queue (default 1024); with
  * --stall S the receiver only polls the link for S seconds after it comes
  * up, then receives, and prints the most mbufs its pool had out meanwhile
  * ("stall in_use max=N"). --watchdog: another lcore queries the link
  * while the port stops (see watchdog()).
+ * --linger S: after the run, print "linger" and keep polling the port
+ * for S seconds before stopping it (a test inspects the process
+ * meanwhile: its RDMA memory regions). --mbuf-size N: the pool's mbufs
+ * hold N bytes of data (default RTE_MBUF_DEFAULT_DATAROOM, at most
+ * 65535 minus the headroom), so that large frames fit one mbuf.
  */
 
 #include <errno.h>
@@ -82,6 +88,8 @@ struct opts {
 	unsigned int rxd;	   /* rx descriptors asked per queue */
 	unsigned int stall_s;	   /* receiver: only poll the link this long */
 	bool watchdog;		   /* query the link from a 2nd lcore at stop */
+	unsigned int linger_s;	   /* poll this long after the run */
+	unsigned int mbuf_size;	   /* data room of the pool's mbufs */
 	struct rte_ether_addr dst;
 };
 
@@ -116,6 +124,8 @@ parse(int argc, char **argv, struct opts *o)
 		{"rxd", required_argument, NULL, 'D'},
 		{"stall", required_argument, NULL, 'S'},
 		{"watchdog", no_argument, NULL, 'W'},
+		{"linger", required_argument, NULL, 'L'},
+		{"mbuf-size", required_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0},
 	};
 	char *tok, *save = NULL;
@@ -126,6 +136,7 @@ parse(int argc, char **argv, struct opts *o)
 	o->rxq = 1;
 	o->flows = 1;
 	o->rxd = 1024;
+	o->mbuf_size = RTE_MBUF_DEFAULT_DATAROOM;
 	memset(&o->dst, 0xff, sizeof(o->dst));
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -189,6 +200,15 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'W':
 			o->watchdog = true;
+			break;
+		case 'L':
+			o->linger_s = (unsigned int)atoi(optarg);
+			break;
+		case 'M':
+			o->mbuf_size = (unsigned int)atoi(optarg);
+			if (o->mbuf_size < RTE_ETHER_MIN_LEN ||
+			    o->mbuf_size > UINT16_MAX - RTE_PKTMBUF_HEADROOM)
+				return -EINVAL;
 			break;
 		case 'H':
 			o->hold = (unsigned int)atoi(optarg);
@@ -794,7 +814,8 @@ main(int argc, char **argv)
 				"--sizes 64,1500 [--count N] [--timeout S] "
 				"[--dst MAC] [--hello N] [--learn-wait S] "
 				"[--pingpong N] [--hold N (<= 64)] [--rate] "
-				"[--rxd N] [--stall S] [--watchdog]\n");
+				"[--rxd N] [--stall S] [--watchdog] "
+				"[--linger S] [--mbuf-size N]\n");
 		return 2;
 	}
 	if (rte_eth_dev_count_avail() != 1) {
@@ -808,9 +829,12 @@ main(int argc, char **argv)
 	 * still good for single-segment ping-pong. */
 	if (rte_eth_dev_info_get(port, &info) == 0)
 		conf.txmode.offloads &= info.tx_offload_capa;
-	mp = rte_pktmbuf_pool_create("fabric_peer", 16383, 256, 0,
-				     RTE_MBUF_DEFAULT_BUF_SIZE,
-				     (int)rte_socket_id());
+	/* Large mbufs: fewer, so that the pool fits the same memory. */
+	mp = rte_pktmbuf_pool_create(
+		"fabric_peer",
+		o.mbuf_size > RTE_MBUF_DEFAULT_DATAROOM ? 4095 : 16383, 256, 0,
+		(uint16_t)(o.mbuf_size + RTE_PKTMBUF_HEADROOM),
+		(int)rte_socket_id());
 	if (mp == NULL ||
 	    rte_eth_dev_configure(port, (uint16_t)o.rxq, 1, &conf) != 0 ||
 	    setup_rxqs(port, o.rxq, o.rxd, mp) != 0 ||
@@ -841,6 +865,11 @@ main(int argc, char **argv)
 				     : run_recv(port, &o, deadline);
 	}
 	print_xstats(port);
+	if (o.linger_s > 0) {
+		printf("linger\n");
+		fflush(stdout);
+		drain(port, o.linger_s);
+	}
 	/* Frames handed to us were all freed by now: whatever the port still
 	 * holds beyond the baseline taken after start is a leak. */
 	in_use_end = rte_mempool_in_use_count(mp);

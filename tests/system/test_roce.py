@@ -64,12 +64,14 @@ class Roce(vrdmatest.Case):
         self.sh(self.a, f"ping -c 2 -W 5 -M do -s 8972 {self.ips[self.b]}")
 
     def start(self, host, role, listen, peers, sizes, count, extra=(),
-              timeout=90, dev="rxe0:1"):
+              timeout=90, dev="rxe0:1", log=None, devargs_extra=""):
         """fabric_peer in host (roce1/roce2), RC verbs only; a handle for
-        finish()."""
+        finish(). With log, its output goes to that file in the host as it
+        comes (wait_log() reads it), and finish() returns the file."""
         devargs = (f"net_vrdma0,listen={listen}:{PORT}" +
                    "".join(f",peer={p}:{PORT}" for p in peers) +
-                   ",transports=rc+ud" + (f",dev={dev}" if dev else ""))
+                   ",transports=rc+ud" + (f",dev={dev}" if dev else "") +
+                   devargs_extra)
         argv = ["/usr/bin/timeout", "-k", "5", str(timeout),
                 roce.guest_path(PEER), "--no-pci", "--no-huge", "-m", "512",
                 "--file-prefix", f"roce-{role}-{listen}", "--lcores", "0@0",
@@ -77,16 +79,36 @@ class Roce(vrdmatest.Case):
                 "-d", "/run/plug/librte_net_vrdma.so", "--vdev", devargs,
                 "--", f"--{role}", "--sizes", sizes, "--count", str(count),
                 "--timeout", str(timeout - 20), *extra]
+        if log is not None:
+            argv = ["/bin/sh", "-c", f'exec "$@" >{log} 2>&1', "sh", *argv]
         with roce.agent(host) as agent:
-            return host, agent.spawn(argv), timeout
+            return host, agent.spawn(argv), timeout, log
 
-    @staticmethod
-    def finish(handle):
-        host, pid, timeout = handle
+    def finish(self, handle):
+        host, pid, timeout, log = handle
         with roce.agent(host) as agent:
             code, out, err = agent.reap(pid, timeout + 10)
+        if log is not None:
+            out, err = self.sh(host, f"cat {log}; rm -f {log}"), ""
         print(f"--- {host} ---", out, err, sep="\n")
         return code, out + err
+
+    def wait_log(self, host, log, line, timeout=60):
+        """Wait until fabric_peer's log in host has a line equal to line."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code, out, _ = roce.exec_in(host, ["cat", log], 10)
+            if code == 0 and line in out.splitlines():
+                return
+            time.sleep(0.5)
+        self.fail(f"{host}: no '{line}' in {log} after {timeout}s:\n"
+                  + self.sh(host, f"cat {log}"))
+
+    def memory_regions(self, host):
+        """fabric_peer's RDMA memory regions in host, by number: length."""
+        regions = json.loads(self.sh(host, "rdma -j -d res show mr"))
+        return {r["mrn"]: r["mrlen"] for r in regions
+                if r.get("comm") == "fabric_peer"}
 
     def assert_all_arrived(self, out_r, sizes, count):
         for size in sizes.split(","):
@@ -110,6 +132,9 @@ class Roce(vrdmatest.Case):
         self.assertEqual((code_s, code_r), (0, 0), out_s + out_r)
         self.assert_all_arrived(out_r, sizes, count)
         self.assertNotIn("still holds", out_r)
+        # rndv_thresh=auto over verbs: the 65226 B frames by rendezvous
+        # (above 16 KiB), the rest eager.
+        self.assertRegex(out_s, rf"xstat peer0_rndv_sends={count}\b")
         # The transport in use, as the port names it: frames on RC; UD
         # (UCX's wire-up and keepalive lane) beside it; no tcp, no shm.
         via = re.findall(r"connected via (.*)", out_s + out_r)
@@ -125,6 +150,55 @@ class Roce(vrdmatest.Case):
               f"{rcvd}, for {frames} frames")
         self.assertGreaterEqual(sent, frames)
         self.assertGreaterEqual(rcvd, frames)
+
+    def test_dpdk_memory_registered_once(self):
+        """Both ports register DPDK's memory with the RDMA device when they
+        start (one region over its 512 MiB), and frames of 1500 B (eager),
+        9000 B and 65226 B (rendezvous: RDMA read from the sender's mbuf
+        into the receiver's) then go with no other memory registered: no
+        registration on the data path. (Before: one region per frame.)"""
+        sizes, count = "1500,9000,65226", 200
+        logs = {self.a: "/tmp/fp-recv.log", self.b: "/tmp/fp-send.log"}
+        # One mbuf per frame, as OVS's pools for a jumbo MTU have them:
+        # what can go by RDMA without a copy.
+        big = ("--mbuf-size", "65280")
+        rndv = ",rndv_thresh=8192"  # 9000 B and 65226 B by rendezvous
+        recv = self.start(self.a, "recv", self.ips[self.a],
+                          [self.ips[self.b]], sizes, count, timeout=150,
+                          extra=("--linger", "20", *big), log=logs[self.a],
+                          devargs_extra=rndv)
+        time.sleep(2)
+        send = self.start(self.b, "send", self.ips[self.b],
+                          [self.ips[self.a]], sizes, count, timeout=150,
+                          extra=("--learn-wait", "10", "--linger", "20",
+                                 *big),
+                          log=logs[self.b], devargs_extra=rndv)
+        before, after = {}, {}
+        for host in (self.b, self.a):
+            self.wait_log(host, logs[host], "link up")
+        for host in (self.a, self.b):
+            before[host] = self.memory_regions(host)
+        for host in (self.a, self.b):
+            self.wait_log(host, logs[host], "linger", timeout=120)
+            after[host] = self.memory_regions(host)
+        code_s, out_s = self.finish(send)
+        code_r, out_r = self.finish(recv)
+        self.assertEqual((code_s, code_r), (0, 0), out_s + out_r)
+        self.assert_all_arrived(out_r, sizes, count)
+        self.assertRegex(out_s, rf"xstat peer0_rndv_sends={2 * count}\b")
+        for host in (self.a, self.b):
+            print(f"{host}: memory regions at start {before[host]}; "
+                  f"{len(after[host]) - len(before[host])} more after the "
+                  "frames")
+        for host, out in ((self.a, out_r), (self.b, out_s)):
+            self.assertGreaterEqual(max(before[host].values(), default=0),
+                                    512 << 20, f"{host}: DPDK's memory "
+                                    "is not registered at start")
+            self.assertIn("registered 512 MiB of DPDK memory", out)
+            new = {n: length for n, length in after[host].items()
+                   if n not in before[host]}
+            self.assertEqual(new, {}, f"{host}: memory registered while "
+                             "frames went")
 
     def test_peer_restart(self):
         """The sender goes away and comes back: every frame of both

@@ -18,7 +18,18 @@ of --reps rounds and each cell the median of the rounds:
   net_vrdma rc    fabric_peer over the port, transports=rc+ud,
                   dev=rxe0:1: --pingpong for the 64 B round trip, --rate
                   (unpaced, header checks only) for frames per second and
-                  MB/s at each size.
+                  MB/s at each size. Its pools' mbufs are DPDK's default
+                  2 KiB: a 65226 B frame is a chain of 33, which UCX
+                  copies (eager, the default rndv_thresh).
+  vrdma big eager the stream again, one mbuf per frame (--mbuf-size
+                  65280, as a switch's pools for a jumbo MTU or TSO have
+                  them), every frame eager: sent from registered memory,
+                  received into UCX's buffers and lent.
+  vrdma big rndv  the same with rndv_thresh=4096: frames above it go by
+                  rendezvous, the receiver reading them by RDMA straight
+                  into its mbuf. The two rows are the A/B of issue 15's
+                  "rendezvous into registered mbufs, or eager sized to the
+                  transport": the run prints which is faster.
 
 Latency is the round trip (twice what ucx_perftest and ib_send_lat report
 as one-way), median of the run. A frame rate is the frames that arrived
@@ -51,7 +62,11 @@ IBDEV = "rxe0"
 PLUG = "/run/plug"
 SIZES = (64, 1500, 65226)
 BASE = "ucx rc"
-CASES = (BASE, "ucx rc+ud ucp", "perftest", "net_vrdma rc")
+EAGER, RNDV = "vrdma big eager", "vrdma big rndv"
+CASES = (BASE, "ucx rc+ud ucp", "perftest", "net_vrdma rc", EAGER, RNDV)
+# The stream variants' fabric_peer options and devargs: one mbuf per frame.
+BIG = {EAGER: (("--mbuf-size", "65280"), ",rndv_thresh=65535"),
+       RNDV: (("--mbuf-size", "65280"), ",rndv_thresh=4096")}
 # The issue's targets: (case, size, metric, rule, bound) against BASE's
 # cell of the same size and metric.
 TARGETS = (("net_vrdma rc", 65226, "MB/s", ">=", 0.8),
@@ -151,6 +166,19 @@ def ratio(value, base):
     if value is None or not base:
         return None
     return value / base
+
+
+def rndv_vs_eager(cells):
+    """Which of the two large-frame paths moved 65226 B frames faster, as
+    a line, or None if one was not measured."""
+    size = max(SIZES)
+    eager, rndv = (cells.get((c, size, "MB/s")) for c in (EAGER, RNDV))
+    if not eager or not rndv:
+        return None
+    faster = "rendezvous" if rndv > eager else "eager"
+    return (f"{size} B frames, one mbuf each: rendezvous (RDMA read into "
+            f"the mbuf) {rndv:.4g} MB/s, eager (UCX's buffers, lent) "
+            f"{eager:.4g} MB/s: {faster} is faster ({rndv / eager:.2f}x)")
 
 
 def verdicts(cells):
@@ -257,23 +285,23 @@ class Bench:
         return (parse_ib_send_lat if tool == "ib_send_lat"
                 else parse_ib_write_bw)(out)
 
-    def peer_argv(self, host, role, args):
+    def peer_argv(self, host, role, args, devargs_extra=""):
         listen = self.ips[host]
         other = self.ips[self.b if host == self.a else self.a]
         port = self.port
         devargs = (f"net_vrdma0,listen={listen}:{port},peer={other}:{port}"
-                   f",transports=rc+ud,dev={DEV}")
+                   f",transports=rc+ud,dev={DEV}{devargs_extra}")
         return [roce.guest_path(PEER), "--no-pci", "--no-huge", "-m", "512",
                 "--file-prefix", f"rbench-{role}-{port}", "--lcores", "0@0",
                 "-d", f"{PLUG}/librte_net_vrdma.so", "--vdev", devargs, "--",
                 f"--{role}", *args, "--timeout",
                 str(max(self.args.timeout - 20, 10))]
 
-    def fabric(self, args):
+    def fabric(self, args, devargs_extra=""):
         self.next_port()
         (tcode, tout), (rcode, rout) = self.pair().run(
-            self.peer_argv(self.a, "recv", args),
-            self.peer_argv(self.b, "send", args), delay=2)
+            self.peer_argv(self.a, "recv", args, devargs_extra),
+            self.peer_argv(self.b, "send", args, devargs_extra), delay=2)
         return tout, rout
 
     def fabric_rtt(self, rtts):
@@ -283,12 +311,14 @@ class Bench:
         except Unavailable as exc:
             raise Unavailable(f"{exc}; echo: {failure(rout)}") from None
 
-    def fabric_rates(self, counts):
+    def fabric_rates(self, counts, case="net_vrdma rc"):
         sizes = ",".join(str(s) for s in SIZES)
+        opts, devargs_extra = BIG.get(case, ((), ""))
         # One count for all sizes: fabric_peer takes one; the big frames
         # end at the sender's pool, whatever the count.
         tout, rout = self.fabric(["--sizes", sizes, "--count",
-                                  str(counts), "--rate"])
+                                  str(counts), "--rate", *opts],
+                                 devargs_extra)
         rates = parse_rate(tout, rout)
         if not rates:
             raise Unavailable(f"fabric_peer --rate: send: {failure(tout)}; "
@@ -339,14 +369,16 @@ def plan(bench, args):
     def vrdma_lat():
         return {(64, "rtt us"): bench.fabric_rtt(args.rtts)[0]}
 
-    def vrdma_rates():
-        rates = bench.fabric_rates(args.count)
-        got = {}
-        for size in SIZES:
-            if size in rates:
-                got[(size, "kfps")] = rates[size] / 1e3
-                got[(size, "MB/s")] = rates[size] * size / 1e6
-        return got
+    def vrdma_rates(case="net_vrdma rc"):
+        def fn():
+            rates = bench.fabric_rates(args.count, case)
+            got = {}
+            for size in SIZES:
+                if size in rates:
+                    got[(size, "kfps")] = rates[size] / 1e3
+                    got[(size, "MB/s")] = rates[size] * size / 1e6
+            return got
+        return fn
 
     lat = [(64, "rtt us")]
 
@@ -360,7 +392,9 @@ def plan(bench, args):
     out.append(("perftest", "ib_send_lat 64", lat, ib_lat))
     out += [("perftest", f"ib_write_bw {s}", bw(s), ib_bw(s)) for s in SIZES]
     out.append(("net_vrdma rc", "pingpong 64", lat, vrdma_lat))
-    out.append(("net_vrdma rc", "stream", bw(*SIZES), vrdma_rates))
+    out.append(("net_vrdma rc", "stream", bw(*SIZES), vrdma_rates()))
+    out += [(case, "stream", bw(*SIZES), vrdma_rates(case))
+            for case in (EAGER, RNDV)]
     return out
 
 
@@ -368,7 +402,8 @@ def rows_of():
     """The table's rows in order: (case, size, metric)."""
     rows = []
     for case in CASES:
-        rows.append((case, 64, "rtt us"))
+        if case not in BIG:  # the variants stream only
+            rows.append((case, 64, "rtt us"))
         for size in SIZES:
             rows += [(case, size, "kfps"), (case, size, "MB/s")]
     return rows
@@ -551,6 +586,8 @@ def measure_all(args):
           "(UCT rc_verbs) in the same cell")
     for text, _ in verdicts(cells):
         print(f"# target: {text}")
+    ab = rndv_vs_eager(cells)
+    print(f"# rndv vs eager: {ab or 'NOT MEASURED'}")
     print(f"# hosts: {'already up' if was_up else 'brought up'} "
           f"({state.get('accel')}), "
           f"{'kept' if args.keep else 'taken down'}")

@@ -220,7 +220,21 @@ class Table(unittest.TestCase):
         self.assertRegex(row, r"\s-\s+-\s+-\s+0  ib_write_bw 1500: "
                          "timed out after 90s$")
         self.assertEqual(notes, list(why.values()))
-        self.assertEqual(len(lines), 1 + len(rb.CASES) * 7)
+        # A header; 7 rows a case, 6 for the stream-only variants.
+        self.assertEqual(len(lines), 1 + len(rb.CASES) * 7 - len(rb.BIG))
+        self.assertFalse(any(ln.startswith(rb.RNDV) and "rtt" in ln
+                             for ln in lines))
+
+    def test_rndv_vs_eager(self):
+        size = max(rb.SIZES)
+        cells = {(rb.EAGER, size, "MB/s"): 10.0,
+                 (rb.RNDV, size, "MB/s"): 25.0}
+        line = rb.rndv_vs_eager(cells)
+        self.assertIn("rendezvous is faster (2.50x)", line)
+        cells[(rb.RNDV, size, "MB/s")] = 5.0
+        self.assertIn("eager is faster (0.50x)", rb.rndv_vs_eager(cells))
+        del cells[(rb.EAGER, size, "MB/s")]
+        self.assertIsNone(rb.rndv_vs_eager(cells))
 
     def test_record_knows_the_markers(self):
         self.assertIn("roce", record.NAMES)

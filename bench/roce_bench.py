@@ -19,12 +19,13 @@ of --reps rounds and each cell the median of the rounds:
                   dev=rxe0:1: --pingpong for the 64 B round trip, --rate
                   (unpaced, header checks only) for frames per second and
                   MB/s at each size. Its pools' mbufs are DPDK's default
-                  2 KiB: a 65226 B frame is a chain of 33, which UCX
-                  copies (eager, the default rndv_thresh).
+                  2 KiB: a 65226 B frame is a chain of 33, sent by
+                  rendezvous (rndv_thresh=auto over verbs), which UCX 1.13
+                  moves between chains only as copied fragments.
   vrdma big eager the stream again, one mbuf per frame (--mbuf-size
                   65280, as a switch's pools for a jumbo MTU or TSO have
-                  them), every frame eager: sent from registered memory,
-                  received into UCX's buffers and lent.
+                  them), every frame eager (rndv_thresh=65535): sent from
+                  registered memory, received into UCX's buffers and lent.
   vrdma big rndv  the same with rndv_thresh=4096: frames above it go by
                   rendezvous, the receiver reading them by RDMA straight
                   into its mbuf. The two rows are the A/B of issue 15's

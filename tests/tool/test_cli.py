@@ -259,6 +259,29 @@ class Cli(unittest.TestCase):
         self.assertEqual(cfg["fabric.dev"], "")
         self.assertNotIn("dev=", node.Node(cfg).fabric_devargs())
 
+    def test_fabric_rndv_thresh(self):
+        """[fabric] rndv_thresh: "auto" (the default) leaves the driver to
+        choose, with no rndv_thresh= at all; bytes reach the devargs;
+        anything else is refused with the expected form."""
+        fabric = {"listen": "198.18.0.1:7000", "peers": ["198.18.0.2:7000"]}
+        for value, devargs in ((None, None), ("auto", None),
+                               (0, "rndv_thresh=0"),
+                               (65535, "rndv_thresh=65535")):
+            if value is not None:
+                fabric["rndv_thresh"] = value
+            cfg = config.NodeConfig(config.validate({"fabric": fabric},
+                                                    "t.toml"), "t.toml")
+            cfg.values["node"]["name"] = "cn1"
+            got = node.Node(cfg).fabric_devargs()
+            if devargs is None:
+                self.assertNotIn("rndv_thresh", got)
+            else:
+                self.assertTrue(got.endswith("," + devargs), got)
+        for bad in (-1, 65536, "16k", "AUTO", True, 1.5):
+            line = self.bad({"fabric": {"rndv_thresh": bad}})
+            self.assertIn("[fabric] rndv_thresh = ", line)
+            self.assertIn('expected "auto" or a whole number 0-65535', line)
+
     def test_fabric_dev_is_checked(self):
         for good in ("rxe0:1", "eth0", "mlx5_0:1+eth0", "veth-a.100", ""):
             self.assertEqual(config.validate(

@@ -152,6 +152,15 @@ def _transports(value):
     return value
 
 
+def _rndv_thresh(value):
+    if value == "auto":
+        return value
+    try:
+        return _int_range(0, 65535)(value)
+    except ValueError:
+        raise ValueError('expected "auto" or a whole number 0-65535 (bytes)')
+
+
 def _devices(value):
     # As net_vrdma's dev= checks them (pmd/vrdma_devargs.c): names of
     # [A-Za-z0-9_.:-] joined by "+", no empty name, at most 127 characters.
@@ -238,6 +247,12 @@ SCHEMA = {
                    "frames are spread over them by flow, so that several "
                    "PMD threads (one per [cpu] pmd_cores entry) share the "
                    "fabric's receive work"),
+        "rndv_thresh": ("auto", _rndv_thresh,
+                        "frames larger than this many bytes go by "
+                        "rendezvous, read by the receiver into its mbufs (by "
+                        "RDMA over verbs); \"auto\": above 16384 to a peer "
+                        "reached over verbs, else every frame eager (copied "
+                        "through UCX's buffers, kept by the receiver)"),
         "mac": ("", _mac, "fabric port MAC; empty: derived from listen"),
         "keyfile": ("", _keyfile,
                     "file holding the secret the fabric's hosts share "

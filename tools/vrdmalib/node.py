@@ -227,6 +227,8 @@ class Node:
             args.append(f"transports={fab['transports']}")
         if fab["dev"]:
             args.append(f"dev={fab['dev']}")
+        if fab["rndv_thresh"] != "auto":
+            args.append(f"rndv_thresh={fab['rndv_thresh']}")
         if fab["mac"]:
             args.append(f"mac={fab['mac']}")
         if fab["keyfile"]:

@@ -150,8 +150,9 @@ def node_up(stack, tag, scratch, tso=False, maxsleep=None):
     conf = os.path.join(scratch, f"{name}.toml")
     with open(conf, "w", encoding="utf-8") as f:
         f.write(f'[node]\nname = "{name}"\nnetns = "nsb-sw-{tag}"\n')
-        if tso:
-            f.write("[ports]\ntso = true\n")
+        # Explicit both ways: the A/B is TSO against none, whatever
+        # the default.
+        f.write(f"[ports]\ntso = {'true' if tso else 'false'}\n")
         if maxsleep is not None:
             f.write(f"[cpu]\npmd_maxsleep_us = {maxsleep}\n")
     stack.callback(vrdma, "node", "down", "--node", name, "--config", conf,

@@ -70,9 +70,14 @@ class NsGuests(Case):
                                            f"ns-{guest}.log"))
 
     def test_client_ports_ping_nptcp_npmpi(self):
+        """Two guests on a switch without userspace TSO (tso = false):
+        ping, NPtcp and NPmpi, and every frame within the MTU."""
         node = rand_name("n")
-        self.node_up(node)
-        a, b = self.guests(node, (rand_name("a"), rand_name("b")))
+        conf = self.write_config(node, f'[node]\nname = "{node}"\n'
+                                 '[ports]\ntso = false\n')
+        self.node_up(node, "--config", conf)
+        a, b = self.guests(node, (rand_name("a"), rand_name("b")),
+                           "--config", conf)
         self.assertNotEqual(a["ip"], b["ip"])
         self.assertEqual(a["mac"], nsguest.guest_mac(a["guest"]),
                          "MAC derived from the name")
@@ -88,9 +93,9 @@ class NsGuests(Case):
         self.assertGreaterEqual(rows[-1]["bytes"], 65536)
         self.assertTrue(all(r["mbps"] > 0 and r["usec"] > 0 for r in rows))
         # Without userspace TSO every frame fits the MTU.
-        before = port_counters(self.node_obj(node), a["guest"])
+        before = port_counters(self.node_obj(node, conf), a["guest"])
         self.bulk(a, b, 16)
-        after = port_counters(self.node_obj(node), a["guest"])
+        after = port_counters(self.node_obj(node, conf), a["guest"])
         frames = after["rx_pkts"] - before["rx_pkts"]
         octets = after["rx_bytes"] - before["rx_bytes"]
         self.assertLessEqual(octets / frames, 1518,
@@ -103,11 +108,11 @@ class NsGuests(Case):
         self.assert_no_errors_in_log(node)
 
     def test_tso_frames_cross_whole(self):
-        """With [ports] tso, the kernel's 64 KiB TCP frames go from one
-        namespace's tap through OVS to the other's as single frames."""
+        """With userspace TSO, the default ([ports] tso = "auto"), the
+        kernel's 64 KiB TCP frames go from one namespace's tap through OVS
+        to the other's as single frames."""
         node = rand_name("n")
-        conf = self.write_config(node, f'[node]\nname = "{node}"\n'
-                                 '[ports]\ntso = true\n')
+        conf = self.write_config(node, f'[node]\nname = "{node}"\n')
         self.node_up(node, "--config", conf)
         a, b = self.guests(node, (rand_name("a"), rand_name("b")),
                            "--config", conf)
@@ -127,11 +132,24 @@ class NsGuests(Case):
 
     def test_server_ports_multiqueue_and_restart(self):
         """dpdkvhostuser ports: OVS serves the socket and the frontend
-        connects; after a switch restart it reconnects by itself."""
+        connects; after a switch restart it reconnects by itself. Not on
+        a switch with userspace TSO (the default), where OVS 3.1 would drop
+        the guests' offloaded frames: refused there, with the fix."""
         node = rand_name("n")
         self.node_up(node)
+        refused = self.vrdma("ns", "add", "--node", node, rand_name("s"),
+                             "--mode", "server", ok=False)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("drops every TSO and checksum-offloaded frame",
+                      refused.stderr)
+        self.assertIn("use --mode client", refused.stderr)
+        self.vrdma("node", "down", "--node", node)
+        os.makedirs(self.state, exist_ok=True)  # down removed it
+        conf = self.write_config(node, f'[node]\nname = "{node}"\n'
+                                 '[ports]\nmode = "server"\n')
+        self.node_up(node, "--config", conf)
         a, b = self.guests(node, (rand_name("a"), rand_name("b")),
-                           "--mode", "server", "--queues", "2")
+                           "--config", conf, "--queues", "2")
         self.assertIn("as client", self.frontend_log(node, a["guest"]))
         self.assertIn("2 queue pairs", self.frontend_log(node, a["guest"]))
         rxq = self.vrdma("appctl", "--node", node,
@@ -141,7 +159,7 @@ class NsGuests(Case):
             rxq)), 2, rxq)
         self.ping(a, b)
         self.bulk(a, b, 8)
-        self.restart_under_traffic(node, a, b)
+        self.restart_under_traffic(node, a, b, "--config", conf)
 
     def test_client_ports_restart_under_traffic(self):
         node = rand_name("n")
@@ -149,14 +167,14 @@ class NsGuests(Case):
         a, b = self.guests(node, (rand_name("a"), rand_name("b")))
         self.restart_under_traffic(node, a, b)
 
-    def restart_under_traffic(self, node, a, b):
+    def restart_under_traffic(self, node, a, b, *extra):
         pids = [self.frontend_pid(node, g["guest"]) for g in (a, b)]
         flood = subprocess.Popen(
             ["ip", "netns", "exec", a["netns"], "ping", "-i", "0.05", "-c",
              "600", "-w", "60", b["ip"].split("/")[0]],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         time.sleep(1)
-        self.vrdma("node", "restart", "--node", node)
+        self.vrdma("node", "restart", "--node", node, *extra)
         restarted = time.monotonic()
         ok = False
         while time.monotonic() - restarted < 30 and not ok:

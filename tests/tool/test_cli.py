@@ -238,6 +238,33 @@ class Cli(unittest.TestCase):
         self.assertIn("pmd_cores", self.bad({"cpu": {"pmd_cores": "x-y"}}))
         self.assertIn("devargs", self.bad({"uplink": {"devargs": "a b"}}))
 
+    def test_tso_on_unless_raw_uplink(self):
+        """[ports] tso defaults to on (2.8x the guests' TCP bandwidth at
+        64 KiB), but not with a raw uplink, whose frames must fit the
+        wire, nor for server-mode ports; an explicit value wins."""
+        def tso(text):
+            with tempfile.NamedTemporaryFile("w", suffix=".toml") as f:
+                f.write(text)
+                f.flush()
+                return config.load(f.name, "cn1")["ports.tso"]
+        self.assertIs(tso(""), True)
+        self.assertIs(tso('[ports]\ntso = "auto"\n'), True)
+        self.assertIs(tso('[uplink]\niface = "eth1"\n'), False)
+        self.assertIs(tso('[uplink]\ndevargs = "0000:3b:00.0"\n'), False)
+        self.assertIs(tso("[ports]\ntso = false\n"), False)
+        self.assertIs(tso('[ports]\ntso = true\n[uplink]\niface = "eth1"'
+                          "\n"), True)
+        # OVS 3.1 drops offloaded frames to server-mode ports: not with
+        # them by default, refused when asked for both.
+        self.assertIs(tso('[ports]\nmode = "server"\n'), False)
+        self.assertIs(tso('[ports]\nmode = "server"\ntso = false\n'),
+                      False)
+        with self.assertRaises(VrdmaError) as err:
+            tso('[ports]\nmode = "server"\ntso = true\n')
+        self.assertIn('tso = true with mode = "server"', str(err.exception))
+        self.assertIn("dpdkvhostuser", str(err.exception))
+        self.assertIn("tso", self.bad({"ports": {"tso": "yes"}}))
+
     def test_fabric_dev_reaches_the_devargs(self):
         """[fabric] dev becomes net_vrdma's dev= ('+' kept: the driver
         turns it into UCX's ','), after transports; empty leaves UCX to

@@ -10,6 +10,7 @@ it and a switch restart breaks the guest's link until the guest reconnects."""
 import contextlib
 import json
 
+from . import config
 from .config import NAME_RE
 from .util import VrdmaError, locked, pid_alive, progress
 
@@ -107,6 +108,12 @@ def add(node, guest, mode=None, queues=None, mtu=None, lock=True):
                     f"{guest}, or pick another name")
             progress(f"port {guest}: already present ({describe(row)})")
             return sock
+        if mode == "server" and tso_running(node):
+            raise VrdmaError(
+                f"port {guest}: node {node.name}'s switch runs userspace "
+                f"TSO, and {config.SERVER_TSO}",
+                "use --mode client (the default), or set [ports] tso = "
+                f"false and run vrdma node restart --node {node.name}")
         args = ["add-port", node.bridge, guest, "--", "set", "Interface",
                 guest, f"type={TYPES[mode]}", f"mtu_request={mtu}",
                 f"external_ids:vrdma-mode={mode}",
@@ -127,6 +134,14 @@ def add(node, guest, mode=None, queues=None, mtu=None, lock=True):
     progress(f"port {guest}: added ({TYPES[mode]}, queues={queues}, "
              f"mtu={mtu}); socket {sock}: {role}")
     return sock
+
+
+def tso_running(node):
+    """Whether the node's running switch has userspace TSO on (what OVS
+    read at its start, not what the config file says now)."""
+    out = node.vsctl("--if-exists", "get", "Open_vSwitch", ".",
+                     "other_config:userspace-tso-enable").stdout
+    return out.strip().strip('"') == "true"
 
 
 def delete(node, guest, lock=True):

@@ -107,22 +107,29 @@ refuse(struct parse_ctx *ctx, enum key_id key, const char *value,
 	return -EINVAL;
 }
 
+/* A decimal 0-65535. Digits only: strtoul would take signs, spaces and
+ * hex. */
 static int
-parse_port(const char *s, uint16_t *port)
+parse_u16(const char *s, uint16_t *out)
 {
 	unsigned long v = 0;
 	size_t i;
 
-	/* Digits only: strtoul would take signs, spaces and hex. */
 	for (i = 0; s[i] != '\0'; i++) {
 		if (s[i] < '0' || s[i] > '9' || i >= 5)
 			return -EINVAL;
 		v = v * 10 + (unsigned long)(s[i] - '0');
 	}
-	if (i == 0 || v < 1 || v > 65535)
+	if (i == 0 || v > 65535)
 		return -EINVAL;
-	*port = (uint16_t)v;
+	*out = (uint16_t)v;
 	return 0;
+}
+
+static int
+parse_port(const char *s, uint16_t *port)
+{
+	return parse_u16(s, port) == 0 && *port != 0 ? 0 : -EINVAL;
 }
 
 /*
@@ -490,25 +497,16 @@ static int
 key_rndv_thresh(const char *key, const char *value, void *opaque)
 {
 	struct parse_ctx *ctx = opaque;
-	uint32_t v = 0;
-	size_t i;
+	uint16_t v;
 
 	(void)key;
-	if (strcmp(value, "auto") == 0) {
+	if (strcmp(value, "auto") == 0)
 		ctx->da->rndv_thresh = VRDMA_RNDV_THRESH_AUTO;
-		return 0;
-	}
-	/* Digits only, as parse_port: no sign, space, hex or suffix. */
-	for (i = 0; value[i] != '\0'; i++) {
-		if (value[i] < '0' || value[i] > '9' || i >= 5)
-			return refuse(ctx, KEY_rndv_thresh, value,
-				      "not 0-65535 or auto");
-		v = v * 10 + (uint32_t)(value[i] - '0');
-	}
-	if (v > 65535)
+	else if (parse_u16(value, &v) == 0)
+		ctx->da->rndv_thresh = v;
+	else
 		return refuse(ctx, KEY_rndv_thresh, value,
 			      "not 0-65535 or auto");
-	ctx->da->rndv_thresh = v;
 	return 0;
 }
 

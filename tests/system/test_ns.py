@@ -73,8 +73,7 @@ class NsGuests(Case):
         """Two guests on a switch without userspace TSO (tso = false):
         ping, NPtcp and NPmpi, and every frame within the MTU."""
         node = rand_name("n")
-        conf = self.write_config(node, f'[node]\nname = "{node}"\n'
-                                 '[ports]\ntso = false\n')
+        conf = self.node_config(node, '[ports]\ntso = false\n')
         self.node_up(node, "--config", conf)
         a, b = self.guests(node, (rand_name("a"), rand_name("b")),
                            "--config", conf)
@@ -112,7 +111,7 @@ class NsGuests(Case):
         kernel's 64 KiB TCP frames go from one namespace's tap through OVS
         to the other's as single frames."""
         node = rand_name("n")
-        conf = self.write_config(node, f'[node]\nname = "{node}"\n')
+        conf = self.node_config(node)
         self.node_up(node, "--config", conf)
         a, b = self.guests(node, (rand_name("a"), rand_name("b")),
                            "--config", conf)
@@ -145,8 +144,7 @@ class NsGuests(Case):
         self.assertIn("use --mode client", refused.stderr)
         self.vrdma("node", "down", "--node", node)
         os.makedirs(self.state, exist_ok=True)  # down removed it
-        conf = self.write_config(node, f'[node]\nname = "{node}"\n'
-                                 '[ports]\nmode = "server"\n')
+        conf = self.node_config(node, '[ports]\nmode = "server"\n')
         self.node_up(node, "--config", conf)
         a, b = self.guests(node, (rand_name("a"), rand_name("b")),
                            "--config", conf, "--queues", "2")

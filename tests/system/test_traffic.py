@@ -16,8 +16,7 @@ class VhostTraffic(Case):
         if mode == "server":
             # Server-mode ports: not on a switch with userspace TSO (OVS
             # 3.1 drops offloaded frames to them; vrdma refuses them).
-            conf = self.write_config(node, f'[node]\nname = "{node}"\n'
-                                     '[ports]\ntso = false\n')
+            conf = self.node_config(node, '[ports]\ntso = false\n')
             self.node_up(node, "--config", conf)
         else:
             self.node_up(node)

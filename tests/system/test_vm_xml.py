@@ -15,8 +15,7 @@ class VmXml(Case):
     def test_domxml_follows_the_port(self):
         node = rand_name("x")
         # vm2's port is server-mode: not on a switch with userspace TSO.
-        conf = self.write_config(node, f'[node]\nname = "{node}"\n'
-                                 '[ports]\ntso = false\n')
+        conf = self.node_config(node, '[ports]\ntso = false\n')
         self.node_up(node, "--config", conf)
         sock1 = self.vrdma("port", "add", "--node", node, "vm1").stdout.strip()
         sock2 = self.vrdma("port", "add", "--node", node, "vm2", "--mode",

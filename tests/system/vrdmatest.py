@@ -209,6 +209,10 @@ class Case(unittest.TestCase):
             f.write(text)
         return path
 
+    def node_config(self, name, extra=""):
+        """A node config file naming node name, with extra TOML after."""
+        return self.write_config(name, f'[node]\nname = "{name}"\n' + extra)
+
     def assert_mempool_back(self, out):
         """fabric_peer's pool is back at the baseline taken after the
         port's start (no mbuf freed twice or kept), and nothing is held

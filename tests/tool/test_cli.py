@@ -40,6 +40,28 @@ class Cli(unittest.TestCase):
             self.assertEqual(out.returncode, 0, f"{sub}: {out.stderr}")
             self.assertIn(f"usage: vrdma {sub}", out.stdout)
 
+    def test_runs_with_the_standard_library_alone(self):
+        """On a fresh machine the tool starts before `setup` has installed
+        any package: --help, setup, test and demo must not need a module
+        outside Python's standard library to parse their command line.
+        Every module setup installs is hidden here (a module of that name
+        that refuses to import, first on the path)."""
+        with tempfile.TemporaryDirectory() as hide:
+            for mod in ("tomli_w", "prometheus_client", "matplotlib"):
+                with open(os.path.join(hide, f"{mod}.py"), "w",
+                          encoding="ascii") as f:
+                    f.write(f"raise ImportError('{mod} hidden: not "
+                            "installed yet')\n")
+            env = dict(os.environ, PYTHONPATH=hide)
+            for args in (["--help"], ["setup", "--help"],
+                         ["test", "--help"], ["demo", "--help"]):
+                out = subprocess.run([VRDMA, *args], capture_output=True,
+                                     text=True, timeout=60, check=False,
+                                     env=env)
+                self.assertEqual(out.returncode, 0,
+                                 f"vrdma {' '.join(args)}: {out.stderr}")
+                self.assertIn("usage: vrdma", out.stdout)
+
     def test_bench_micro_help(self):
         """The micro-benchmarks run through the CLI with their own
         options, --record among them."""

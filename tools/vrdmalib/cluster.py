@@ -25,8 +25,6 @@ import shlex
 import time
 import tomllib
 
-import tomli_w
-
 from . import config as cfgmod
 from . import remote
 from . import util
@@ -224,6 +222,8 @@ class Cluster:
         # Checked here as node up will check it there: a bad template
         # stops before any host is touched.
         cfgmod.validate(data, f"{host.name}'s config (from {source})")
+        import tomli_w  # pylint: disable=import-outside-toplevel
+        # (setup installs it: not at the top, the tool starts without it)
         return (f"# Written by vrdma cluster up from {self.path}; "
                 "edit the inventory or its template, not this file.\n" +
                 tomli_w.dumps(data))

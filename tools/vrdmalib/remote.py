@@ -8,8 +8,6 @@ import os
 import shlex
 import subprocess
 
-import tomli_w
-
 from .util import VrdmaError
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -87,6 +85,9 @@ KINDS = {list: "a list", int: "a number", str: "a string"}
 
 def toml_value(value):
     """value as it is written in TOML."""
+    # Imported here: `vrdma setup` installs it, and the tool must start
+    # without it (tests/tool/test_cli.py).
+    import tomli_w  # pylint: disable=import-outside-toplevel
     return tomli_w.dumps({"v": value})[len("v = "):].strip()
 
 

@@ -7,17 +7,27 @@
  * handler); vrdma_rxtx.c holds the burst functions only. The pure-C core
  * they build on (wire format, devargs, learning table) is vrdma_core.
  *
- * Threading: an rx queue is polled by one thread, tx queues may be shared
- * by several (OVS with fewer tx queues than PMD threads). Everything that
- * touches UCX, the peers or the learning table runs under port->lock: the
- * UCX worker is created in UCS_THREAD_MODE_SERIALIZED (several threads,
- * one at a time; SINGLE would promise UCX that only the thread that made
- * it ever calls it, which OVS's PMD, main and watchdog threads break) and
- * this lock is what makes that true. dev_stop takes the lock only to mark
- * the port stopped; its drains and waits then run unlocked. Received frames
- * reach an rx queue through its ring (multi-producer, single-consumer), so the
- * rx burst of one queue can collect what another thread's progress call
- * received for it.
+ * Threading: one UCX worker per rx queue, a lane (struct vrdma_lane), as
+ * UCX's model has it: a worker per thread. The thread that polls rx queue
+ * i progresses lane i; a thread's tx bursts go on the lane of the first rx
+ * queue it polled (another thread's, by tx queue, if it polls none). Each
+ * lane has its own lock, its own connections to every peer, its own
+ * sends, receives and lends in flight; with OVS's placement (one PMD
+ * thread per rx queue, its tx queue its own) no two threads ever want one
+ * lane: there is no port-wide lock on the data path. The lock is still
+ * taken, uncontended, because the main thread (link queries, stats) and a
+ * thread that polls no rx queue of the port may come for a lane too: its
+ * worker is created in UCS_THREAD_MODE_SERIALIZED (several threads, one at
+ * a time) and the lane's lock is what makes that true. The workers share
+ * one UCX context (mt_workers_shared: its registration cache is used from
+ * every lane's thread). The learning table, read by every lane's sends and
+ * written by every lane's receives, has its own lock (port->learn_lock).
+ * Received frames reach an rx queue through its ring (multi-producer,
+ * single-consumer): the lane that received a frame is not necessarily the
+ * queue's. Lane i listens on the listen address's port + i and connects
+ * to each peer's port + i, so both ends of a fabric need the same number
+ * of rx queues. dev_stop marks the port stopped under every lane's lock;
+ * its drains and waits then run unlocked.
  */
 
 #ifndef VRDMA_H
@@ -116,11 +126,14 @@ struct vrdma_ratelimit {
 	uint64_t suppressed; /* lines held back since the last one */
 };
 
-/* One remote fabric port. All fields under port->lock. */
+/* One remote fabric port as one lane sees it: the lane's connections to
+ * it. All fields under lane->lock. */
 struct vrdma_peer {
 	struct vrdma_port *port;
+	struct vrdma_lane *lane;
 	int index;
-	char name[64];	    /* "a.b.c.d:port" for logs */
+	char name[64]; /* "a.b.c.d:port" for logs: this lane's port */
+	struct sockaddr_storage addr; /* this lane's listener at the peer */
 	ucp_ep_h out_ep;    /* our connection to its listener, or NULL */
 	ucp_ep_h in_ep;	    /* its connection to our listener, or NULL */
 	ucp_ep_h old_in_ep; /* replaced by a restarted peer's new in_ep:
@@ -139,13 +152,15 @@ struct vrdma_peer {
 	uint8_t out_nc[VRDMA_AUTH_NONCE_LEN], out_ns[VRDMA_AUTH_NONCE_LEN];
 	uint8_t in_nc[VRDMA_AUTH_NONCE_LEN], in_ns[VRDMA_AUTH_NONCE_LEN];
 	uint8_t auth_buf[VRDMA_AUTH_WELCOME][VRDMA_AUTH_MSG_LEN];
-	bool connected;	   /* out_ep is wired up: frames can go */
-	bool connecting;   /* out_ep created, wire-up flush pending */
-	bool out_failed;   /* out_ep reported an error: close and retry */
-	bool in_failed;	   /* in_ep reported an error: close it */
-	uint64_t next_try; /* tsc of the next connection attempt */
-	uint64_t give_up;  /* tsc: a wire-up still pending is retried */
-	uint64_t backoff;  /* tsc; doubles up to VRDMA_BACKOFF_MAX_MS */
+	bool connected;	       /* out_ep is wired up: frames can go */
+	bool connecting;       /* out_ep created, wire-up flush pending */
+	bool out_failed;       /* out_ep reported an error: close and retry */
+	bool in_failed;	       /* in_ep reported an error: close it */
+	uint64_t next_try;     /* tsc of the next connection attempt */
+	uint64_t give_up;      /* tsc: a wire-up still pending is retried */
+	uint64_t backoff;      /* tsc; doubles up to VRDMA_BACKOFF_MAX_MS */
+	unsigned int failures; /* attempts failed since the last success */
+	bool mismatch_told;    /* lane_mismatch_check() said so */
 	/* Per transport family, VRDMA_TL_ROLE_* bits of out_ep's lanes, as
 	 * read when it was wired up; meaningful while connected. Exposed as
 	 * xstats "peer<i>_via_<family>". */
@@ -162,23 +177,24 @@ struct vrdma_queue_stats {
 struct vrdma_rxq {
 	struct vrdma_port *port;
 	struct rte_mempool *mp;
-	struct rte_ring *ring; /* received frames, produced under port->lock;
+	struct rte_ring *ring; /* received frames, produced by any lane;
 				* as many slots as rx descriptors */
 	uint16_t id;
 	struct vrdma_queue_stats stats; /* written by the polling thread */
-	uint64_t missed; /* ring full or no rndv slot; under port->lock */
-	uint64_t nombuf; /* mbuf pool empty; under port->lock */
+	/* Counted by any lane (atomically): */
+	uint64_t missed; /* ring full or no rndv slot */
+	uint64_t nombuf; /* mbuf pool empty */
 };
 
 struct vrdma_txq {
 	struct vrdma_port *port;
 	uint16_t id;
-	struct vrdma_queue_stats stats; /* under port->lock */
+	struct vrdma_queue_stats stats; /* one thread at a time (ethdev) */
 };
 
 /* One send in flight: what to free when UCX is done with it. */
 struct vrdma_tx_slot {
-	struct vrdma_port *port;
+	struct vrdma_lane *lane;
 	struct rte_mbuf *m;
 	uint8_t hdr[VRDMA_WIRE_HDR_LEN]; /* the AM header, alive until done */
 	ucp_dt_iov_t iov[VRDMA_MAX_SEGS + 1]; /* padding, segments */
@@ -187,7 +203,7 @@ struct vrdma_tx_slot {
 
 /* Small frames to one peer, coalesced in one burst into one message. */
 struct vrdma_batch {
-	struct vrdma_port *port;
+	struct vrdma_lane *lane;
 	struct vrdma_wire_batch wb;
 	int peer;
 	uint16_t q; /* remote rx queue (AM id VRDMA_AM_ID + q) */
@@ -197,13 +213,13 @@ struct vrdma_batch {
 
 /* The argument of the AM handler of one rx queue's id. */
 struct vrdma_am_ctx {
-	struct vrdma_port *port;
+	struct vrdma_lane *lane;
 	uint16_t q;
 };
 
 /* One rendezvous receive in flight. */
 struct vrdma_rx_slot {
-	struct vrdma_port *port;
+	struct vrdma_lane *lane;
 	struct vrdma_rxq *rxq; /* where the frame goes when it has arrived */
 	struct rte_mbuf *m;
 	struct vrdma_wire_frame frame;
@@ -217,51 +233,46 @@ struct vrdma_rx_slot {
  * receive buffer (an external buffer), given back to UCX when the last
  * reference to the mbuf is freed. That may happen on any thread, and UCX
  * takes buffers back on the worker's only: the free callback queues the
- * lend on port->lend_ring and the next progress call (under port->lock)
- * hands it to ucp_am_data_release().
+ * lend on its lane's lend_ring and the lane's next progress call (under
+ * lane->lock) hands it to ucp_am_data_release().
  */
 struct vrdma_lend {
 	struct rte_mbuf_ext_shared_info shinfo;
-	struct rte_ring *ring; /* port->lend_ring, where it goes when freed */
+	struct rte_ring *ring; /* lane->lend_ring, where it goes when freed */
 	void *data; /* UCX's data pointer, for ucp_am_data_release() */
 	int next_free;
 };
 
-struct vrdma_port {
-	uint16_t port_id;
-	char name[RTE_DEV_NAME_MAX_LEN];
-	struct vrdma_devargs da;
-	struct rte_ether_addr mac;
-	rte_spinlock_t lock;
+/* Per-lane counters of the port, summed in the xstats. */
+#define VRDMA_LANE_COUNTERS(X)                                     \
+	X(rejected, "connections from unlisted addresses")         \
+	X(auth_failures, "connections that did not prove the key") \
+	X(rx_untrusted, "frames from no listed, proven peer")      \
+	X(tx_failed, "sends UCX completed with an error")          \
+	X(tx_full, "bursts cut short: sends still in flight")      \
+	X(bad_headers, "messages refused by the wire decoder")
 
-	/* UCX, acquired by dev_start, released by dev_stop. */
-	ucp_context_h ctx;
+/* One UCX worker and all that goes with it (see the top of this file). */
+struct vrdma_lane {
+	struct vrdma_port *port;
+	uint16_t id;
+	rte_spinlock_t lock;
+	bool started; /* under lock: the port is started */
+
 	ucp_worker_h worker;
 	ucp_listener_h listener;
+	struct sockaddr_storage listen; /* the port's listen address + id */
 	uint64_t listen_retry;	/* tsc of the next listen attempt, 0: none */
 	uint64_t last_progress; /* tsc of the last vrdma_fabric_progress() */
-	uint64_t progress_gap;	/* tsc: a tx burst progresses after this */
-	uint64_t next_age;	/* tsc: expired MACs are removed then */
-	bool started;
-	uint64_t started_at; /* tsc of the start (link settling) */
 
 	struct vrdma_peer peers[VRDMA_MAX_PEERS];
-	unsigned int n_peers;
-	struct vrdma_peers learn;
-	uint64_t rejected;	   /* connections from unlisted addresses */
-	uint64_t auth_failures;	   /* connections that did not prove the key */
-	uint64_t rx_untrusted;	   /* frames from no listed, proven peer */
-	struct vrdma_auth_key key; /* keyfile's; len 0: no authentication */
 	struct vrdma_ratelimit refusal_log;
-	uint64_t tx_failed; /* sends UCX completed with an error */
-	uint64_t tx_full;   /* bursts cut short: sends still in flight */
-	uint64_t bad_headers;
+#define X(name, help) uint64_t name;
+	VRDMA_LANE_COUNTERS(X)
+#undef X
 	uint64_t bad_reason[VRDMA_WIRE_REASON_MAX];
-
-	struct vrdma_rxq *rxqs[VRDMA_MAX_RXQ];
-	struct vrdma_txq *txqs[VRDMA_MAX_TXQ];
-	uint16_t n_rxq;
-	uint16_t n_txq;
+	uint64_t tx_frames; /* frames this lane sent (xstats lane<i>_...) */
+	uint64_t rx_frames; /* ... and received */
 
 	struct vrdma_tx_slot *tx_slots; /* VRDMA_TX_SLOTS */
 	int tx_free;			/* head of the free list, -1 empty */
@@ -279,6 +290,33 @@ struct vrdma_port {
 	unsigned int lend_gen;	    /* names lend rings uniquely */
 	uint8_t pad_sink[VRDMA_WIRE_MAX_PAD]; /* rendezvous padding lands */
 	struct vrdma_am_ctx am_ctx[VRDMA_MAX_RXQ];
+} __rte_cache_aligned;
+
+struct vrdma_port {
+	uint16_t port_id;
+	char name[RTE_DEV_NAME_MAX_LEN];
+	struct vrdma_devargs da;
+	struct rte_ether_addr mac;
+	rte_spinlock_t lock; /* queue setup and release */
+
+	/* UCX, acquired by dev_start, released by dev_stop. */
+	ucp_context_h ctx;
+	uint64_t progress_gap; /* tsc: a tx burst progresses after this */
+	uint64_t started_at;   /* tsc of the start (link settling) */
+	struct vrdma_lane lanes[VRDMA_MAX_RXQ];
+	uint16_t n_lanes; /* as many as rx queues, fixed at start */
+
+	unsigned int n_peers;
+	rte_spinlock_t learn_lock; /* learn, next_age */
+	struct vrdma_peers learn;
+	uint64_t next_age;	   /* tsc: expired MACs are removed then */
+	struct vrdma_auth_key key; /* keyfile's; len 0: no authentication */
+
+	struct vrdma_rxq *rxqs[VRDMA_MAX_RXQ];
+	struct vrdma_txq *txqs[VRDMA_MAX_TXQ];
+	uint16_t n_rxq;
+	uint16_t n_txq;
+
 	ucp_mem_h memh[VRDMA_MAX_MEMH]; /* DPDK's memory, registered at start */
 	unsigned int n_memh;
 	size_t mapped;	     /* bytes of it registered */
@@ -286,14 +324,14 @@ struct vrdma_port {
 	uint16_t n_rxq_conf; /* rx queues configured: AM ids fold onto them */
 };
 
-/* vrdma_fabric.c: all under port->lock except start/stop, which the
- * ethdev calls with no burst running. */
+/* vrdma_fabric.c: start and stop from the ethdev with no burst running;
+ * the others under lane->lock. */
 int vrdma_fabric_start(struct vrdma_port *port);
 void vrdma_fabric_stop(struct vrdma_port *port);
 /* Returns the events UCX reported (0: it had nothing to do). */
-unsigned int vrdma_fabric_progress(struct vrdma_port *port);
-void vrdma_fabric_progress_idle(struct vrdma_port *port);
-uint64_t vrdma_fabric_connected_mask(const struct vrdma_port *port);
+unsigned int vrdma_fabric_progress(struct vrdma_lane *lane);
+void vrdma_fabric_progress_idle(struct vrdma_lane *lane);
+uint64_t vrdma_fabric_connected_mask(const struct vrdma_lane *lane);
 
 /* The endpoint our frames to peer go on: our own connection once wired
  * up; else, while no attempt of ours is under way (the last one failed),
@@ -313,18 +351,19 @@ vrdma_peer_tx_ep(const struct vrdma_peer *peer)
 /* The listed peer whose frames arrive on ep, or -1: none, or one that has
  * not proven the key (vrdma_auth.h) on that connection. */
 static inline int
-vrdma_peer_of_ep(const struct vrdma_port *port, ucp_ep_h ep)
+vrdma_peer_of_ep(const struct vrdma_lane *lane, ucp_ep_h ep)
 {
 	unsigned int i;
 
-	for (i = 0; ep != NULL && i < port->n_peers; i++) {
-		const struct vrdma_peer *peer = &port->peers[i];
+	for (i = 0; ep != NULL && i < lane->port->n_peers; i++) {
+		const struct vrdma_peer *peer = &lane->peers[i];
 
 		if (peer->in_ep == ep)
 			return (int)i;
 		if (peer->out_ep == ep)
-			return port->key.len == 0 || peer->out_trusted ? (int)i
-								       : -1;
+			return lane->port->key.len == 0 || peer->out_trusted
+				       ? (int)i
+				       : -1;
 	}
 	return -1;
 }
@@ -335,9 +374,15 @@ uint16_t vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n);
 ucs_status_t vrdma_am_recv(void *arg, const void *header, size_t header_len,
 			   void *data, size_t len,
 			   const ucp_am_recv_param_t *param);
-void vrdma_tx_slots_drain(struct vrdma_port *port);
-int vrdma_lends_init(struct vrdma_port *port);
-void vrdma_lends_reclaim(struct vrdma_port *port);
-bool vrdma_lends_fini(struct vrdma_port *port);
+/* A lane's sends, receives and lends in flight: slots for them at start,
+ * drained at stop (false: lends the application holds keep the worker). */
+int vrdma_lane_slots_init(struct vrdma_lane *lane);
+void vrdma_lane_slots_fini(struct vrdma_lane *lane);
+void vrdma_tx_slots_drain(struct vrdma_lane *lane);
+int vrdma_lends_init(struct vrdma_lane *lane);
+void vrdma_lends_reclaim(struct vrdma_lane *lane);
+bool vrdma_lends_fini(struct vrdma_lane *lane);
+/* Learning under port->learn_lock. */
+void vrdma_learn_forget(struct vrdma_port *port, int peer);
 
 #endif /* VRDMA_H */

@@ -29,6 +29,26 @@ RTE_LOG_REGISTER(vrdma_logtype, pmd.net.vrdma, NOTICE);
 	 RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM | \
 	 RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
 
+static unsigned int
+port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)ss)
+				     ->sin6_port);
+	return ntohs(((const struct sockaddr_in *)(const void *)ss)->sin_port);
+}
+
+/* The highest port number of the listen address and the peers'. */
+static unsigned int
+highest_port(const struct vrdma_devargs *da)
+{
+	unsigned int i, max = port_of(&da->listen);
+
+	for (i = 0; i < da->n_peers; i++)
+		max = RTE_MAX(max, port_of(&da->peers[i]));
+	return max;
+}
+
 static int
 vrdma_dev_configure(struct rte_eth_dev *dev)
 {
@@ -45,6 +65,16 @@ vrdma_dev_configure(struct rte_eth_dev *dev)
 		return -EINVAL;
 	}
 	port->n_rxq_conf = RTE_MAX(dev->data->nb_rx_queues, 1);
+	/* Lane i listens on the listen port + i and connects to each peer's
+	 * port + i (vrdma.h): those must exist. */
+	if (highest_port(&port->da) + port->n_rxq_conf - 1 > UINT16_MAX) {
+		VRDMA_LOG(ERR,
+			  "%s: %u rx queues need ports up to %u above the "
+			  "listen and peer ports (one per queue), past 65535: "
+			  "use lower port numbers or fewer queues",
+			  port->name, port->n_rxq_conf, port->n_rxq_conf - 1);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -186,88 +216,47 @@ vrdma_dev_start(struct rte_eth_dev *dev)
 	uint16_t i;
 	int ret;
 
-	port->tx_slots = rte_zmalloc(
-		"vrdma_tx_slots", sizeof(*port->tx_slots) * VRDMA_TX_SLOTS, 0);
-	if (port->tx_slots == NULL) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	port->rx_slots = rte_zmalloc(
-		"vrdma_rx_slots", sizeof(*port->rx_slots) * VRDMA_RX_SLOTS, 0);
-	if (port->rx_slots == NULL) {
-		ret = -ENOMEM;
-		goto err_free_tx_slots;
-	}
-	for (i = 0; i < VRDMA_TX_SLOTS; i++)
-		port->tx_slots[i].next_free =
-			i + 1 < VRDMA_TX_SLOTS ? i + 1 : -1;
-	port->tx_free = 0;
-	port->n_tx_free = VRDMA_TX_SLOTS;
-	for (i = 0; i < VRDMA_RX_SLOTS; i++)
-		port->rx_slots[i].next_free =
-			i + 1 < VRDMA_RX_SLOTS ? i + 1 : -1;
-	port->rx_free = 0;
-	port->batches = rte_zmalloc("vrdma_batches",
-				    sizeof(*port->batches) * VRDMA_BATCHES, 0);
-	if (port->batches == NULL) {
-		ret = -ENOMEM;
-		goto err_free_rx_slots;
-	}
-	for (i = 0; i < VRDMA_BATCHES; i++)
-		port->batches[i].next_free = i + 1 < VRDMA_BATCHES ? i + 1 : -1;
-	port->batch_free = 0;
-	port->n_batch_free = VRDMA_BATCHES;
 	ret = vrdma_fabric_start(port);
 	if (ret != 0)
-		goto err_free_batches;
-	rte_spinlock_lock(&port->lock);
-	port->started = true;
+		return ret;
 	port->started_at = rte_get_timer_cycles();
-	vrdma_fabric_progress_idle(port);
-	rte_spinlock_unlock(&port->lock);
+	for (i = 0; i < port->n_lanes; i++) {
+		struct vrdma_lane *lane = &port->lanes[i];
+
+		rte_spinlock_lock(&lane->lock);
+		lane->started = true;
+		vrdma_fabric_progress_idle(lane);
+		rte_spinlock_unlock(&lane->lock);
+	}
 	for (i = 0; i < dev->data->nb_rx_queues; i++)
 		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
 	for (i = 0; i < dev->data->nb_tx_queues; i++)
 		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
 	return 0;
-
-err_free_batches:
-	rte_free(port->batches);
-	port->batches = NULL;
-err_free_rx_slots:
-	rte_free(port->rx_slots);
-	port->rx_slots = NULL;
-err_free_tx_slots:
-	rte_free(port->tx_slots);
-	port->tx_slots = NULL;
-err:
-	return ret;
 }
 
 static int
 vrdma_dev_stop(struct rte_eth_dev *dev)
 {
 	struct vrdma_port *port = dev->data->dev_private;
-	bool was_started;
+	bool was_started = false;
 	uint16_t i;
 
-	/* Under the lock only the switch to stopped: a thread that comes
-	 * for the lock later (a link query, a late burst) finds the port
-	 * stopped and leaves UCX alone, so the stop itself, which may drain
-	 * sends and wait up to a second for lent frames, runs unlocked and
-	 * keeps nobody spinning on the lock meanwhile. */
-	rte_spinlock_lock(&port->lock);
-	was_started = port->started;
-	port->started = false;
-	rte_spinlock_unlock(&port->lock);
+	/* Under the locks only the switch to stopped: a thread that comes
+	 * for a lane later (a link query, a late burst) finds it stopped and
+	 * leaves UCX alone, so the stop itself, which may drain sends and
+	 * wait up to a second for lent frames, runs unlocked and keeps
+	 * nobody spinning on a lock meanwhile. */
+	for (i = 0; i < port->n_lanes; i++) {
+		struct vrdma_lane *lane = &port->lanes[i];
+
+		rte_spinlock_lock(&lane->lock);
+		was_started |= lane->started;
+		lane->started = false;
+		rte_spinlock_unlock(&lane->lock);
+	}
 	if (was_started)
 		vrdma_fabric_stop(port);
-	rte_free(port->tx_slots);
-	port->tx_slots = NULL;
-	rte_free(port->rx_slots);
-	port->rx_slots = NULL;
-	rte_free(port->batches);
-	port->batches = NULL;
 	set_link(dev, false);
 	for (i = 0; i < dev->data->nb_rx_queues; i++)
 		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
@@ -300,15 +289,24 @@ static int
 vrdma_link_update(struct rte_eth_dev *dev, int wait)
 {
 	struct vrdma_port *port = dev->data->dev_private;
-	bool up = false;
+	bool up = false, started = false;
+	uint16_t i;
 
 	RTE_SET_USED(wait);
-	rte_spinlock_lock(&port->lock);
-	if (port->started) {
-		/* OVS and testpmd poll the link of an idle port: that is
-		 * when connections get made. */
-		vrdma_fabric_progress_idle(port);
-		up = vrdma_fabric_connected_mask(port) != 0;
+	for (i = 0; i < port->n_lanes; i++) {
+		struct vrdma_lane *lane = &port->lanes[i];
+
+		rte_spinlock_lock(&lane->lock);
+		if (lane->started) {
+			started = true;
+			/* OVS and testpmd poll the link of an idle port:
+			 * that is when connections get made. */
+			vrdma_fabric_progress_idle(lane);
+			up |= vrdma_fabric_connected_mask(lane) != 0;
+		}
+		rte_spinlock_unlock(&lane->lock);
+	}
+	if (started) {
 		/* Down for VRDMA_LINK_SETTLE_MS after a start, whatever the
 		 * peers, as a NIC's link takes a while: OVS reads the link
 		 * right after starting a port and keeps it without telling
@@ -320,7 +318,6 @@ vrdma_link_update(struct rte_eth_dev *dev, int wait)
 		    rte_get_timer_hz() / 1000 * VRDMA_LINK_SETTLE_MS)
 			up = false;
 	}
-	rte_spinlock_unlock(&port->lock);
 	set_link(dev, up);
 	return 0;
 }
@@ -358,8 +355,10 @@ vrdma_stats_get(struct rte_eth_dev *dev, struct rte_eth_stats *stats)
 			stats->q_obytes[i] = q->stats.bytes;
 		}
 	}
-	stats->oerrors += port->tx_failed;
-	stats->ierrors = port->bad_headers;
+	for (i = 0; i < port->n_lanes; i++) {
+		stats->oerrors += port->lanes[i].tx_failed;
+		stats->ierrors += port->lanes[i].bad_headers;
+	}
 	return 0;
 }
 
@@ -367,7 +366,7 @@ static int
 vrdma_stats_reset(struct rte_eth_dev *dev)
 {
 	struct vrdma_port *port = dev->data->dev_private;
-	unsigned int i;
+	unsigned int i, j;
 
 	rte_spinlock_lock(&port->lock);
 	for (i = 0; i < VRDMA_MAX_RXQ; i++)
@@ -381,41 +380,52 @@ vrdma_stats_reset(struct rte_eth_dev *dev)
 		if (port->txqs[i] != NULL)
 			memset(&port->txqs[i]->stats, 0,
 			       sizeof(port->txqs[i]->stats));
-	for (i = 0; i < port->n_peers; i++)
-		memset(&port->peers[i].stats, 0, sizeof(port->peers[i].stats));
-	port->rejected = 0;
-	port->auth_failures = 0;
-	port->rx_untrusted = 0;
-	port->tx_failed = 0;
-	port->tx_full = 0;
-	port->bad_headers = 0;
-	memset(port->bad_reason, 0, sizeof(port->bad_reason));
-	memset(&port->learn.stats, 0, sizeof(port->learn.stats));
 	rte_spinlock_unlock(&port->lock);
+	for (j = 0; j < VRDMA_MAX_RXQ; j++) {
+		struct vrdma_lane *lane = &port->lanes[j];
+
+		rte_spinlock_lock(&lane->lock);
+		for (i = 0; i < port->n_peers; i++)
+			memset(&lane->peers[i].stats, 0,
+			       sizeof(lane->peers[i].stats));
+#define X(name, help) lane->name = 0;
+		VRDMA_LANE_COUNTERS(X)
+#undef X
+		memset(lane->bad_reason, 0, sizeof(lane->bad_reason));
+		lane->tx_frames = 0;
+		lane->rx_frames = 0;
+		rte_spinlock_unlock(&lane->lock);
+	}
+	rte_spinlock_lock(&port->learn_lock);
+	memset(&port->learn.stats, 0, sizeof(port->learn.stats));
+	rte_spinlock_unlock(&port->learn_lock);
 	return 0;
 }
 
-/* xstats: port-wide counters (learn_entries is a state: the MACs the
- * learning table holds, expired ones not yet aged out included), one per
- * decoder reason, then per peer. */
-#define VRDMA_PORT_XSTATS(X)                  \
-	X(rejected_connections, rejected)     \
-	X(auth_failures, auth_failures)       \
-	X(rx_untrusted, rx_untrusted)         \
-	X(tx_failed, tx_failed)               \
-	X(tx_full, tx_full)                   \
-	X(bad_headers, bad_headers)           \
-	X(learn_entries, learn.used)          \
-	X(learn_learned, learn.stats.learned) \
-	X(learn_moved, learn.stats.moved)     \
-	X(learn_evicted, learn.stats.evicted) \
-	X(learn_full, learn.stats.full)       \
-	X(learn_aged, learn.stats.aged)       \
-	X(learn_forgotten, learn.stats.forgotten)
+/* xstats: the lanes' counters summed, the learning table's (learn_entries
+ * is a state: the MACs it holds, expired ones not yet aged out included),
+ * one per decoder reason, then per peer (summed over the lanes; "via" as
+ * lane 0 sees it), then per lane the frames it sent and received. */
+#define VRDMA_PORT_XSTATS(X)              \
+	X(rejected_connections, rejected) \
+	X(auth_failures, auth_failures)   \
+	X(rx_untrusted, rx_untrusted)     \
+	X(tx_failed, tx_failed)           \
+	X(tx_full, tx_full)               \
+	X(bad_headers, bad_headers)
+
+#define VRDMA_LEARN_XSTATS(X)           \
+	X(learn_entries, used)          \
+	X(learn_learned, stats.learned) \
+	X(learn_moved, stats.moved)     \
+	X(learn_evicted, stats.evicted) \
+	X(learn_full, stats.full)       \
+	X(learn_aged, stats.aged)       \
+	X(learn_forgotten, stats.forgotten)
 
 enum {
 #define X(name, field) VRDMA_XSTAT_##name,
-	VRDMA_PORT_XSTATS(X)
+	VRDMA_PORT_XSTATS(X) VRDMA_LEARN_XSTATS(X)
 #undef X
 		VRDMA_N_PORT_XSTATS
 };
@@ -427,12 +437,14 @@ enum {
 		VRDMA_N_PEER_XSTATS
 };
 
-/* Per peer: its counters, then one "via" per transport family. */
+/* Per peer: its counters, then one "via" per transport family; per lane
+ * two. */
 static unsigned int
 xstats_count(const struct vrdma_port *port)
 {
 	return VRDMA_N_PORT_XSTATS + VRDMA_WIRE_REASON_MAX - 1 +
-	       port->n_peers * (VRDMA_N_PEER_XSTATS + VRDMA_TL_MAX);
+	       port->n_peers * (VRDMA_N_PEER_XSTATS + VRDMA_TL_MAX) +
+	       2u * port->n_lanes;
 }
 
 static int
@@ -441,7 +453,7 @@ vrdma_xstats_get_names(struct rte_eth_dev *dev,
 {
 	static const char *const port_names[] = {
 #define X(name, field) #name,
-		VRDMA_PORT_XSTATS(X)
+		VRDMA_PORT_XSTATS(X) VRDMA_LEARN_XSTATS(X)
 #undef X
 	};
 	static const char *const peer_names[] = {
@@ -468,7 +480,62 @@ vrdma_xstats_get_names(struct rte_eth_dev *dev,
 			snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE,
 				 "peer%u_via_%s", j, vrdma_tl_family_name(i));
 	}
+	for (j = 0; j < port->n_lanes; j++) {
+		snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE,
+			 "lane%u_tx_frames", j);
+		snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE,
+			 "lane%u_rx_frames", j);
+	}
 	return (int)n;
+}
+
+/* Everything xstats report, summed over the lanes, each read under its
+ * lane's lock. */
+struct vrdma_xstats_sum {
+#define X(name, help) uint64_t name;
+	VRDMA_LANE_COUNTERS(X)
+#undef X
+	uint64_t bad_reason[VRDMA_WIRE_REASON_MAX];
+	struct vrdma_peer_stats peers[VRDMA_MAX_PEERS];
+	unsigned int via[VRDMA_MAX_PEERS][VRDMA_TL_MAX];
+	uint64_t lane_tx[VRDMA_MAX_RXQ], lane_rx[VRDMA_MAX_RXQ];
+	struct vrdma_peers learn;
+};
+
+static void
+xstats_sum(struct vrdma_port *port, struct vrdma_xstats_sum *sum)
+{
+	unsigned int i, j, l;
+
+	memset(sum, 0, sizeof(*sum));
+	for (l = 0; l < port->n_lanes; l++) {
+		struct vrdma_lane *lane = &port->lanes[l];
+
+		rte_spinlock_lock(&lane->lock);
+#define X(name, help) sum->name += lane->name;
+		VRDMA_LANE_COUNTERS(X)
+#undef X
+		for (i = 0; i < VRDMA_WIRE_REASON_MAX; i++)
+			sum->bad_reason[i] += lane->bad_reason[i];
+		for (j = 0; j < port->n_peers; j++) {
+			const struct vrdma_peer *peer = &lane->peers[j];
+
+#define X(name, help) sum->peers[j].name += peer->stats.name;
+			VRDMA_PEER_STATS(X)
+#undef X
+			/* A state, not a counter: reset leaves it; 0 while
+			 * our own connection to the peer is down. */
+			for (i = 0; l == 0 && i < VRDMA_TL_MAX; i++)
+				sum->via[j][i] =
+					peer->connected ? peer->via[i] : 0;
+		}
+		sum->lane_tx[l] = lane->tx_frames;
+		sum->lane_rx[l] = lane->rx_frames;
+		rte_spinlock_unlock(&lane->lock);
+	}
+	rte_spinlock_lock(&port->learn_lock);
+	sum->learn = port->learn;
+	rte_spinlock_unlock(&port->learn_lock);
 }
 
 static int
@@ -477,32 +544,43 @@ vrdma_xstats_get(struct rte_eth_dev *dev, struct rte_eth_xstat *xstats,
 {
 	struct vrdma_port *port = dev->data->dev_private;
 	unsigned int n = xstats_count(port), i, j, k = 0;
+	struct vrdma_xstats_sum *sum;
 
 	if (xstats == NULL || size < n)
 		return (int)n;
-	rte_spinlock_lock(&port->lock);
-#define X(name, field) xstats[k].id = k, xstats[k].value = port->field, k++;
+	sum = rte_malloc("vrdma_xstats", sizeof(*sum), 0);
+	if (sum == NULL)
+		return -ENOMEM;
+	xstats_sum(port, sum);
+#define X(name, field) xstats[k].id = k, xstats[k].value = sum->field, k++;
 	VRDMA_PORT_XSTATS(X)
+#undef X
+#define X(name, field) \
+	xstats[k].id = k, xstats[k].value = sum->learn.field, k++;
+	VRDMA_LEARN_XSTATS(X)
 #undef X
 	for (i = 1; i < VRDMA_WIRE_REASON_MAX; i++, k++) {
 		xstats[k].id = k;
-		xstats[k].value = port->bad_reason[i];
+		xstats[k].value = sum->bad_reason[i];
 	}
 	for (j = 0; j < port->n_peers; j++) {
-		const struct vrdma_peer *peer = &port->peers[j];
-		const struct vrdma_peer_stats *s = &peer->stats;
+		const struct vrdma_peer_stats *s = &sum->peers[j];
 
 #define X(name, help) xstats[k].id = k, xstats[k].value = s->name, k++;
 		VRDMA_PEER_STATS(X)
 #undef X
-		/* A state, not a counter: reset leaves it; 0 while our own
-		 * connection to the peer is down. */
 		for (i = 0; i < VRDMA_TL_MAX; i++, k++) {
 			xstats[k].id = k;
-			xstats[k].value = peer->connected ? peer->via[i] : 0;
+			xstats[k].value = sum->via[j][i];
 		}
 	}
-	rte_spinlock_unlock(&port->lock);
+	for (j = 0; j < port->n_lanes; j++) {
+		xstats[k].id = k;
+		xstats[k++].value = sum->lane_tx[j];
+		xstats[k].id = k;
+		xstats[k++].value = sum->lane_rx[j];
+	}
+	rte_free(sum);
 	return (int)n;
 }
 
@@ -564,7 +642,7 @@ vrdma_probe(struct rte_vdev_device *vdev)
 	struct vrdma_port *port;
 	struct rte_eth_dev *dev;
 	char err[384];
-	unsigned int i;
+	unsigned int i, l;
 	int ret;
 
 	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
@@ -595,15 +673,27 @@ vrdma_probe(struct rte_vdev_device *vdev)
 	port->key = key;
 	memset(&key, 0, sizeof(key));
 	rte_spinlock_init(&port->lock);
+	rte_spinlock_init(&port->learn_lock);
 	memcpy(port->mac.addr_bytes, da.mac, RTE_ETHER_ADDR_LEN);
 	port->n_peers = da.n_peers;
-	for (i = 0; i < da.n_peers; i++) {
-		struct vrdma_peer *peer = &port->peers[i];
+	port->n_lanes = 1; /* until a start makes one per rx queue */
+	for (l = 0; l < VRDMA_MAX_RXQ; l++) {
+		struct vrdma_lane *lane = &port->lanes[l];
 
-		peer->port = port;
-		peer->index = (int)i;
-		vrdma_devargs_format_addr(&da.peers[i], peer->name,
-					  sizeof(peer->name));
+		lane->port = port;
+		lane->id = (uint16_t)l;
+		rte_spinlock_init(&lane->lock);
+		/* Named by the peers' own addresses until a start names
+		 * each lane's by its port. */
+		for (i = 0; i < da.n_peers; i++) {
+			struct vrdma_peer *peer = &lane->peers[i];
+
+			peer->port = port;
+			peer->lane = lane;
+			peer->index = (int)i;
+			vrdma_devargs_format_addr(&da.peers[i], peer->name,
+						  sizeof(peer->name));
+		}
 	}
 	ret = vrdma_peers_init(&port->learn, VRDMA_LEARN_SLOTS,
 			       rte_get_timer_hz() * VRDMA_LEARN_AGE_S,
@@ -653,7 +743,8 @@ static struct rte_vdev_driver vrdma_vdev_driver = {
  * connecting: being set up; inbound: only the peer's connection to us
  * carries frames; down); trusted (with a keyfile: the peer proved it);
  * transport (the families of the active-message lane, "+"-joined; "" when
- * not connected) and lanes (every lane's); then its counters.
+ * not connected) and lanes (every lane's), as the port's first lane
+ * (worker) sees them; then its counters, summed over the lanes.
  */
 static const char *
 peer_state(const struct vrdma_peer *peer)
@@ -684,6 +775,8 @@ static int
 telemetry_peers(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct rte_tel_data *one[VRDMA_MAX_PEERS] = {NULL};
+	struct vrdma_xstats_sum *sum;
+	struct vrdma_lane *lane;
 	struct vrdma_port *port;
 	char *end, name[16], buf[64];
 	unsigned long id;
@@ -698,21 +791,31 @@ telemetry_peers(const char *cmd, const char *params, struct rte_tel_data *d)
 	    rte_eth_devices[id].dev_ops != &vrdma_dev_ops)
 		return -EINVAL;
 	port = rte_eth_devices[id].data->dev_private;
+	sum = rte_malloc("vrdma_telemetry", sizeof(*sum), 0);
+	if (sum == NULL)
+		return -ENOMEM;
 	for (i = 0; i < port->n_peers; i++) {
 		one[i] = rte_tel_data_alloc();
 		if (one[i] == NULL) {
 			while (i > 0)
 				rte_tel_data_free(one[--i]);
+			rte_free(sum);
 			return -ENOMEM;
 		}
 		rte_tel_data_start_dict(one[i]);
 	}
 	rte_tel_data_start_dict(d);
-	rte_spinlock_lock(&port->lock);
+	xstats_sum(port, sum);
+	lane = &port->lanes[0];
+	rte_spinlock_lock(&lane->lock);
 	for (i = 0; i < port->n_peers; i++) {
-		const struct vrdma_peer *peer = &port->peers[i];
+		const struct vrdma_peer *peer = &lane->peers[i];
 
-		rte_tel_data_add_dict_string(one[i], "address", peer->name);
+		char addr[64];
+
+		vrdma_devargs_format_addr(&port->da.peers[i], addr,
+					  sizeof(addr));
+		rte_tel_data_add_dict_string(one[i], "address", addr);
 		rte_tel_data_add_dict_string(one[i], "state", peer_state(peer));
 		rte_tel_data_add_dict_int(
 			one[i], "trusted",
@@ -725,11 +828,12 @@ telemetry_peers(const char *cmd, const char *params, struct rte_tel_data *d)
 			 sizeof(buf));
 		rte_tel_data_add_dict_string(one[i], "lanes", buf);
 #define X(field, help) \
-	rte_tel_data_add_dict_u64(one[i], #field, peer->stats.field);
+	rte_tel_data_add_dict_u64(one[i], #field, sum->peers[i].field);
 		VRDMA_PEER_STATS(X)
 #undef X
 	}
-	rte_spinlock_unlock(&port->lock);
+	rte_spinlock_unlock(&lane->lock);
+	rte_free(sum);
 	for (i = 0; i < port->n_peers; i++) {
 		snprintf(name, sizeof(name), "peer%u", i);
 		rte_tel_data_add_dict_container(d, name, one[i], 0);

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * net_vrdma fabric: the UCX side of a fabric port. One UCX context and
- * worker per port, a listener on the listen address that accepts only the
- * listed peers, and per peer one outgoing endpoint that carries our frames
- * (its incoming endpoint only carries the peer's). Endpoints are created
+ * net_vrdma fabric: the UCX side of a fabric port. One UCX context per
+ * port and one worker per lane (per rx queue, see vrdma.h); each lane a
+ * listener on the listen address's port + its number that accepts only
+ * the listed peers, and per peer one outgoing endpoint to the peer's
+ * listener of the same lane that carries our frames (its incoming
+ * endpoint only carries the peer's). Endpoints are created
  * without blocking; a flush tells when one is wired up, an error handler
  * when it is gone, and the progress call (from the bursts) retries lost
  * peers with exponential backoff, so connection setup never stalls the data
  * path. With a key (keyfile=), every connection is authenticated both ways
  * by a challenge and response (vrdma_auth.h) before frames go on it or
- * count from it. Everything here runs under port->lock (see vrdma.h).
+ * count from it. Everything a lane has runs under its lane->lock.
  */
 
 #include <errno.h>
@@ -56,13 +58,13 @@ ms_to_tsc(uint64_t ms)
 }
 
 uint64_t
-vrdma_fabric_connected_mask(const struct vrdma_port *port)
+vrdma_fabric_connected_mask(const struct vrdma_lane *lane)
 {
 	uint64_t mask = 0;
 	unsigned int i;
 
-	for (i = 0; i < port->n_peers; i++)
-		if (vrdma_peer_tx_ep(&port->peers[i]) != NULL)
+	for (i = 0; i < lane->port->n_peers; i++)
+		if (vrdma_peer_tx_ep(&lane->peers[i]) != NULL)
 			mask |= UINT64_C(1) << i;
 	return mask;
 }
@@ -95,20 +97,20 @@ ratelimit_ok(struct vrdma_ratelimit *rl, uint64_t *held)
 
 /* A refused connection, logged at most once per VRDMA_REFUSAL_LOG_S: a
  * host that keeps trying must not fill the switch's log. */
-#define REFUSAL_LOG(port, fmt, ...)                                           \
+#define REFUSAL_LOG(lane, fmt, ...)                                           \
 	do {                                                                  \
 		uint64_t held_;                                               \
-		if (ratelimit_ok(&(port)->refusal_log, &held_))               \
+		if (ratelimit_ok(&(lane)->refusal_log, &held_))               \
 			VRDMA_LOG(WARNING,                                    \
 				  "%s: " fmt " (%" PRIu64 " more such lines " \
 				  "held back)",                               \
-				  (port)->name, ##__VA_ARGS__, held_);        \
+				  (lane)->port->name, ##__VA_ARGS__, held_);  \
 	} while (0)
 
 /* Closing an endpoint from inside a UCX callback is not allowed; the error
  * handlers only mark it, and this closes it from the progress call. */
 static void
-ep_close(struct vrdma_port *port, ucp_ep_h ep)
+ep_close(struct vrdma_lane *lane, ucp_ep_h ep)
 {
 	ucp_request_param_t param = {
 		.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
@@ -122,7 +124,7 @@ ep_close(struct vrdma_port *port, ucp_ep_h ep)
 	/* A forced close completes locally; bound the wait anyway. */
 	while (ucp_request_check_status(req) == UCS_INPROGRESS &&
 	       spins++ < 100000)
-		ucp_worker_progress(port->worker);
+		ucp_worker_progress(lane->worker);
 	ucp_request_free(req);
 }
 
@@ -216,6 +218,8 @@ peer_up(struct vrdma_peer *peer)
 
 	peer->connecting = false;
 	peer->connected = true;
+	peer->failures = 0;
+	peer->mismatch_told = false;
 	peer->backoff = ms_to_tsc(VRDMA_BACKOFF_MIN_MS);
 	peer->stats.reconnects++;
 	peer_describe(peer, via, sizeof(via));
@@ -250,9 +254,9 @@ wireup_done(void *request, ucs_status_t status, void *user_data)
 }
 
 static void
-peer_connect(struct vrdma_port *port, struct vrdma_peer *peer)
+peer_connect(struct vrdma_lane *lane, struct vrdma_peer *peer)
 {
-	const struct sockaddr_storage *ss = &port->da.peers[peer->index];
+	const struct sockaddr_storage *ss = &peer->addr;
 	ucp_ep_params_t params = {
 		.field_mask = UCP_EP_PARAM_FIELD_FLAGS |
 			      UCP_EP_PARAM_FIELD_SOCK_ADDR |
@@ -278,11 +282,11 @@ peer_connect(struct vrdma_port *port, struct vrdma_peer *peer)
 	ucs_status_ptr_t req;
 	ucs_status_t status;
 
-	status = ucp_ep_create(port->worker, &params, &peer->out_ep);
+	status = ucp_ep_create(lane->worker, &params, &peer->out_ep);
 	if (status != UCS_OK) {
 		peer->out_ep = NULL;
-		VRDMA_LOG(INFO, "%s: connect to %s: %s", port->name, peer->name,
-			  ucs_status_string(status));
+		VRDMA_LOG(INFO, "%s: connect to %s: %s", lane->port->name,
+			  peer->name, ucs_status_string(status));
 		peer_retry_later(peer);
 		return;
 	}
@@ -341,7 +345,8 @@ in_promote(struct vrdma_port *port, struct vrdma_peer *peer)
 static void
 conn_request(ucp_conn_request_h req, void *arg)
 {
-	struct vrdma_port *port = arg;
+	struct vrdma_lane *lane = arg;
+	struct vrdma_port *port = lane->port;
 	ucp_conn_request_attr_t attr = {
 		.field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR,
 	};
@@ -351,23 +356,23 @@ conn_request(ucp_conn_request_h req, void *arg)
 	int idx;
 
 	if (ucp_conn_request_query(req, &attr) != UCS_OK) {
-		port->rejected++;
-		ucp_listener_reject(port->listener, req);
+		lane->rejected++;
+		ucp_listener_reject(lane->listener, req);
 		return;
 	}
 	vrdma_devargs_format_addr(&attr.client_address, who, sizeof(who));
 	idx = vrdma_devargs_find_peer(&port->da,
 				      (struct sockaddr *)&attr.client_address);
 	if (idx < 0) {
-		port->rejected++;
-		REFUSAL_LOG(port,
+		lane->rejected++;
+		REFUSAL_LOG(lane,
 			    "connection from %s rejected: not a listed "
 			    "peer",
 			    who);
-		ucp_listener_reject(port->listener, req);
+		ucp_listener_reject(lane->listener, req);
 		return;
 	}
-	peer = &port->peers[idx];
+	peer = &lane->peers[idx];
 	if (peer->new_in_ep != NULL) {
 		/* An earlier one that has not proven the key yet: the newest
 		 * wins (a restarted peer's retry). */
@@ -382,7 +387,7 @@ conn_request(ucp_conn_request_h req, void *arg)
 	params.err_mode = UCP_ERR_HANDLING_MODE_PEER;
 	params.err_handler.cb = in_ep_error;
 	params.err_handler.arg = peer;
-	if (ucp_ep_create(port->worker, &params, &peer->new_in_ep) != UCS_OK) {
+	if (ucp_ep_create(lane->worker, &params, &peer->new_in_ep) != UCS_OK) {
 		peer->new_in_ep = NULL;
 		return;
 	}
@@ -442,8 +447,8 @@ auth_send(struct vrdma_peer *peer, ucp_ep_h ep, enum vrdma_auth_type type,
 static void
 auth_refuse(struct vrdma_port *port, struct vrdma_peer *peer, const char *why)
 {
-	port->auth_failures++;
-	REFUSAL_LOG(port,
+	peer->lane->auth_failures++;
+	REFUSAL_LOG(peer->lane,
 		    "peer %s: authentication failed: %s; both ends need the "
 		    "same keyfile (%s here)",
 		    peer->name, why, port->da.keyfile);
@@ -562,7 +567,8 @@ static ucs_status_t
 auth_recv(void *arg, const void *header, size_t header_len, void *data,
 	  size_t len, const ucp_am_recv_param_t *param)
 {
-	struct vrdma_port *port = arg;
+	struct vrdma_lane *lane = arg;
+	struct vrdma_port *port = lane->port;
 	struct vrdma_auth_msg m;
 	ucp_ep_h ep;
 	unsigned int i;
@@ -572,12 +578,12 @@ auth_recv(void *arg, const void *header, size_t header_len, void *data,
 	    (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) || len != 0 ||
 	    port->key.len == 0 ||
 	    vrdma_auth_decode(&m, header, header_len) != 0) {
-		port->auth_failures++;
+		lane->auth_failures++;
 		return UCS_OK;
 	}
 	ep = param->reply_ep;
 	for (i = 0; i < port->n_peers; i++) {
-		struct vrdma_peer *peer = &port->peers[i];
+		struct vrdma_peer *peer = &lane->peers[i];
 
 		if (ep == peer->out_ep && peer->connecting) {
 			auth_recv_out(port, peer, &m);
@@ -588,99 +594,130 @@ auth_recv(void *arg, const void *header, size_t header_len, void *data,
 			return UCS_OK;
 		}
 	}
-	port->auth_failures++; /* no exchange under way on it */
+	lane->auth_failures++; /* no exchange under way on it */
 	return UCS_OK;
 }
 
 /*
- * Listen on the port's address. A restarted port may find it still taken
+ * Listen on the lane's address. A restarted port may find it still taken
  * by its old connections (TIME_WAIT, up to a minute): the port then starts
  * anyway, connects out, and the progress call retries listening each
  * second. Returns 0, -EADDRINUSE (retry pending) or another -errno.
  */
 static int
-listen_start(struct vrdma_port *port)
+listen_start(struct vrdma_lane *lane)
 {
 	ucp_listener_params_t lparams = {
 		.field_mask = UCP_LISTENER_PARAM_FIELD_SOCK_ADDR |
 			      UCP_LISTENER_PARAM_FIELD_CONN_HANDLER,
 		.sockaddr =
 			{
-				.addr = (const struct sockaddr *)&port->da
-						.listen,
-				.addrlen = port->da.listen.ss_family == AF_INET6
+				.addr = (const struct sockaddr *)&lane->listen,
+				.addrlen = lane->listen.ss_family == AF_INET6
 						   ? sizeof(struct sockaddr_in6)
 						   : sizeof(struct sockaddr_in),
 			},
-		.conn_handler = {.cb = conn_request, .arg = port},
+		.conn_handler = {.cb = conn_request, .arg = lane},
 	};
+	const char *name = lane->port->name;
 	ucs_status_t status;
 	char where[64] = "?";
 
-	status = ucp_listener_create(port->worker, &lparams, &port->listener);
+	status = ucp_listener_create(lane->worker, &lparams, &lane->listener);
 	if (status == UCS_OK) {
-		if (port->listen_retry != 0)
-			VRDMA_LOG(NOTICE, "%s: listening again", port->name);
-		port->listen_retry = 0;
+		if (lane->listen_retry != 0)
+			VRDMA_LOG(NOTICE, "%s: lane %u listening again", name,
+				  lane->id);
+		lane->listen_retry = 0;
 		return 0;
 	}
-	port->listener = NULL;
-	vrdma_devargs_format_addr(&port->da.listen, where, sizeof(where));
+	lane->listener = NULL;
+	vrdma_devargs_format_addr(&lane->listen, where, sizeof(where));
 	if (status == UCS_ERR_BUSY) {
-		if (port->listen_retry == 0)
+		if (lane->listen_retry == 0)
 			VRDMA_LOG(WARNING,
 				  "%s: %s busy (old connections in "
 				  "TIME_WAIT?); retrying each second",
-				  port->name, where);
-		port->listen_retry = rte_get_timer_cycles() + ms_to_tsc(1000);
+				  name, where);
+		lane->listen_retry = rte_get_timer_cycles() + ms_to_tsc(1000);
 		return -EADDRINUSE;
 	}
-	VRDMA_LOG(ERR, "%s: cannot listen on %s: %s", port->name, where,
+	VRDMA_LOG(ERR, "%s: cannot listen on %s: %s", name, where,
 		  ucs_status_string(status));
 	return ucs_to_errno(status);
 }
 
-unsigned int
-vrdma_fabric_progress(struct vrdma_port *port)
+/*
+ * A lane other than the first that keeps failing to reach a peer the
+ * first lane reaches: most likely the peer has fewer rx queues (lanes),
+ * and the frames this lane's thread sends to it are dropped. Said once
+ * per peer and lane until it connects. The first lane's state is read
+ * without its lock: only for this line.
+ */
+static void
+lane_mismatch_check(struct vrdma_lane *lane, struct vrdma_peer *peer)
 {
+	const struct vrdma_peer *first =
+		&lane->port->lanes[0].peers[peer->index];
+
+	if (lane->id == 0 || peer->mismatch_told || ++peer->failures < 5 ||
+	    !__atomic_load_n(&first->connected, __ATOMIC_RELAXED))
+		return;
+	peer->mismatch_told = true;
+	VRDMA_LOG(WARNING,
+		  "%s: lane %u cannot reach peer %s though lane 0 reaches it "
+		  "on port %u below: does the peer have %u rx queues "
+		  "([fabric] queues)? Frames this lane's thread sends there "
+		  "are dropped until it does",
+		  lane->port->name, lane->id, peer->name, lane->id,
+		  lane->port->n_lanes);
+}
+
+unsigned int
+vrdma_fabric_progress(struct vrdma_lane *lane)
+{
+	struct vrdma_port *port = lane->port;
 	uint64_t now = rte_get_timer_cycles();
-	uint64_t idle = now - port->last_progress;
+	uint64_t idle = now - lane->last_progress;
 	unsigned int i, events;
 
 	/* A wire-up takes messages both ways, each needing progress here
 	 * and at the peer: its timeout counts only time this port is polled.
 	 * testpmd before "start" polls only the link, twice a second; a
 	 * timeout in wall time retried such a wire-up before it could end. */
-	if (port->last_progress != 0 && idle > port->progress_gap)
+	if (lane->last_progress != 0 && idle > port->progress_gap)
 		for (i = 0; i < port->n_peers; i++)
-			if (port->peers[i].connecting)
-				port->peers[i].give_up += idle;
-	port->last_progress = now;
-	vrdma_lends_reclaim(port);
+			if (lane->peers[i].connecting)
+				lane->peers[i].give_up += idle;
+	lane->last_progress = now;
+	vrdma_lends_reclaim(lane);
 	/* Once per burst: every call polls each transport UCX keeps, tcp
 	 * with an epoll_wait system call even when shared memory carries
 	 * the frames, and a call takes many messages from shared memory. */
-	events = ucp_worker_progress(port->worker);
-	if (port->listener == NULL && port->listen_retry != 0 &&
-	    now >= port->listen_retry)
-		listen_start(port);
+	events = ucp_worker_progress(lane->worker);
+	if (lane->listener == NULL && lane->listen_retry != 0 &&
+	    now >= lane->listen_retry)
+		listen_start(lane);
 	/* Lookups ignore expired MACs already; this frees their slots, so
-	 * that a table filled by MACs long gone takes new ones. */
-	if (now >= port->next_age) {
+	 * that a table filled by MACs long gone takes new ones. Lane 0's
+	 * job: one sweep per period. */
+	if (lane->id == 0 && now >= port->next_age) {
+		rte_spinlock_lock(&port->learn_lock);
 		vrdma_peers_age(&port->learn, now);
+		rte_spinlock_unlock(&port->learn_lock);
 		port->next_age = now + rte_get_timer_hz() * VRDMA_AGE_EVERY_S;
 	}
 	for (i = 0; i < port->n_peers; i++) {
-		struct vrdma_peer *peer = &port->peers[i];
+		struct vrdma_peer *peer = &lane->peers[i];
 
 		if (peer->old_in_ep != NULL) {
-			ep_close(port, peer->old_in_ep);
+			ep_close(lane, peer->old_in_ep);
 			peer->old_in_ep = NULL;
 		}
 		if (peer->in_failed) {
 			peer->in_failed = false;
 			if (peer->in_ep != NULL)
-				ep_close(port, peer->in_ep);
+				ep_close(lane, peer->in_ep);
 			peer->in_ep = NULL;
 		}
 		if (peer->new_in_ep != NULL && !peer->new_in_failed &&
@@ -691,7 +728,7 @@ vrdma_fabric_progress(struct vrdma_port *port)
 		if (peer->new_in_failed) {
 			peer->new_in_failed = false;
 			if (peer->new_in_ep != NULL)
-				ep_close(port, peer->new_in_ep);
+				ep_close(lane, peer->new_in_ep);
 			peer->new_in_ep = NULL;
 			peer->in_send = VRDMA_AUTH_NONE;
 			peer->in_wait = VRDMA_AUTH_NONE;
@@ -717,13 +754,14 @@ vrdma_fabric_progress(struct vrdma_port *port)
 			peer->out_send = VRDMA_AUTH_NONE;
 			peer->out_wait = VRDMA_AUTH_NONE;
 			if (peer->out_ep != NULL)
-				ep_close(port, peer->out_ep);
+				ep_close(lane, peer->out_ep);
 			peer->out_ep = NULL;
-			vrdma_peers_forget_peer(&port->learn, peer->index);
+			vrdma_learn_forget(port, peer->index);
 			peer_retry_later(peer);
+			lane_mismatch_check(lane, peer);
 		}
 		if (peer->out_ep == NULL && now >= peer->next_try)
-			peer_connect(port, peer);
+			peer_connect(lane, peer);
 	}
 	return events;
 }
@@ -734,11 +772,11 @@ vrdma_fabric_progress(struct vrdma_port *port)
  * takes several messages each way, is not one step per query.
  */
 void
-vrdma_fabric_progress_idle(struct vrdma_port *port)
+vrdma_fabric_progress_idle(struct vrdma_lane *lane)
 {
 	unsigned int n = 0;
 
-	while (vrdma_fabric_progress(port) != 0 && ++n < 16)
+	while (vrdma_fabric_progress(lane) != 0 && ++n < 16)
 		;
 }
 
@@ -967,17 +1005,31 @@ unmap_dpdk_memory(struct vrdma_port *port)
 		ucp_mem_unmap(port->ctx, port->memh[--port->n_memh]);
 }
 
-int
-vrdma_fabric_start(struct vrdma_port *port)
+/* The same address, its port number plus add. */
+static void
+addr_plus(const struct sockaddr_storage *in, uint16_t add,
+	  struct sockaddr_storage *out)
 {
-	ucp_params_t params = {
-		.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_NAME,
-		.features = UCP_FEATURE_AM,
-		.name = port->name,
-	};
+	*out = *in;
+	if (out->ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)(void *)out;
+
+		a->sin6_port = htons((uint16_t)(ntohs(a->sin6_port) + add));
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)(void *)out;
+
+		a->sin_port = htons((uint16_t)(ntohs(a->sin_port) + add));
+	}
+}
+
+/* A lane's worker, its handlers, slots and listener; its peers to be
+ * connected by the first progress call. */
+static int
+lane_start(struct vrdma_port *port, struct vrdma_lane *lane)
+{
 	ucp_worker_params_t wparams = {
 		.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
-		/* Called from several threads, one at a time (port->lock). */
+		/* Called from several threads, one at a time (lane->lock). */
 		.thread_mode = UCS_THREAD_MODE_SERIALIZED,
 	};
 	ucp_am_handler_param_t am = {
@@ -986,9 +1038,139 @@ vrdma_fabric_start(struct vrdma_port *port)
 			      UCP_AM_HANDLER_PARAM_FIELD_ARG,
 		.cb = vrdma_am_recv,
 	};
-	ucp_config_t *config;
 	ucs_status_t status;
 	unsigned int i;
+	int ret;
+
+	addr_plus(&port->da.listen, lane->id, &lane->listen);
+	lane->listen_retry = 0;
+	lane->last_progress = 0;
+	for (i = 0; i < port->n_peers; i++) {
+		struct vrdma_peer *peer = &lane->peers[i];
+
+		peer->port = port;
+		peer->lane = lane;
+		peer->index = (int)i;
+		addr_plus(&port->da.peers[i], lane->id, &peer->addr);
+		vrdma_devargs_format_addr(&peer->addr, peer->name,
+					  sizeof(peer->name));
+		peer->next_try = 0;
+		peer->backoff = ms_to_tsc(VRDMA_BACKOFF_MIN_MS);
+		peer->failures = 0;
+		peer->mismatch_told = false;
+	}
+	ret = vrdma_lane_slots_init(lane);
+	if (ret != 0)
+		return ret;
+	status = ucp_worker_create(port->ctx, &wparams, &lane->worker);
+	if (status != UCS_OK) {
+		lane->worker = NULL;
+		ret = ucs_to_errno(status);
+		goto err_slots;
+	}
+	ret = vrdma_lends_init(lane);
+	if (ret != 0)
+		goto err_destroy_worker;
+	/* One AM id per rx queue: the sender's flow hash picks the id, so a
+	 * flow stays on one queue of the receiver. */
+	for (i = 0; i < VRDMA_MAX_RXQ; i++) {
+		lane->am_ctx[i].lane = lane;
+		lane->am_ctx[i].q = (uint16_t)i;
+		am.id = VRDMA_AM_ID + i;
+		am.arg = &lane->am_ctx[i];
+		status = ucp_worker_set_am_recv_handler(lane->worker, &am);
+		if (status != UCS_OK) {
+			ret = ucs_to_errno(status);
+			goto err_lends;
+		}
+	}
+	am.id = VRDMA_AM_AUTH;
+	am.cb = auth_recv;
+	am.arg = lane;
+	status = ucp_worker_set_am_recv_handler(lane->worker, &am);
+	if (status != UCS_OK) {
+		ret = ucs_to_errno(status);
+		goto err_lends;
+	}
+	ret = listen_start(lane);
+	if (ret != 0 && ret != -EADDRINUSE)
+		goto err_lends;
+	return 0;
+
+err_lends:
+	vrdma_lends_fini(lane);
+err_destroy_worker:
+	ucp_worker_destroy(lane->worker);
+	lane->worker = NULL;
+err_slots:
+	vrdma_lane_slots_fini(lane);
+	return ret;
+}
+
+/* Everything of a lane's UCX closed; false if the application still holds
+ * frames lent from its worker, which then stays (see vrdma_lends_fini). */
+static bool
+lane_stop(struct vrdma_port *port, struct vrdma_lane *lane)
+{
+	unsigned int i;
+
+	if (lane->worker == NULL)
+		return true;
+	for (i = 0; i < port->n_peers; i++) {
+		struct vrdma_peer *peer = &lane->peers[i];
+
+		if (peer->out_ep != NULL)
+			ep_close(lane, peer->out_ep);
+		if (peer->in_ep != NULL)
+			ep_close(lane, peer->in_ep);
+		if (peer->old_in_ep != NULL)
+			ep_close(lane, peer->old_in_ep);
+		if (peer->new_in_ep != NULL)
+			ep_close(lane, peer->new_in_ep);
+		peer->out_ep = NULL;
+		peer->in_ep = NULL;
+		peer->old_in_ep = NULL;
+		peer->new_in_ep = NULL;
+		peer->new_in_failed = false;
+		peer->out_trusted = false;
+		peer->out_send = peer->out_wait = VRDMA_AUTH_NONE;
+		peer->in_send = peer->in_wait = VRDMA_AUTH_NONE;
+		peer->connected = false;
+		peer->connecting = false;
+		peer->out_failed = false;
+		peer->in_failed = false;
+	}
+	/* Sends still in flight complete (with an error) while we progress;
+	 * their mbufs go back to their pools. */
+	vrdma_tx_slots_drain(lane);
+	if (lane->listener != NULL)
+		ucp_listener_destroy(lane->listener);
+	lane->listener = NULL;
+	lane->listen_retry = 0;
+	vrdma_lane_slots_fini(lane);
+	if (!vrdma_lends_fini(lane)) {
+		lane->worker = NULL; /* its memory holds the lent frames */
+		return false;
+	}
+	ucp_worker_destroy(lane->worker);
+	lane->worker = NULL;
+	return true;
+}
+
+int
+vrdma_fabric_start(struct vrdma_port *port)
+{
+	ucp_params_t params = {
+		.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_NAME |
+			      UCP_PARAM_FIELD_MT_WORKERS_SHARED,
+		.features = UCP_FEATURE_AM,
+		.name = port->name,
+		/* The lanes' workers, each on its own thread, share it. */
+		.mt_workers_shared = 1,
+	};
+	ucp_config_t *config;
+	ucs_status_t status;
+	unsigned int l;
 	int ret;
 
 	status = ucp_config_read(NULL, NULL, &config);
@@ -1021,56 +1203,21 @@ vrdma_fabric_start(struct vrdma_port *port)
 		goto err;
 	}
 	map_dpdk_memory(port);
-	status = ucp_worker_create(port->ctx, &wparams, &port->worker);
-	if (status != UCS_OK) {
-		ret = ucs_to_errno(status);
-		goto err_cleanup_ctx;
+	port->n_lanes = port->n_rxq_conf;
+	for (l = 0; l < port->n_lanes; l++) {
+		ret = lane_start(port, &port->lanes[l]);
+		if (ret != 0)
+			goto err_stop_lanes;
 	}
-	ret = vrdma_lends_init(port);
-	if (ret != 0)
-		goto err_destroy_worker;
-	/* One AM id per rx queue: the sender's flow hash picks the id, so a
-	 * flow stays on one queue of the receiver. */
-	for (i = 0; i < VRDMA_MAX_RXQ; i++) {
-		port->am_ctx[i].port = port;
-		port->am_ctx[i].q = (uint16_t)i;
-		am.id = VRDMA_AM_ID + i;
-		am.arg = &port->am_ctx[i];
-		status = ucp_worker_set_am_recv_handler(port->worker, &am);
-		if (status != UCS_OK) {
-			ret = ucs_to_errno(status);
-			goto err_destroy_worker;
-		}
-	}
-	am.id = VRDMA_AM_AUTH;
-	am.cb = auth_recv;
-	am.arg = port;
-	status = ucp_worker_set_am_recv_handler(port->worker, &am);
-	if (status != UCS_OK) {
-		ret = ucs_to_errno(status);
-		goto err_destroy_worker;
-	}
-	ret = listen_start(port);
-	if (ret != 0 && ret != -EADDRINUSE)
-		goto err_destroy_worker;
-	port->last_progress = 0;
 	port->next_age =
 		rte_get_timer_cycles() + rte_get_timer_hz() * VRDMA_AGE_EVERY_S;
 	port->progress_gap =
 		rte_get_timer_hz() / 1000000 * VRDMA_TX_PROGRESS_US;
-	for (i = 0; i < port->n_peers; i++) {
-		struct vrdma_peer *peer = &port->peers[i];
-
-		peer->next_try = 0;
-		peer->backoff = ms_to_tsc(VRDMA_BACKOFF_MIN_MS);
-	}
 	return 0;
 
-err_destroy_worker:
-	vrdma_lends_fini(port);
-	ucp_worker_destroy(port->worker);
-	port->worker = NULL;
-err_cleanup_ctx:
+err_stop_lanes:
+	while (l > 0)
+		lane_stop(port, &port->lanes[--l]);
 	unmap_dpdk_memory(port);
 	ucp_cleanup(port->ctx);
 	port->ctx = NULL;
@@ -1081,62 +1228,37 @@ err:
 void
 vrdma_fabric_stop(struct vrdma_port *port)
 {
-	unsigned int i;
+	bool all_closed = true;
+	unsigned int i, l;
 
-	if (port->worker == NULL)
+	if (port->ctx == NULL)
 		return;
-	for (i = 0; i < port->n_peers; i++) {
-		struct vrdma_peer *peer = &port->peers[i];
+	for (l = 0; l < port->n_lanes; l++) {
+		struct vrdma_lane *lane = &port->lanes[l];
 
-		if (peer->out_ep != NULL)
-			ep_close(port, peer->out_ep);
-		if (peer->in_ep != NULL)
-			ep_close(port, peer->in_ep);
-		if (peer->old_in_ep != NULL)
-			ep_close(port, peer->old_in_ep);
-		if (peer->new_in_ep != NULL)
-			ep_close(port, peer->new_in_ep);
-		peer->out_ep = NULL;
-		peer->in_ep = NULL;
-		peer->old_in_ep = NULL;
-		peer->new_in_ep = NULL;
-		peer->new_in_failed = false;
-		peer->out_trusted = false;
-		peer->out_send = peer->out_wait = VRDMA_AUTH_NONE;
-		peer->in_send = peer->in_wait = VRDMA_AUTH_NONE;
-		peer->connected = false;
-		peer->connecting = false;
-		peer->out_failed = false;
-		peer->in_failed = false;
-	}
-	/* Sends still in flight complete (with an error) while we progress;
-	 * their mbufs go back to their pools. */
-	vrdma_tx_slots_drain(port);
-	if (port->listener != NULL)
-		ucp_listener_destroy(port->listener);
-	port->listener = NULL;
-	port->listen_retry = 0;
-	/* Frames still queued for the application may be lent: dropped, as
-	 * a NIC's rings are at stop, so their buffers go back to UCX. */
-	for (i = 0; i < VRDMA_MAX_RXQ; i++) {
-		struct vrdma_rxq *rxq = port->rxqs[i];
-		struct rte_mbuf *m;
+		/* Frames still queued for the application may be lent:
+		 * dropped, as a NIC's rings are at stop, so their buffers go
+		 * back to UCX. Once, before the first lane's lends are
+		 * waited for. */
+		for (i = 0; l == 0 && i < VRDMA_MAX_RXQ; i++) {
+			struct vrdma_rxq *rxq = port->rxqs[i];
+			struct rte_mbuf *m;
 
-		while (rxq != NULL &&
-		       rte_ring_sc_dequeue(rxq->ring, (void **)&m) == 0)
-			rte_pktmbuf_free(m);
+			while (rxq != NULL &&
+			       rte_ring_sc_dequeue(rxq->ring, (void **)&m) == 0)
+				rte_pktmbuf_free(m);
+		}
+		if (!lane_stop(port, lane))
+			all_closed = false;
 	}
-	if (!vrdma_lends_fini(port)) {
-		/* Their memory is the worker's: it stays, unused; so does
-		 * the registration of DPDK's memory (the lends may be of
-		 * frames sent from it). */
-		port->worker = NULL;
+	if (!all_closed) {
+		/* Lent frames' memory is a worker's: it stays, unused; so
+		 * do the context and the registration of DPDK's memory (the
+		 * lends may be of frames sent from it). */
 		port->ctx = NULL;
 		port->n_memh = 0;
 		return;
 	}
-	ucp_worker_destroy(port->worker);
-	port->worker = NULL;
 	unmap_dpdk_memory(port);
 	ucp_cleanup(port->ctx);
 	port->ctx = NULL;

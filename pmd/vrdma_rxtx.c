@@ -37,70 +37,70 @@
 /* --- slots ---------------------------------------------------------------- */
 
 static struct vrdma_tx_slot *
-tx_slot_get(struct vrdma_port *port)
+tx_slot_get(struct vrdma_lane *lane)
 {
 	struct vrdma_tx_slot *slot;
 
-	if (port->tx_free < 0)
+	if (lane->tx_free < 0)
 		return NULL;
-	slot = &port->tx_slots[port->tx_free];
-	port->tx_free = slot->next_free;
-	port->n_tx_free--;
+	slot = &lane->tx_slots[lane->tx_free];
+	lane->tx_free = slot->next_free;
+	lane->n_tx_free--;
 	return slot;
 }
 
 static void
-tx_slot_put(struct vrdma_port *port, struct vrdma_tx_slot *slot)
+tx_slot_put(struct vrdma_lane *lane, struct vrdma_tx_slot *slot)
 {
 	rte_pktmbuf_free(slot->m);
 	slot->m = NULL;
-	slot->next_free = (int)(slot - port->tx_slots);
-	RTE_SWAP(slot->next_free, port->tx_free);
-	port->n_tx_free++;
+	slot->next_free = (int)(slot - lane->tx_slots);
+	RTE_SWAP(slot->next_free, lane->tx_free);
+	lane->n_tx_free++;
 }
 
 static struct vrdma_rx_slot *
-rx_slot_get(struct vrdma_port *port)
+rx_slot_get(struct vrdma_lane *lane)
 {
 	struct vrdma_rx_slot *slot;
 
-	if (port->rx_free < 0)
+	if (lane->rx_free < 0)
 		return NULL;
-	slot = &port->rx_slots[port->rx_free];
-	port->rx_free = slot->next_free;
+	slot = &lane->rx_slots[lane->rx_free];
+	lane->rx_free = slot->next_free;
 	return slot;
 }
 
 static void
-rx_slot_put(struct vrdma_port *port, struct vrdma_rx_slot *slot)
+rx_slot_put(struct vrdma_lane *lane, struct vrdma_rx_slot *slot)
 {
 	slot->m = NULL;
-	slot->next_free = (int)(slot - port->rx_slots);
-	RTE_SWAP(slot->next_free, port->rx_free);
+	slot->next_free = (int)(slot - lane->rx_slots);
+	RTE_SWAP(slot->next_free, lane->rx_free);
 }
 
 static struct vrdma_batch *
-batch_get(struct vrdma_port *port, int peer)
+batch_get(struct vrdma_lane *lane, int peer)
 {
 	struct vrdma_batch *b;
 
-	if (port->batch_free < 0)
+	if (lane->batch_free < 0)
 		return NULL;
-	b = &port->batches[port->batch_free];
-	port->batch_free = b->next_free;
-	port->n_batch_free--;
-	b->port = port;
+	b = &lane->batches[lane->batch_free];
+	lane->batch_free = b->next_free;
+	lane->n_batch_free--;
+	b->lane = lane;
 	b->peer = peer;
 	vrdma_wire_batch_init(&b->wb, b->buf, sizeof(b->buf));
 	return b;
 }
 
 static void
-batch_put(struct vrdma_port *port, struct vrdma_batch *b)
+batch_put(struct vrdma_lane *lane, struct vrdma_batch *b)
 {
-	b->next_free = (int)(b - port->batches);
-	RTE_SWAP(b->next_free, port->batch_free);
-	port->n_batch_free++;
+	b->next_free = (int)(b - lane->batches);
+	RTE_SWAP(b->next_free, lane->batch_free);
+	lane->n_batch_free++;
 }
 
 /* --- lends ------------------------------------------------------------- */
@@ -119,54 +119,54 @@ lend_return(void *addr, void *opaque)
 }
 
 int
-vrdma_lends_init(struct vrdma_port *port)
+vrdma_lends_init(struct vrdma_lane *lane)
 {
 	char name[RTE_RING_NAMESIZE];
 	int i;
 
-	port->lends = rte_zmalloc("vrdma_lends",
-				  sizeof(*port->lends) * VRDMA_LENDS, 0);
-	if (port->lends == NULL)
+	lane->lends = rte_zmalloc("vrdma_lends",
+				  sizeof(*lane->lends) * VRDMA_LENDS, 0);
+	if (lane->lends == NULL)
 		return -ENOMEM;
 	/* A ring left behind by an unclean stop keeps its name. */
-	snprintf(name, sizeof(name), "vrdma_lend%u_%u", port->port_id,
-		 port->lend_gen++);
-	port->lend_ring = rte_ring_create(name, VRDMA_LENDS, SOCKET_ID_ANY,
+	snprintf(name, sizeof(name), "vrdma_lend%u_%u_%u", lane->port->port_id,
+		 lane->id, lane->lend_gen++);
+	lane->lend_ring = rte_ring_create(name, VRDMA_LENDS, SOCKET_ID_ANY,
 					  RING_F_SC_DEQ | RING_F_EXACT_SZ);
-	if (port->lend_ring == NULL) {
-		rte_free(port->lends);
-		port->lends = NULL;
+	if (lane->lend_ring == NULL) {
+		rte_free(lane->lends);
+		lane->lends = NULL;
 		return -rte_errno;
 	}
 	for (i = 0; i < VRDMA_LENDS; i++) {
-		port->lends[i].ring = port->lend_ring;
-		port->lends[i].next_free = i + 1 < VRDMA_LENDS ? i + 1 : -1;
+		lane->lends[i].ring = lane->lend_ring;
+		lane->lends[i].next_free = i + 1 < VRDMA_LENDS ? i + 1 : -1;
 	}
-	port->lend_free = 0;
-	port->n_lent = 0;
+	lane->lend_free = 0;
+	lane->n_lent = 0;
 	return 0;
 }
 
 /* Give UCX back the buffers of lent frames the application has freed. */
 void
-vrdma_lends_reclaim(struct vrdma_port *port)
+vrdma_lends_reclaim(struct vrdma_lane *lane)
 {
 	struct vrdma_lend *ls[32];
 	unsigned int n, i;
 
-	if (port->lend_ring == NULL)
+	if (lane->lend_ring == NULL)
 		return;
 	do {
-		n = rte_ring_sc_dequeue_burst(port->lend_ring, (void **)ls,
+		n = rte_ring_sc_dequeue_burst(lane->lend_ring, (void **)ls,
 					      RTE_DIM(ls), NULL);
 		for (i = 0; i < n; i++) {
 			struct vrdma_lend *l = ls[i];
 
-			ucp_am_data_release(port->worker, l->data);
+			ucp_am_data_release(lane->worker, l->data);
 			l->data = NULL;
-			l->next_free = (int)(l - port->lends);
-			RTE_SWAP(l->next_free, port->lend_free);
-			port->n_lent--;
+			l->next_free = (int)(l - lane->lends);
+			RTE_SWAP(l->next_free, lane->lend_free);
+			lane->n_lent--;
 		}
 	} while (n == RTE_DIM(ls));
 }
@@ -178,32 +178,86 @@ vrdma_lends_reclaim(struct vrdma_port *port)
  * point into) must stay.
  */
 bool
-vrdma_lends_fini(struct vrdma_port *port)
+vrdma_lends_fini(struct vrdma_lane *lane)
 {
 	unsigned int waited;
 
-	if (port->lends == NULL)
+	if (lane->lends == NULL)
 		return true;
 	for (waited = 0; waited < 1000; waited++) {
-		vrdma_lends_reclaim(port);
-		if (port->n_lent == 0)
+		vrdma_lends_reclaim(lane);
+		if (lane->n_lent == 0)
 			break;
 		rte_delay_us_sleep(1000);
 	}
-	if (port->n_lent != 0) {
+	if (lane->n_lent != 0) {
 		VRDMA_LOG(WARNING,
 			  "%s: the application still holds %u received "
 			  "frames at stop; their UCX buffers stay until exit",
-			  port->name, port->n_lent);
-		port->lends = NULL;
-		port->lend_ring = NULL;
+			  lane->port->name, lane->n_lent);
+		lane->lends = NULL;
+		lane->lend_ring = NULL;
 		return false;
 	}
-	rte_ring_free(port->lend_ring);
-	port->lend_ring = NULL;
-	rte_free(port->lends);
-	port->lends = NULL;
+	rte_ring_free(lane->lend_ring);
+	lane->lend_ring = NULL;
+	rte_free(lane->lends);
+	lane->lends = NULL;
 	return true;
+}
+
+int
+vrdma_lane_slots_init(struct vrdma_lane *lane)
+{
+	int i;
+
+	lane->tx_slots = rte_zmalloc(
+		"vrdma_tx_slots", sizeof(*lane->tx_slots) * VRDMA_TX_SLOTS, 0);
+	lane->rx_slots = rte_zmalloc(
+		"vrdma_rx_slots", sizeof(*lane->rx_slots) * VRDMA_RX_SLOTS, 0);
+	lane->batches = rte_zmalloc("vrdma_batches",
+				    sizeof(*lane->batches) * VRDMA_BATCHES, 0);
+	if (lane->tx_slots == NULL || lane->rx_slots == NULL ||
+	    lane->batches == NULL) {
+		vrdma_lane_slots_fini(lane);
+		return -ENOMEM;
+	}
+	for (i = 0; i < VRDMA_TX_SLOTS; i++)
+		lane->tx_slots[i].next_free =
+			i + 1 < VRDMA_TX_SLOTS ? i + 1 : -1;
+	lane->tx_free = 0;
+	lane->n_tx_free = VRDMA_TX_SLOTS;
+	for (i = 0; i < VRDMA_RX_SLOTS; i++)
+		lane->rx_slots[i].next_free =
+			i + 1 < VRDMA_RX_SLOTS ? i + 1 : -1;
+	lane->rx_free = 0;
+	for (i = 0; i < VRDMA_BATCHES; i++)
+		lane->batches[i].next_free = i + 1 < VRDMA_BATCHES ? i + 1 : -1;
+	lane->batch_free = 0;
+	lane->n_batch_free = VRDMA_BATCHES;
+	memset(lane->open, 0, sizeof(lane->open));
+	return 0;
+}
+
+void
+vrdma_lane_slots_fini(struct vrdma_lane *lane)
+{
+	rte_free(lane->tx_slots);
+	lane->tx_slots = NULL;
+	rte_free(lane->rx_slots);
+	lane->rx_slots = NULL;
+	rte_free(lane->batches);
+	lane->batches = NULL;
+}
+
+/* --- learning ------------------------------------------------------------ */
+
+void
+vrdma_learn_forget(struct vrdma_port *port, int peer)
+{
+	rte_spinlock_lock(&port->learn_lock);
+	vrdma_peers_forget_peer(&port->learn, peer);
+	rte_spinlock_unlock(&port->learn_lock);
 }
 
 /* --- offload flags <-> wire -------------------------------------------- */
@@ -298,29 +352,41 @@ err_free:
 
 /* Count a received frame and, if learn, learn where its source MAC is. */
 static void
-rx_account(struct vrdma_port *port, const struct rte_mbuf *m, int peer,
+rx_account(struct vrdma_lane *lane, const struct rte_mbuf *m, int peer,
 	   uint64_t now, bool learn)
 {
 	const struct rte_ether_hdr *eth =
 		rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	struct vrdma_port *port = lane->port;
 
 	if (peer < 0)
 		return;
-	if (learn)
+	if (learn) {
+		rte_spinlock_lock(&port->learn_lock);
 		vrdma_peers_learn(&port->learn, eth->src_addr.addr_bytes, peer,
 				  now);
-	port->peers[peer].stats.rx_frames++;
-	port->peers[peer].stats.rx_bytes += m->pkt_len;
+		rte_spinlock_unlock(&port->learn_lock);
+	}
+	lane->peers[peer].stats.rx_frames++;
+	lane->peers[peer].stats.rx_bytes += m->pkt_len;
+	lane->rx_frames++;
+}
+
+/* A queue's counter, which every lane may count into. */
+static inline void
+rxq_count(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
 }
 
 /* A frame from peer that the queue has no room for: received, dropped. */
 static void
-rx_missed(struct vrdma_port *port, struct vrdma_rxq *rxq, int peer,
+rx_missed(struct vrdma_lane *lane, struct vrdma_rxq *rxq, int peer,
 	  uint32_t len)
 {
-	rxq->missed++;
-	port->peers[peer].stats.rx_frames++;
-	port->peers[peer].stats.rx_bytes += len;
+	rxq_count(&rxq->missed, 1);
+	lane->peers[peer].stats.rx_frames++;
+	lane->peers[peer].stats.rx_bytes += len;
 }
 
 /* Hand n complete frames to the rx queue at once; the ring's cost is per
@@ -334,18 +400,18 @@ rx_enqueue(struct vrdma_rxq *rxq, struct rte_mbuf **ms, unsigned int n)
 		return;
 	done = rte_ring_mp_enqueue_burst(rxq->ring, (void **)ms, n, NULL);
 	if (done < n) {
-		rxq->missed += n - done;
+		rxq_count(&rxq->missed, n - done);
 		rte_pktmbuf_free_bulk(ms + done, n - done);
 	}
 }
 
 /* Hand a complete frame to the rx queue: offloads, learning, counters. */
 static void
-rx_deliver(struct vrdma_port *port, struct vrdma_rxq *rxq, struct rte_mbuf *m,
+rx_deliver(struct vrdma_lane *lane, struct vrdma_rxq *rxq, struct rte_mbuf *m,
 	   const struct vrdma_wire_frame *f, int peer)
 {
 	set_offloads(m, f);
-	rx_account(port, m, peer, rte_get_timer_cycles(), true);
+	rx_account(lane, m, peer, rte_get_timer_cycles(), true);
 	rx_enqueue(rxq, &m, 1);
 }
 
@@ -357,7 +423,7 @@ rx_deliver(struct vrdma_port *port, struct vrdma_rxq *rxq, struct rte_mbuf *m,
  * copies it.
  */
 static bool
-rx_lend(struct vrdma_port *port, struct vrdma_rxq *rxq, void *payload,
+rx_lend(struct vrdma_lane *lane, struct vrdma_rxq *rxq, void *payload,
 	const struct vrdma_wire_frame *f, int peer)
 {
 	uint32_t room = (uint32_t)f->pad + f->len;
@@ -367,7 +433,7 @@ rx_lend(struct vrdma_port *port, struct vrdma_rxq *rxq, void *payload,
 	/* UCX's memory has an IO address only where those are virtual
 	 * addresses; in PA mode a lent frame would have none, and a hardware
 	 * port on the same switch could not send it: copied instead. */
-	if (room > UINT16_MAX || port->lend_free < 0 ||
+	if (room > UINT16_MAX || lane->lend_free < 0 ||
 	    rte_eal_iova_mode() != RTE_IOVA_VA)
 		return false;
 	/* The peer chooses the padding: an odd one would leave the frame's
@@ -378,9 +444,9 @@ rx_lend(struct vrdma_port *port, struct vrdma_rxq *rxq, void *payload,
 	m = rte_pktmbuf_alloc(rxq->mp);
 	if (m == NULL)
 		return false;
-	l = &port->lends[port->lend_free];
-	port->lend_free = l->next_free;
-	port->n_lent++;
+	l = &lane->lends[lane->lend_free];
+	lane->lend_free = l->next_free;
+	lane->n_lent++;
 	l->data = payload;
 	l->shinfo.free_cb = lend_return;
 	l->shinfo.fcb_opaque = l;
@@ -391,8 +457,8 @@ rx_lend(struct vrdma_port *port, struct vrdma_rxq *rxq, void *payload,
 	m->data_len = (uint16_t)f->len;
 	m->pkt_len = f->len;
 	if (peer >= 0)
-		port->peers[peer].stats.rx_lent++;
-	rx_deliver(port, rxq, m, f, peer);
+		lane->peers[peer].stats.rx_lent++;
+	rx_deliver(lane, rxq, m, f, peer);
 	return true;
 }
 
@@ -407,7 +473,7 @@ rx_copy(struct vrdma_rxq *rxq, const struct vrdma_wire_frame *f)
 
 	m = alloc_chain(rxq->mp, f->len, NULL, &nseg);
 	if (m == NULL) {
-		rxq->nombuf++;
+		rxq_count(&rxq->nombuf, 1);
 		return NULL;
 	}
 	for (seg = m; seg != NULL; seg = seg->next) {
@@ -419,13 +485,13 @@ rx_copy(struct vrdma_rxq *rxq, const struct vrdma_wire_frame *f)
 }
 
 static void
-bad_header(struct vrdma_port *port, int peer, enum vrdma_wire_reason reason)
+bad_header(struct vrdma_lane *lane, int peer, enum vrdma_wire_reason reason)
 {
-	port->bad_headers++;
+	lane->bad_headers++;
 	if (reason < VRDMA_WIRE_REASON_MAX)
-		port->bad_reason[reason]++;
+		lane->bad_reason[reason]++;
 	if (peer >= 0)
-		port->peers[peer].stats.bad_headers++;
+		lane->peers[peer].stats.bad_headers++;
 }
 
 /*
@@ -436,7 +502,7 @@ bad_header(struct vrdma_port *port, int peer, enum vrdma_wire_reason reason)
  * the next frame may be copied into the mbuf that held it.
  */
 static void
-rx_frames(struct vrdma_port *port, struct vrdma_rxq *rxq,
+rx_frames(struct vrdma_lane *lane, struct vrdma_rxq *rxq,
 	  struct vrdma_wire_msg *msg, int peer)
 {
 	struct rte_mbuf *ms[VRDMA_RX_GROUP];
@@ -455,7 +521,7 @@ rx_frames(struct vrdma_port *port, struct vrdma_rxq *rxq,
 
 		/* No room in the queue: dropped before it takes an mbuf. */
 		if (rte_ring_free_count(rxq->ring) <= n) {
-			rx_missed(port, rxq, peer, f.len);
+			rx_missed(lane, rxq, peer, f.len);
 			continue;
 		}
 		m = rx_copy(rxq, &f);
@@ -464,7 +530,7 @@ rx_frames(struct vrdma_port *port, struct vrdma_rxq *rxq,
 		src = &rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)
 			       ->src_addr;
 		learn = !have_last || !rte_is_same_ether_addr(&last_src, src);
-		rx_account(port, m, peer, now, learn);
+		rx_account(lane, m, peer, now, learn);
 		rte_ether_addr_copy(src, &last_src);
 		have_last = true;
 		ms[n++] = m;
@@ -475,27 +541,27 @@ rx_frames(struct vrdma_port *port, struct vrdma_rxq *rxq,
 	}
 	rx_enqueue(rxq, ms, n);
 	if (more < 0) /* the sender rewrote a record after the check */
-		bad_header(port, peer, VRDMA_WIRE_BAD_CHANGED);
+		bad_header(lane, peer, VRDMA_WIRE_BAD_CHANGED);
 }
 
 static void
 rndv_done(void *request, ucs_status_t status, size_t length, void *user_data)
 {
 	struct vrdma_rx_slot *slot = user_data;
-	struct vrdma_port *port = slot->port;
+	struct vrdma_lane *lane = slot->lane;
 
 	RTE_SET_USED(length);
 	if (status == UCS_OK)
-		rx_deliver(port, slot->rxq, slot->m, &slot->frame, slot->peer);
+		rx_deliver(lane, slot->rxq, slot->m, &slot->frame, slot->peer);
 	else
 		rte_pktmbuf_free(slot->m);
-	rx_slot_put(port, slot);
+	rx_slot_put(lane, slot);
 	if (request != NULL)
 		ucp_request_free(request);
 }
 
 static void
-rx_rndv(struct vrdma_port *port, struct vrdma_rxq *rxq, void *desc,
+rx_rndv(struct vrdma_lane *lane, struct vrdma_rxq *rxq, void *desc,
 	const struct vrdma_wire_msg *msg, int peer)
 {
 	ucp_request_param_t param = {
@@ -505,7 +571,7 @@ rx_rndv(struct vrdma_port *port, struct vrdma_rxq *rxq, void *desc,
 		.cb.recv_am = rndv_done,
 		.datatype = ucp_dt_make_iov(),
 	};
-	struct vrdma_rx_slot *slot = rx_slot_get(port);
+	struct vrdma_rx_slot *slot = rx_slot_get(lane);
 	ucs_status_ptr_t req;
 	ucp_dt_iov_t *iov;
 	int nseg;
@@ -514,7 +580,7 @@ rx_rndv(struct vrdma_port *port, struct vrdma_rxq *rxq, void *desc,
 		goto err_drop;
 	slot->frame = msg->frame;
 	slot->peer = peer;
-	slot->port = port;
+	slot->lane = lane;
 	slot->rxq = rxq;
 	param.user_data = slot;
 	/* Padding and frame in one mbuf, the padding in its headroom: one
@@ -524,32 +590,32 @@ rx_rndv(struct vrdma_port *port, struct vrdma_rxq *rxq, void *desc,
 	    msg->frame.pad <= RTE_PKTMBUF_HEADROOM) {
 		slot->m = rte_pktmbuf_alloc(rxq->mp);
 		if (slot->m == NULL) {
-			rxq->nombuf++;
+			rxq_count(&rxq->nombuf, 1);
 			goto err_put_slot;
 		}
 		slot->m->data_len = (uint16_t)msg->frame.len;
 		slot->m->pkt_len = msg->frame.len;
 		param.datatype = ucp_dt_make_contig(1);
 		req = ucp_am_recv_data_nbx(
-			port->worker, desc,
+			lane->worker, desc,
 			rte_pktmbuf_mtod(slot->m, uint8_t *) - msg->frame.pad,
 			(size_t)msg->frame.pad + msg->frame.len, &param);
 		goto check;
 	}
 	slot->m = alloc_chain(rxq->mp, msg->frame.len, slot->iov + 1, &nseg);
 	if (slot->m == NULL) {
-		rxq->nombuf++;
+		rxq_count(&rxq->nombuf, 1);
 		goto err_put_slot;
 	}
 	iov = slot->iov + 1;
 	if (msg->frame.pad != 0) {
 		/* The padding is of no use in a fresh mbuf: discarded. */
 		iov = slot->iov;
-		iov[0].buffer = port->pad_sink;
+		iov[0].buffer = lane->pad_sink;
 		iov[0].length = msg->frame.pad;
 		nseg++;
 	}
-	req = ucp_am_recv_data_nbx(port->worker, desc, iov, (size_t)nseg,
+	req = ucp_am_recv_data_nbx(lane->worker, desc, iov, (size_t)nseg,
 				   &param);
 check:
 	if (req == NULL)
@@ -561,10 +627,10 @@ check:
 err_put_slot:
 	/* Returning from the handler without receiving drops the message;
 	 * releasing desc here as well would free it twice. */
-	rx_slot_put(port, slot);
+	rx_slot_put(lane, slot);
 	return;
 err_drop:
-	rxq->missed++;
+	rxq_count(&rxq->missed, 1);
 }
 
 ucs_status_t
@@ -572,7 +638,8 @@ vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
 	      size_t len, const ucp_am_recv_param_t *param)
 {
 	const struct vrdma_am_ctx *ctx = arg;
-	struct vrdma_port *port = ctx->port;
+	struct vrdma_lane *lane = ctx->lane;
+	struct vrdma_port *port = lane->port;
 	struct vrdma_rxq *rxq = port->rxqs[ctx->q % port->n_rxq_conf];
 	enum vrdma_wire_reason reason;
 	struct vrdma_wire_msg msg;
@@ -585,14 +652,14 @@ vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
 	 * key: a connection that is not (yet), a replaced one, a sender that
 	 * does not say who it is (no reply endpoint) are dropped. */
 	if (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP)
-		peer = vrdma_peer_of_ep(port, param->reply_ep);
+		peer = vrdma_peer_of_ep(lane, param->reply_ep);
 	if (peer < 0) {
-		port->rx_untrusted++;
+		lane->rx_untrusted++;
 		return UCS_OK;
 	}
 	if (vrdma_wire_decode_hdr(&msg, header, header_len, len, &reason) !=
 	    0) {
-		bad_header(port, peer, reason);
+		bad_header(lane, peer, reason);
 		return UCS_OK;
 	}
 	if (rxq == NULL)
@@ -603,15 +670,15 @@ vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
 	 * (Batches are checked frame by frame in rx_frames.) */
 	if (!(msg.flags & VRDMA_WIRE_F_BATCH) &&
 	    rte_ring_free_count(rxq->ring) == 0) {
-		rx_missed(port, rxq, peer, msg.frame.len);
+		rx_missed(lane, rxq, peer, msg.frame.len);
 		return UCS_OK;
 	}
 	if (rndv) {
 		if (msg.flags & VRDMA_WIRE_F_BATCH)
 			/* Batches are small by construction: never rndv. */
-			bad_header(port, peer, VRDMA_WIRE_BAD_FLAGS);
+			bad_header(lane, peer, VRDMA_WIRE_BAD_FLAGS);
 		else
-			rx_rndv(port, rxq, data, &msg, peer);
+			rx_rndv(lane, rxq, data, &msg, peer);
 		return UCS_OK;
 	}
 	if (msg.flags & VRDMA_WIRE_F_BATCH) {
@@ -623,18 +690,22 @@ vrdma_am_recv(void *arg, const void *header, size_t header_len, void *data,
 			rte_prefetch0((const uint8_t *)data + off);
 	}
 	if (vrdma_wire_decode_payload(&msg, data, &reason) != 0) {
-		bad_header(port, peer, reason);
+		bad_header(lane, peer, reason);
 		return UCS_OK;
 	}
 	/* Keeping UCX's buffer needs its leave (FLAG_DATA: not inline data)
 	 * and the sender's padding for headroom. */
 	if (msg.frame.pad != 0 &&
 	    (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA) &&
-	    rx_lend(port, rxq, data, &msg.frame, peer))
+	    rx_lend(lane, rxq, data, &msg.frame, peer))
 		return UCS_INPROGRESS;
-	rx_frames(port, rxq, &msg, peer);
+	rx_frames(lane, rxq, &msg, peer);
 	return UCS_OK;
 }
+
+/* Per port, the lane this thread's tx bursts use: 1 + the first of the
+ * port's rx queues it polled (its own lane then, see vrdma.h); 0: none. */
+static __thread uint8_t thread_lane[RTE_MAX_ETHPORTS];
 
 uint16_t
 vrdma_rx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
@@ -643,11 +714,17 @@ vrdma_rx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 	struct vrdma_port *port = rxq->port;
 	unsigned int got, i;
 
-	/* Whoever holds the lock is progressing UCX for us already. */
-	if (rte_spinlock_trylock(&port->lock)) {
-		if (port->started)
-			vrdma_fabric_progress(port);
-		rte_spinlock_unlock(&port->lock);
+	if (rxq->id < port->n_lanes) {
+		struct vrdma_lane *lane = &port->lanes[rxq->id];
+
+		if (thread_lane[port->port_id] == 0)
+			thread_lane[port->port_id] = (uint8_t)(rxq->id + 1);
+		/* Whoever holds the lock is progressing it for us already. */
+		if (rte_spinlock_trylock(&lane->lock)) {
+			if (lane->started)
+				vrdma_fabric_progress(lane);
+			rte_spinlock_unlock(&lane->lock);
+		}
 	}
 	got = rte_ring_sc_dequeue_burst(rxq->ring, (void **)bufs, n, NULL);
 	for (i = 0; i < got; i++) {
@@ -707,8 +784,8 @@ tx_done(void *request, ucs_status_t status, void *user_data)
 	struct vrdma_tx_slot *slot = user_data;
 
 	if (status != UCS_OK)
-		slot->port->tx_failed++;
-	tx_slot_put(slot->port, slot);
+		slot->lane->tx_failed++;
+	tx_slot_put(slot->lane, slot);
 	ucp_request_free(request);
 }
 
@@ -725,8 +802,10 @@ static uint8_t pad_bytes[VRDMA_PAD] __rte_cache_aligned;
  * every frame eager: the receiver keeps UCX's buffer (a lend), and
  * rendezvous would add a round trip. */
 static inline uint32_t
-rndv_thresh(const struct vrdma_port *port, const struct vrdma_peer *peer)
+rndv_thresh(const struct vrdma_peer *peer)
 {
+	const struct vrdma_port *port = peer->port;
+
 	if (port->da.rndv_thresh != VRDMA_RNDV_THRESH_AUTO)
 		return port->da.rndv_thresh;
 	if ((peer->via[VRDMA_TL_rc] | peer->via[VRDMA_TL_dc]) &
@@ -752,7 +831,7 @@ headroom_is_ours(const struct rte_mbuf *m, uint16_t pad)
 /* Send one reference of m, after pad bytes of padding, to peer; consumes
  * that reference. False if it was dropped (counted). */
 static bool
-tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
+tx_one(struct vrdma_lane *lane, struct vrdma_txq *txq, struct vrdma_peer *peer,
        struct rte_mbuf *m, const uint8_t *hdr, uint16_t pad, uint16_t q)
 {
 	ucp_request_param_t param = {
@@ -765,7 +844,7 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 		.flags = UCP_AM_SEND_FLAG_REPLY,
 	};
 	ucp_ep_h ep = vrdma_peer_tx_ep(peer);
-	struct vrdma_tx_slot *slot = ep != NULL ? tx_slot_get(port) : NULL;
+	struct vrdma_tx_slot *slot = ep != NULL ? tx_slot_get(lane) : NULL;
 	struct rte_mbuf *seg;
 	ucs_status_ptr_t req;
 	const void *buf;
@@ -775,7 +854,7 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 	if (slot == NULL || m->nb_segs > VRDMA_MAX_SEGS) {
 		if (slot != NULL) {
 			slot->m = m;
-			tx_slot_put(port, slot);
+			tx_slot_put(lane, slot);
 		} else {
 			rte_pktmbuf_free(m);
 		}
@@ -783,7 +862,7 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 		txq->stats.errors++;
 		return false;
 	}
-	slot->port = port;
+	slot->lane = lane;
 	slot->m = m;
 	/* The header must live until the send completes: it sits in the
 	 * slot, not in the mbuf, whose buffer may be shared. */
@@ -817,7 +896,7 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 		buf = slot->iov;
 		count = (size_t)i;
 	}
-	if (m->pkt_len > rndv_thresh(port, peer)) {
+	if (m->pkt_len > rndv_thresh(peer)) {
 		param.flags |= UCP_AM_SEND_FLAG_RNDV;
 		peer->stats.rndv_sends++;
 	} else {
@@ -829,13 +908,14 @@ tx_one(struct vrdma_port *port, struct vrdma_txq *txq, struct vrdma_peer *peer,
 	if (UCS_PTR_IS_ERR(req)) {
 		peer->stats.drops++;
 		txq->stats.errors++;
-		tx_slot_put(port, slot);
+		tx_slot_put(lane, slot);
 		return false;
 	}
 	peer->stats.tx_frames++;
 	peer->stats.tx_bytes += m->pkt_len;
+	lane->tx_frames++;
 	if (req == NULL)
-		tx_slot_put(port, slot);
+		tx_slot_put(lane, slot);
 	return true;
 }
 
@@ -845,18 +925,18 @@ batch_done(void *request, ucs_status_t status, void *user_data)
 	struct vrdma_batch *b = user_data;
 
 	if (status != UCS_OK)
-		b->port->tx_failed++;
-	batch_put(b->port, b);
+		b->lane->tx_failed++;
+	batch_put(b->lane, b);
 	ucp_request_free(request);
 }
 
 /* Send peer's open batch, if any, as one message. */
 static void
-batch_flush(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx,
+batch_flush(struct vrdma_lane *lane, struct vrdma_txq *txq, int peer_idx,
 	    uint16_t q)
 {
-	struct vrdma_batch *b = port->open[peer_idx][q];
-	struct vrdma_peer *peer = &port->peers[peer_idx];
+	struct vrdma_batch *b = lane->open[peer_idx][q];
+	struct vrdma_peer *peer = &lane->peers[peer_idx];
 	ucp_request_param_t param = {
 		.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK |
 				UCP_OP_ATTR_FIELD_USER_DATA |
@@ -870,12 +950,12 @@ batch_flush(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx,
 
 	if (b == NULL)
 		return;
-	port->open[peer_idx][q] = NULL;
+	lane->open[peer_idx][q] = NULL;
 	len = vrdma_wire_batch_finish(&b->wb);
 	if (len < 0 || vrdma_peer_tx_ep(peer) == NULL) {
 		peer->stats.drops += b->wb.count;
 		txq->stats.errors += b->wb.count;
-		batch_put(port, b);
+		batch_put(lane, b);
 		return;
 	}
 	req = ucp_am_send_nbx(vrdma_peer_tx_ep(peer), VRDMA_AM_ID + q, b->buf,
@@ -884,32 +964,33 @@ batch_flush(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx,
 	if (UCS_PTR_IS_ERR(req)) {
 		peer->stats.drops += b->wb.count;
 		txq->stats.errors += b->wb.count;
-		batch_put(port, b);
+		batch_put(lane, b);
 		return;
 	}
 	peer->stats.batches++;
+	lane->tx_frames += b->wb.count;
 	if (req == NULL)
-		batch_put(port, b);
+		batch_put(lane, b);
 }
 
 /* Copy a small frame into peer's open batch; false if it cannot be. */
 static bool
-batch_add(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx,
+batch_add(struct vrdma_lane *lane, struct vrdma_txq *txq, int peer_idx,
 	  uint16_t q, const struct rte_mbuf *m, struct vrdma_wire_frame *f)
 {
-	struct vrdma_peer *peer = &port->peers[peer_idx];
+	struct vrdma_peer *peer = &lane->peers[peer_idx];
 	void *dst;
 	int tries;
 
 	for (tries = 0; tries < 2; tries++) {
-		struct vrdma_batch *b = port->open[peer_idx][q];
+		struct vrdma_batch *b = lane->open[peer_idx][q];
 
 		if (b == NULL) {
-			b = batch_get(port, peer_idx);
+			b = batch_get(lane, peer_idx);
 			if (b == NULL)
 				return false;
 			b->q = q;
-			port->open[peer_idx][q] = b;
+			lane->open[peer_idx][q] = b;
 		}
 		f->data = NULL;
 		if (vrdma_wire_batch_add(&b->wb, f, &dst) == 0) {
@@ -920,7 +1001,7 @@ batch_add(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx,
 			peer->stats.tx_bytes += m->pkt_len;
 			return true;
 		}
-		batch_flush(port, txq, peer_idx, q); /* full: send, retry */
+		batch_flush(lane, txq, peer_idx, q); /* full: send, retry */
 	}
 	return false;
 }
@@ -933,16 +1014,27 @@ batch_add(struct vrdma_port *port, struct vrdma_txq *txq, int peer_idx,
  * caller keeps the rest, as with a NIC's full TX ring.
  */
 static bool
-tx_room(struct vrdma_port *port, bool small, unsigned int nb)
+tx_room(struct vrdma_lane *lane, bool small, unsigned int nb)
 {
 	unsigned int tries;
 
 	for (tries = 0; tries < VRDMA_TX_RECLAIM; tries++) {
-		if ((small ? port->n_batch_free : port->n_tx_free) >= nb)
+		if ((small ? lane->n_batch_free : lane->n_tx_free) >= nb)
 			return true;
-		ucp_worker_progress(port->worker);
+		ucp_worker_progress(lane->worker);
 	}
 	return false;
+}
+
+/* The lane of the tx burst's thread (see vrdma.h). */
+static struct vrdma_lane *
+tx_lane(struct vrdma_port *port, const struct vrdma_txq *txq)
+{
+	unsigned int l = thread_lane[port->port_id];
+
+	if (l == 0 || l > port->n_lanes)
+		l = txq->id % port->n_lanes + 1u;
+	return &port->lanes[l - 1];
 }
 
 uint16_t
@@ -950,6 +1042,7 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 {
 	struct vrdma_txq *txq = queue;
 	struct vrdma_port *port = txq->port;
+	struct vrdma_lane *lane = tx_lane(port, txq);
 	uint8_t hdr[VRDMA_WIRE_HDR_LEN];
 	struct vrdma_wire_frame f;
 	uint64_t now = rte_get_timer_cycles();
@@ -962,12 +1055,12 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 	unsigned int taken;
 	uint32_t len;
 
-	rte_spinlock_lock(&port->lock);
-	if (!port->started) {
-		rte_spinlock_unlock(&port->lock);
+	rte_spinlock_lock(&lane->lock);
+	if (!lane->started) {
+		rte_spinlock_unlock(&lane->lock);
 		return 0;
 	}
-	connected = vrdma_fabric_connected_mask(port);
+	connected = vrdma_fabric_connected_mask(lane);
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = bufs[i];
 		const struct rte_ether_hdr *eth;
@@ -987,17 +1080,19 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 		if (!have_last ||
 		    !rte_is_same_ether_addr(&last_dst, &eth->dst_addr)) {
+			rte_spinlock_lock(&port->learn_lock);
 			dests = vrdma_peers_flood_set(&port->learn,
 						      eth->dst_addr.addr_bytes,
 						      connected, -1, now);
+			rte_spinlock_unlock(&port->learn_lock);
 			rte_ether_addr_copy(&eth->dst_addr, &last_dst);
 			have_last = true;
 		}
 		if (dests == 0)
 			goto drop;
 		nb = (unsigned int)__builtin_popcountll(dests);
-		if (!tx_room(port, m->pkt_len <= VRDMA_BATCH_FRAME, nb)) {
-			port->tx_full++;
+		if (!tx_room(lane, m->pkt_len <= VRDMA_BATCH_FRAME, nb)) {
+			lane->tx_full++;
 			break;
 		}
 		q = flow_queue(m);
@@ -1011,10 +1106,10 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 			     peer++, left >>= 1) {
 				if (!(left & 1))
 					continue;
-				if (batch_add(port, txq, (int)peer, q, m, &f)) {
+				if (batch_add(lane, txq, (int)peer, q, m, &f)) {
 					taken++;
 				} else {
-					port->peers[peer].stats.drops++;
+					lane->peers[peer].stats.drops++;
 					txq->stats.errors++;
 				}
 			}
@@ -1028,7 +1123,7 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 			     seg = seg->next)
 				rte_mbuf_refcnt_update(seg, (int16_t)(nb - 1));
 		for (peer = 0, left = dests; left != 0; peer++, left >>= 1)
-			if ((left & 1) && tx_one(port, txq, &port->peers[peer],
+			if ((left & 1) && tx_one(lane, txq, &lane->peers[peer],
 						 m, hdr, f.pad, q))
 				taken++;
 	count:
@@ -1045,34 +1140,37 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 	sent = i;
 	for (i = 0; i < port->n_peers; i++)
 		for (q = 0; q < VRDMA_MAX_RXQ; q++)
-			batch_flush(port, txq, i, q);
+			batch_flush(lane, txq, i, q);
 	/* Sends that did not complete at once need progress; otherwise
 	 * (shared memory copies eager messages in place) only now and then:
 	 * the receiver's own polling is what brings it the frames. */
-	if (port->n_tx_free < VRDMA_TX_SLOTS ||
-	    port->n_batch_free < VRDMA_BATCHES ||
-	    now - port->last_progress > port->progress_gap)
-		vrdma_fabric_progress(port);
-	rte_spinlock_unlock(&port->lock);
+	if (lane->n_tx_free < VRDMA_TX_SLOTS ||
+	    lane->n_batch_free < VRDMA_BATCHES ||
+	    now - lane->last_progress > port->progress_gap)
+		vrdma_fabric_progress(lane);
+	rte_spinlock_unlock(&lane->lock);
 	return sent;
 }
 
 void
-vrdma_tx_slots_drain(struct vrdma_port *port)
+vrdma_tx_slots_drain(struct vrdma_lane *lane)
 {
 	unsigned int spins = 0;
 	int i, used;
 
+	if (lane->tx_slots == NULL)
+		return;
 	do {
-		ucp_worker_progress(port->worker);
+		ucp_worker_progress(lane->worker);
 		for (used = 0, i = 0; i < VRDMA_TX_SLOTS; i++)
-			used += port->tx_slots[i].m != NULL;
+			used += lane->tx_slots[i].m != NULL;
 		for (i = 0; i < VRDMA_RX_SLOTS; i++)
-			used += port->rx_slots[i].m != NULL;
+			used += lane->rx_slots[i].m != NULL;
 		/* Batches in flight too: their buffers are freed after. */
-		used += VRDMA_BATCHES - (int)port->n_batch_free;
+		used += VRDMA_BATCHES - (int)lane->n_batch_free;
 	} while (used > 0 && ++spins < 100000);
 	if (used > 0)
-		VRDMA_LOG(WARNING, "%s: %d transfers still in flight at stop",
-			  port->name, used);
+		VRDMA_LOG(WARNING,
+			  "%s: lane %u: %d transfers still in flight at stop",
+			  lane->port->name, lane->id, used);
 }

@@ -92,6 +92,7 @@ struct rx_queue_fix {
 };
 
 static struct vrdma_port *port;
+static struct vrdma_lane *lane; /* the port's first: the handler's */
 static struct rx_queue_fix qs[2];
 /* The peers' endpoints: in and out of each. Tokens, never dereferenced. */
 static char ep_tokens[N_PEERS][2];
@@ -123,7 +124,7 @@ __wrap_ucp_am_recv_data_nbx(ucp_worker_h worker, void *data_desc, void *buffer,
 	size_t i, total = 0;
 
 	cur.desc = data_desc;
-	CHECK(worker == port->worker);
+	CHECK(worker == lane->worker);
 	CHECK(cur.desc == cur.data);
 	CHECK(++cur.recv_calls == 1);
 	CHECK(param->op_attr_mask & UCP_OP_ATTR_FIELD_DATATYPE);
@@ -139,10 +140,10 @@ __wrap_ucp_am_recv_data_nbx(ucp_worker_h worker, void *data_desc, void *buffer,
 	CHECK(count >= 1 && count <= VRDMA_MAX_SEGS + 1);
 	for (i = 0; i < count; i++) {
 		CHECK(iov[i].buffer != NULL && iov[i].length > 0);
-		if (iov[i].buffer == port->pad_sink) {
+		if (iov[i].buffer == lane->pad_sink) {
 			/* The padding, first, into the sink. */
 			CHECK(i == 0 && iov[i].length == cur.pad);
-			CHECK(iov[i].length <= sizeof(port->pad_sink));
+			CHECK(iov[i].length <= sizeof(lane->pad_sink));
 		}
 		total += iov[i].length;
 	}
@@ -161,7 +162,7 @@ void
 __wrap_ucp_am_data_release(ucp_worker_h worker, void *data)
 {
 	cur.released = data;
-	CHECK(worker == port->worker);
+	CHECK(worker == lane->worker);
 	CHECK(cur.released == cur.data && cur.released != NULL);
 	CHECK(++cur.releases == 1);
 }
@@ -217,19 +218,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		qs[i].base_in_use = rte_mempool_in_use_count(qs[i].mp);
 	}
 	CHECK(port->rxqs[2] == NULL);
-	/* As vrdma_dev_start() and vrdma_fabric_start() would, less the
-	 * transmit side and UCX. */
-	port->rx_slots = rte_zmalloc(
-		"vrdma_rx_slots", sizeof(*port->rx_slots) * VRDMA_RX_SLOTS, 0);
-	CHECK(port->rx_slots != NULL);
-	for (i = 0; i < VRDMA_RX_SLOTS; i++)
-		port->rx_slots[i].next_free =
-			i + 1 < VRDMA_RX_SLOTS ? (int)i + 1 : -1;
-	port->rx_free = 0;
-	CHECK(vrdma_lends_init(port) == 0);
+	/* As vrdma_fabric_start() would for its first lane, less UCX. */
+	lane = &port->lanes[0];
+	CHECK(lane->port == port);
+	CHECK(vrdma_lane_slots_init(lane) == 0);
+	CHECK(vrdma_lends_init(lane) == 0);
 	for (i = 0; i < N_PEERS; i++) {
-		port->peers[i].in_ep = (ucp_ep_h)(void *)&ep_tokens[i][0];
-		port->peers[i].out_ep = (ucp_ep_h)(void *)&ep_tokens[i][1];
+		lane->peers[i].in_ep = (ucp_ep_h)(void *)&ep_tokens[i][0];
+		lane->peers[i].out_ep = (ucp_ep_h)(void *)&ep_tokens[i][1];
 	}
 	return 0;
 }
@@ -262,11 +258,11 @@ snapshot(struct counters *c)
 {
 	unsigned int i;
 
-	c->bad_headers = port->bad_headers;
-	c->rx_untrusted = port->rx_untrusted;
-	memcpy(c->bad_reason, port->bad_reason, sizeof(c->bad_reason));
+	c->bad_headers = lane->bad_headers;
+	c->rx_untrusted = lane->rx_untrusted;
+	memcpy(c->bad_reason, lane->bad_reason, sizeof(c->bad_reason));
 	for (i = 0; i < N_PEERS; i++)
-		c->peer[i] = port->peers[i].stats;
+		c->peer[i] = lane->peers[i].stats;
 	for (i = 0; i < 2; i++) {
 		c->missed[i] = qs[i].rxq->missed;
 		c->nombuf[i] = qs[i].rxq->nombuf;
@@ -473,7 +469,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cur.pad = msg.hdr_len >= VRDMA_WIRE_HDR_LEN ? le16(hdr + 18) : 0;
 	cur.rndv_fail = sel & 0x08;
 
-	ctx.port = port;
+	ctx.lane = lane;
 	ctx.q = ctl & 0x07;
 	/* Where the handler must put frames: its queue, folded onto those
 	 * configured, or queue 0 if that one is not set up. */
@@ -524,8 +520,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rte_pktmbuf_free(held[i]);
 
 	/* Lends come back once their mbufs are freed, and go to UCX. */
-	vrdma_lends_reclaim(port);
-	CHECK(port->n_lent == 0);
+	vrdma_lends_reclaim(lane);
+	CHECK(lane->n_lent == 0);
 	CHECK(cur.releases == (ret == UCS_INPROGRESS ? 1u : 0u));
 	for (i = 0; i < RTE_DIM(qs); i++) {
 		CHECK(rte_ring_count(qs[i].rxq->ring) == 0);

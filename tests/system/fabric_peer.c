@@ -355,15 +355,17 @@ send_hellos(uint16_t port, struct rte_mempool *mp, unsigned int n)
 
 /* Receive and drop for s seconds: the port learns who is where. */
 static void
-drain(uint16_t port, unsigned int s)
+drain(uint16_t port, unsigned int nq, unsigned int s)
 {
 	uint64_t end = rte_get_timer_cycles() + rte_get_timer_hz() * s;
 	struct rte_mbuf *bufs[32];
+	unsigned int q = 0;
 
 	while (rte_get_timer_cycles() < end) {
-		uint16_t n = rte_eth_rx_burst(port, 0, bufs, 32);
+		uint16_t n = rte_eth_rx_burst(port, (uint16_t)q, bufs, 32);
 
 		rte_pktmbuf_free_bulk(bufs, n);
+		q = (q + 1) % nq; /* every queue: each progresses its lane */
 	}
 }
 
@@ -856,7 +858,7 @@ main(int argc, char **argv)
 		if (!o.send && o.stall_s > 0)
 			stall(port, mp, o.stall_s);
 		if (o.send && o.learn_wait_s > 0)
-			drain(port, o.learn_wait_s);
+			drain(port, o.rxq, o.learn_wait_s);
 		if (o.pingpong > 0)
 			ret = o.send ? run_ping(port, mp, &o, deadline)
 				     : run_echo(port, deadline);
@@ -868,7 +870,7 @@ main(int argc, char **argv)
 	if (o.linger_s > 0) {
 		printf("linger\n");
 		fflush(stdout);
-		drain(port, o.linger_s);
+		drain(port, o.rxq, o.linger_s);
 	}
 	/* Frames handed to us were all freed by now: whatever the port still
 	 * holds beyond the baseline taken after start is a leak. */

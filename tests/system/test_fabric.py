@@ -25,8 +25,9 @@ PEER = os.environ.get("FABRIC_PEER", os.path.join(
 SIZES = "64,1500,9000,65536"
 
 
-def free_port_pair():
-    """A fresh even port P with P and P + 1 free on 127.0.0.1: a closed
+def free_ports():
+    """A fresh port P, a multiple of 4, with P to P + 3 free on 127.0.0.1
+    (two ports of up to two lanes each: lane i listens on P + i): a closed
     listener's port may stay taken for a while (UCX binds without
     SO_REUSEADDR), and below the kernel's ephemeral range, whose ports
     any outgoing connection of the machine may hold."""
@@ -34,9 +35,9 @@ def free_port_pair():
               encoding="ascii") as f:
         low = int(f.read().split()[0])
     for _ in range(100):
-        port = 10000 + secrets.randbelow((low - 10002) // 2) * 2
+        port = 10000 + secrets.randbelow((low - 10004) // 4) * 4
         try:
-            for p in (port, port + 1):
+            for p in range(port, port + 4):
                 with socket.socket() as sock:
                     sock.bind(("127.0.0.1", p))
         except OSError:
@@ -55,7 +56,7 @@ class Fabric(Case):
         owner = f"test:{rand_name('fab')}"
         hugepages.reserve(owner, "2M", 200)
         self.addCleanup(hugepages.release, owner)
-        self.port = free_port_pair()
+        self.port = free_ports()
 
     def start(self, role, listen, peers, ns=None, transports="tcp",
               extra=(), count=200, sizes=SIZES, mac=None, keyfile=None,
@@ -382,15 +383,20 @@ class Fabric(Case):
 
     def test_flows_spread_over_rx_queues(self):
         """A flow hash picks the receiver's queue: 32 flows (source MACs)
-        into a 2-queue receiver land on both queues, all intact."""
-        a, b = f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 1}"
+        into a 2-queue receiver land on both queues, all intact. The
+        receiver's two lanes listen on its port and the next; the sender
+        (one queue, one lane) connects to the first, and all frames come
+        by it. The receiver's second lane, which finds no listener at the
+        sender's port + 1, says so and why, once."""
+        a, b = f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 2}"
         recv = self.start("recv", a, [b], count=256, sizes="64,1500",
-                          extra=("--rxq", "2"))
+                          extra=("--rxq", "2", "--linger", "5"))
         time.sleep(0.5)
+        # The sender stays (its lane 0 up) until the receiver is done.
         send = self.start("send", b, [a], count=256, sizes="64,1500",
-                          extra=("--flows", "32"))
-        rc_s, out_s = self.finish(send)
+                          extra=("--flows", "32", "--linger", "8"))
         rc_r, out_r = self.finish(recv)
+        rc_s, out_s = self.finish(send)
         self.assertEqual((rc_s, rc_r), (0, 0), out_s + out_r)
         self.assertIn("rx size=1500 frames=256/256", out_r)
         per_q = [int(n) for n in re.findall(r"rx queue \d frames=(\d+)",
@@ -398,6 +404,12 @@ class Fabric(Case):
         self.assertEqual(len(per_q), 2, out_r)
         self.assertEqual(sum(per_q), 512)
         self.assertTrue(all(n > 0 for n in per_q), per_q)
+        self.assertRegex(out_r, r"xstat lane0_rx_frames=512\b")
+        self.assertNotRegex(out_r, r"xstat lane1_rx_frames=")
+        self.assertEqual(out_r.count(
+            f"lane 1 cannot reach peer 127.0.0.1:{self.port + 3} though "
+            "lane 0 reaches it"), 1, out_r)
+        self.assertIn("does the peer have 2 rx queues", out_r)
 
     def three_hosts(self):
         ns = self.bridged_namespaces(3)

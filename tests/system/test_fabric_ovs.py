@@ -302,6 +302,14 @@ transports = "tcp"
         """{port: {counter: n}} of the node's datapath, read live."""
         out = node.appctl("dpctl/show", "-s").stdout
         ports, cur = {}, None
+        m = re.search(r"lookups: hit:(\d+) missed:(\d+) lost:(\d+)", out)
+        ports["datapath"] = {"lost": int(m.group(3))} if m else {}
+        # The switch's drops that no port counts (coverage counters:
+        # total since start, the last column).
+        cov = node.appctl("coverage/show").stdout
+        for name, total in re.findall(
+                r"^(\w*drop\w*)\s+.*total:\s*(\d+)", cov, re.M):
+            ports["datapath"][name] = int(total)
         for line in out.splitlines():
             m = re.match(r"\s+port \d+: (\S+)", line)
             if m:
@@ -321,7 +329,9 @@ transports = "tcp"
         1024 flows on both their queues, both ways at the same time, 64 B
         (batched) one way and 1500 B (one message each) the other. Every
         frame a guest sent is received by the other or counted as dropped
-        by a port on the way: nothing is lost or made up in between."""
+        by a port on the way: nothing is lost or made up in between. Each
+        thread sends and receives on its own lane (UCX worker): both
+        lanes of both nodes carried frames each way."""
         cpus = sorted(os.sched_getaffinity(0))
         if len(cpus) < 2:
             self.skipTest(f"SKIP: needs 2 CPUs for two PMD threads, this "
@@ -383,10 +393,14 @@ transports = "tcp"
                 "switch->guest": delta(dst, "g", "tx_dropped")
                 + delta(dst, "g", "tx_errors"),
             }
+            print("datapath drops: " + str([
+                {k: delta(i, "datapath", k) for k in after[i]["datapath"]
+                 if delta(i, "datapath", k)} for i in (0, 1)]))
             print(f"{nodes[src][0]} -> {nodes[dst][0]}: sent {sent}, "
                   f"received {got}, dropped {drops}; fabric tx "
                   f"{delta(src, 'fabric', 'tx_packets')}, rx "
-                  f"{delta(dst, 'fabric', 'rx_packets')}")
+                  f"{delta(dst, 'fabric', 'rx_packets')}; switch to guest "
+                  f"{delta(dst, 'g', 'tx_packets')}")
             self.assertGreater(got, 1000, "frames crossed the fabric")
             self.assertEqual(sent, got + sum(drops.values()),
                              f"every frame received or counted as dropped: "
@@ -397,6 +411,17 @@ transports = "tcp"
                 node), 15),
                 f"{node.name}: both rx queues and two threads' tx queues "
                 f"carried frames: {node.vsctl('get', 'Interface', 'fabric', 'statistics').stdout}")
+        for name, conf in nodes:
+            lanes = json.loads(self.vrdma(
+                "fabric", "status", "--node", name, "--config", conf,
+                "--json").stdout)["lanes"]
+            print(f"{name}: lanes {lanes}")
+            self.assertEqual(len(lanes), 2, f"{name}: one lane per queue")
+            for i, lane in enumerate(lanes):
+                self.assertGreater(lane["tx_frames"], 0,
+                                   f"{name}: lane {i} sent: {lanes}")
+                self.assertGreater(lane["rx_frames"], 0,
+                                   f"{name}: lane {i} received: {lanes}")
         for name, _c in nodes:
             self.assert_no_errors_in_log(name)
 

@@ -264,7 +264,9 @@ SCHEMA = {
                    "receive queues of the fabric port (options:n_rxq): "
                    "frames are spread over them by flow, so that several "
                    "PMD threads (one per [cpu] pmd_cores entry) share the "
-                   "fabric's receive work"),
+                   "fabric's receive work; each queue is a lane, its own "
+                   "UCX worker, on listen's port + its number: the same "
+                   "on every host"),
         "rndv_thresh": ("auto", _rndv_thresh,
                         "frames larger than this many bytes go by "
                         "rendezvous, read by the receiver into its mbufs (by "

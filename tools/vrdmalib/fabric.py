@@ -98,7 +98,8 @@ def status(node):
         raise VrdmaError(f"node {node.name} has no fabric port",
                          "set [fabric] listen and peers in the node config")
     out = {"node": node.name, "listen": listen, "up": False,
-           "port_id": None, "link": None, "peers": [], "counters": {}}
+           "port_id": None, "link": None, "peers": [], "counters": {},
+           "lanes": []}
     if not node.is_up() or not node.daemon_running():
         return out
     path = os.path.join(node.paths.dpdk_runtime, TELEMETRY_SOCKET)
@@ -113,6 +114,14 @@ def status(node):
         xstats = tel.query(f"/ethdev/xstats,{port_id}")
         out["counters"] = {name: xstats.get(name, 0)
                            for name, _help in PORT_COUNTERS}
+        # One UCX worker per rx queue, each its own thread's: the frames
+        # each carried show whether the work is shared.
+        lane = 0
+        while f"lane{lane}_tx_frames" in xstats:
+            out["lanes"].append(
+                {"tx_frames": xstats[f"lane{lane}_tx_frames"],
+                 "rx_frames": xstats.get(f"lane{lane}_rx_frames", 0)})
+            lane += 1
         peers = tel.query(f"/vrdma/peers,{port_id}")
         out["peers"] = [peers[k] for k in
                         sorted(peers, key=lambda k: int(k[len("peer"):]))]
@@ -160,6 +169,9 @@ def print_status(st, out):
     c = st["counters"]
     print("  port: " + ", ".join(f"{name} {c[name]}"
                                  for name, _help in PORT_COUNTERS), file=out)
+    print("  lanes (UCX workers, one per rx queue), frames sent/received: " +
+          ", ".join(f"{i} {ln['tx_frames']}/{ln['rx_frames']}"
+                    for i, ln in enumerate(st["lanes"])), file=out)
 
 
 class _Collector:

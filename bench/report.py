@@ -15,6 +15,7 @@ import time
 from vrdmalib.hosts import ETH_QDISC
 
 from . import figures, record
+from . import profile as profmod
 from .cases import (CASES, KEYS, PRIMARY, REFERENCES, SUBJECT, TARGETS,
                     UCX_DRIVER_ENV, UCX_PERFTEST_ARGS, UCX_TLS)
 PACKAGES = (("Open vSwitch", "openvswitch-switch-dpdk"), ("DPDK", "dpdk"),
@@ -245,6 +246,10 @@ def case_section(s, case, res):
     for tool, got in res["tools"].items():
         lines += [f"Retried a {tool} run after: {why}  "
                   for why in got.get("retried", [])]
+        if got.get("profile"):
+            lines += [f"Where the CPU time went, {tool} (perf, every "
+                      f"CPU, medians of the runs' % of all samples): "
+                      f"{profmod.one_line(got['profile'])}  "]
     return lines + [""]
 
 
@@ -363,6 +368,11 @@ def print_table(s, out):
                   f" {num(m['lat64'], '.1f', 'us'):>9} "
                   f"{num(m['bw64k'], '.2f', 'Gb/s'):>11} "
                   f"{num(m['peak'], '.2f', 'Gb/s'):>11}", file=out)
+    for case, res in s["cases"].items():
+        for tool, got in res.get("tools", {}).items():
+            if got.get("profile"):
+                print(f"cpu time: {case} {tool}: "
+                      f"{profmod.one_line(got['profile'])}", file=out)
     for t in s["targets"] if s["cases"] else ():
         print(f"target: {t['target']}: {num(t['ratio'], '.2f', 'x')} "
               f"{t['status']}", file=out)

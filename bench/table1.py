@@ -43,6 +43,7 @@ from vrdmalib.util import (VrdmaError, machine_busy, pid_cmdline, proc_cpu,
                            progress, read_pidfile, wait_for)
 
 from . import fabric_bench, ns_bench, record, report
+from . import profile as profmod
 from . import remote as clustermod  # the hosts file of --hosts
 from .cases import (CASES, MICRO, SETUPS, UCX_DRIVER_ENV, UCX_PERFTEST_ARGS,
                     UCX_TLS)
@@ -526,47 +527,62 @@ def pmd_save(bed, stem):
              "".join(show.get(name, "") for show in shows))
 
 
-def timed(ctx, bed, case, tool, server, client):
-    """(rows, raw output, CPU seconds) of one run of tool."""
+def timed(ctx, bed, case, tool, server, client, stem):
+    """(rows, raw output, CPU seconds, profile summary or None) of one run
+    of tool; with --profile, a perf profile of the run goes to stem.*."""
     pmd_clear(bed)
     before = cpu_now(bed)
-    rows, raw = measure(bed, case, tool, server, client, ctx.workdir,
-                        ctx.opts)
-    return rows, raw, cpu_delta(before, bed)
+    with (profmod.Profile(stem) if ctx.opts.profile
+          else contextlib.nullcontext()) as prof:
+        rows, raw = measure(bed, case, tool, server, client, ctx.workdir,
+                            ctx.opts)
+    cpu = cpu_delta(before, bed)
+    return rows, raw, cpu, prof.summary if prof is not None else None
 
 
-def attempt(ctx, bed, case, tool, server, client, retried):
+def attempt(ctx, bed, case, tool, server, client, retried, stem):
     """timed(), once more after a failure (Open MPI's launch across a
     switch now and then hangs until the timeout); the failure's reason
     goes to retried."""
     try:
-        return timed(ctx, bed, case, tool, server, client)
+        return timed(ctx, bed, case, tool, server, client, stem)
     except (VrdmaError, subprocess.SubprocessError) as exc:
         line = exc.line() if isinstance(exc, VrdmaError) else str(exc)
         progress(f"bench: {case} {tool}: {line}; trying once more")
         retried.append(line)
-    return timed(ctx, bed, case, tool, server, client)
+    return timed(ctx, bed, case, tool, server, client, stem)
 
 
 def run_tool(ctx, bed, case, tool, server, client):
-    reps, cpus, retried = [], [], []
+    reps, cpus, retried, profiles = [], [], [], []
     for rep in range(ctx.opts.reps):
         ctx.progress.step(f"{case}: {tool} {client.name} -> {server.name}"
                           f", run {rep + 1} of {ctx.opts.reps}")
+        stem = os.path.join(ctx.out, "raw", f"{case}.{tool}.{rep + 1}")
         try:
-            rows, raw, cpu = attempt(ctx, bed, case, tool, server, client,
-                                     retried)
+            rows, raw, cpu, prof = attempt(ctx, bed, case, tool, server,
+                                           client, retried, stem)
         except BaseException:
             ctx.progress.skip(ctx.opts.reps - rep - 1)
             raise
-        stem = os.path.join(ctx.out, "raw", f"{case}.{tool}.{rep + 1}")
+        if prof is not None:
+            progress(f"bench: {case} {tool} run {rep + 1}: CPU time: "
+                     f"{profmod.one_line(prof['categories'])} "
+                     f"({stem}.profile.txt)")
+            profiles.append(prof["categories"])
         save(stem + ".txt", raw)
         pmd_save(bed, stem)
         reps.append(rows)
         cpus.append(cpu)
-    return {"rows": median_rows(reps), "retried": retried,
-            "cpu": {k: statistics.median(c[k] for c in cpus)
-                    for k in cpus[0]}}
+    out = {"rows": median_rows(reps), "retried": retried,
+           "cpu": {k: statistics.median(c[k] for c in cpus)
+                   for k in cpus[0]}}
+    if profiles:
+        names = {k for p in profiles for k in p}
+        out["profile"] = {k: statistics.median(p.get(k, 0.0)
+                                               for p in profiles)
+                          for k in names}
+    return out
 
 
 def run_case(ctx, bed, case):
@@ -796,6 +812,11 @@ class Options:
         # 45 s here; the timeout only catches a hang.
         self.upper = 65536 if args.quick else 1 << 20
         self.timeout = 180 if args.quick else 900
+        self.profile = getattr(args, "profile", False)
+        if self.profile and args.hosts:
+            raise VrdmaError("--profile samples this machine's CPUs: not "
+                             "the real hosts of --hosts",
+                             "drop --profile, or run perf on the hosts")
 
 
 def parse_cases(text):

@@ -19,7 +19,7 @@ import types
 import unittest
 from unittest import mock
 
-from bench import cases, fabric_bench, ns_bench, record, table1
+from bench import cases, fabric_bench, ns_bench, profile, record, table1
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -309,6 +309,57 @@ class UcxSettings(unittest.TestCase):
             self.assertIn(f"{key}={value}", env)
         self.assertIn("UCX_TLS=tcp", env)
         self.assertIn("UCX_NET_DEVICES=veth0", env)
+
+
+# perf report --stdio --no-children --sort comm,dso,sym -q, as perf 6.1
+# prints it (columns padded to the longest name).
+PERF_REPORT = """\
+    20.00%  swapper          [kernel.kallsyms]       [k] pv_native_safe_halt
+    15.00%  pmd-c01/id:8     libc.so.6               [.] __memmove_avx_unaligned_erms
+    10.00%  NPtcp            [kernel.kallsyms]       [k] copy_user_enhanced_fast_string
+     8.00%  vrdma-vhost-ns   [kernel.kallsyms]       [k] tun_get_user
+     7.00%  NPtcp            [kernel.kallsyms]       [k] tcp_sendmsg_locked
+     6.00%  vrdma-vhost-ns   [kernel.kallsyms]       [k] finish_task_switch.isra.0
+     5.00%  pmd-c01/id:8     ovs-vswitchd            [.] dp_netdev_input__
+     4.00%  pmd-c01/id:8     libucp.so.0.0.0         [.] ucp_worker_progress
+     3.00%  vrdma-vhost-ns   vrdma-vhost-ns          [.] vrdma_vu_switch_to_tap
+     2.00%  NPtcp            NPtcp                   [.] main
+     1.00%  ovs-vswitchd     libc.so.6               [.] __strlen_avx2
+     0.50%  kworker/0:1      [kernel.kallsyms]       [k] csum_partial
+"""
+
+
+class Profile(unittest.TestCase):
+    """bench/profile.py sorts a perf report's samples into what they were
+    doing: the categories of a known report, and what it prints."""
+
+    def test_categories(self):
+        got = profile.summarize(profile.parse(PERF_REPORT))
+        self.assertEqual(got["categories"], {
+            "copy": 25.0, "idle": 20.0, "kernel tcp/ip, tap": 15.0,
+            "ovs-vswitchd": 6.0, "kernel syscalls, scheduling": 6.0,
+            "ucx": 4.0, "vhost-user frontend": 3.0, "netpipe, mpi": 2.0,
+            "checksum": 0.5})
+        # OVS's threads are one process.
+        self.assertEqual(got["comms"]["ovs-vswitchd"], 25.0)
+        self.assertEqual(got["top"][0][3], "pv_native_safe_halt")
+
+    def test_one_line_and_text(self):
+        got = profile.summarize(profile.parse(PERF_REPORT))
+        line = profile.one_line(got["categories"])
+        self.assertTrue(line.startswith("copy 25%, kernel tcp/ip, tap 15%"),
+                        line)
+        self.assertTrue(line.endswith("idle 20%"), line)
+        self.assertNotIn("checksum", line)  # under 1% is left out
+        text = profile.text(got)
+        self.assertIn("  25.0%  copy", text)
+        self.assertIn("tun_get_user  (kernel tcp/ip, tap)", text)
+
+    def test_profile_refused_with_real_hosts(self):
+        args = types.SimpleNamespace(quick=True, reps=1, profile=True,
+                                     hosts="hosts.toml")
+        with self.assertRaisesRegex(Exception, "this machine's CPUs"):
+            table1.Options(args)
 
 
 if __name__ == "__main__":

@@ -1009,6 +1009,12 @@ def build_parser():
                    help="run on the two real hosts this file names (ssh "
                    "address, node configs there; see `vrdma config "
                    "bench-hosts`) instead of emulated ones")
+    p.add_argument("--profile", action="store_true",
+                   help="sample every CPU with perf during each run and "
+                   "say where the CPU time went (copies, kernel TCP/IP, "
+                   "scheduling, OVS, UCX, frontends, idle): a line per "
+                   "run, RUN.profile.txt beside its output, medians in "
+                   "the report")
     p.set_defaults(func=cmd_bench, micro=None)
     add_bench_subcommands(p)
 

@@ -42,8 +42,9 @@ PACKAGES = {
     # the machine's services, if any, are not touched).
     "slurm": ["libslurm-dev", "slurmctld", "slurmd", "slurm-client",
               "munge"],
-    # ssh: vrdma bench --hosts reaches real hosts with it.
-    "bench": ["python3-matplotlib", "openssh-client"],
+    # ssh: vrdma bench --hosts reaches real hosts with it; perf: vrdma
+    # bench --profile.
+    "bench": ["python3-matplotlib", "openssh-client", "linux-perf"],
     # nftables: the fault tests' random loss on the fabric link.
     "test": ["nftables", "dpdk-dev", "clang", "libclang-rt-14-dev", "clang-format",
              "cppcheck", "shellcheck", "pyflakes3",

@@ -84,4 +84,5 @@ FABRIC_CASES = (
 
 # ns_bench.py's variants, in its table's order.
 NS_VARIANTS = ("veth", "vhost-ns", "vhost-ns-tso", "vhost-ns-busypoll",
-               "vhost-ns-nosleep", "vhost-ns-tso-nosleep", "testpmd-tap")
+               "vhost-ns-nosleep", "vhost-ns-tso-nosleep",
+               "vhost-ns-tso-huge", "testpmd-tap")

@@ -329,7 +329,8 @@ transports = "tcp"
         1024 flows on both their queues, both ways at the same time, 64 B
         (batched) one way and 1500 B (one message each) the other. Every
         frame a guest sent is received by the other or counted as dropped
-        by a port on the way: nothing is lost or made up in between. Each
+        by a port on the way or as lost by a switch's datapath: nothing
+        goes missing or is made up in between. Each
         thread sends and receives on its own lane (UCX worker): both
         lanes of both nodes carried frames each way."""
         cpus = sorted(os.sched_getaffinity(0))
@@ -379,6 +380,18 @@ transports = "tcp"
         def delta(i, port, key):
             return after[i][port].get(key, 0) - before[i][port].get(key, 0)
 
+        # The datapath's own drops, which no port counts. "lost" is a
+        # miss whose upcall failed: OVS drops the batch when the upcall
+        # lock is busy (coverage datapath_drop_lock_error), which happens
+        # when a new PMD thread's first miss races another thread's
+        # (fat_rwlock_tryrdlock never blocks, even to register a thread).
+        # A node's lost frames may be of either direction: they are
+        # accounted for in the sum over both.
+        print("datapath drops: " + str([
+            {k: delta(i, "datapath", k) for k in after[i]["datapath"]
+             if delta(i, "datapath", k)} for i in (0, 1)]))
+        lost = sum(delta(i, "datapath", "lost") for i in (0, 1))
+        missing = 0
         for src, dst in ((0, 1), (1, 0)):
             sent = stats[src]["tx_packets"]
             got = stats[dst]["rx_packets"]
@@ -393,18 +406,20 @@ transports = "tcp"
                 "switch->guest": delta(dst, "g", "tx_dropped")
                 + delta(dst, "g", "tx_errors"),
             }
-            print("datapath drops: " + str([
-                {k: delta(i, "datapath", k) for k in after[i]["datapath"]
-                 if delta(i, "datapath", k)} for i in (0, 1)]))
             print(f"{nodes[src][0]} -> {nodes[dst][0]}: sent {sent}, "
                   f"received {got}, dropped {drops}; fabric tx "
                   f"{delta(src, 'fabric', 'tx_packets')}, rx "
                   f"{delta(dst, 'fabric', 'rx_packets')}; switch to guest "
                   f"{delta(dst, 'g', 'tx_packets')}")
             self.assertGreater(got, 1000, "frames crossed the fabric")
-            self.assertEqual(sent, got + sum(drops.values()),
-                             f"every frame received or counted as dropped: "
-                             f"{drops}")
+            short = sent - got - sum(drops.values())
+            self.assertGreaterEqual(short, 0,
+                                    f"no frame made up or counted twice: "
+                                    f"{drops}")
+            missing += short
+        self.assertEqual(missing, lost,
+                         "every frame received, or counted as dropped by a "
+                         "port or as lost by a datapath")
         for node in objs:
             # Per queue: the DB's statistics, read after their 5 s update.
             self.assertTrue(wait_for(lambda node=node: self.queues_busy(

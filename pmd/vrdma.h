@@ -271,8 +271,6 @@ struct vrdma_lane {
 	VRDMA_LANE_COUNTERS(X)
 #undef X
 	uint64_t bad_reason[VRDMA_WIRE_REASON_MAX];
-	uint64_t tx_frames; /* frames this lane sent (xstats lane<i>_...) */
-	uint64_t rx_frames; /* ... and received */
 
 	struct vrdma_tx_slot *tx_slots; /* VRDMA_TX_SLOTS */
 	int tx_free;			/* head of the free list, -1 empty */

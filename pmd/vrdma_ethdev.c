@@ -392,8 +392,6 @@ vrdma_stats_reset(struct rte_eth_dev *dev)
 		VRDMA_LANE_COUNTERS(X)
 #undef X
 		memset(lane->bad_reason, 0, sizeof(lane->bad_reason));
-		lane->tx_frames = 0;
-		lane->rx_frames = 0;
 		rte_spinlock_unlock(&lane->lock);
 	}
 	rte_spinlock_lock(&port->learn_lock);
@@ -523,14 +521,14 @@ xstats_sum(struct vrdma_port *port, struct vrdma_xstats_sum *sum)
 #define X(name, help) sum->peers[j].name += peer->stats.name;
 			VRDMA_PEER_STATS(X)
 #undef X
+			sum->lane_tx[l] += peer->stats.tx_frames;
+			sum->lane_rx[l] += peer->stats.rx_frames;
 			/* A state, not a counter: reset leaves it; 0 while
 			 * our own connection to the peer is down. */
 			for (i = 0; l == 0 && i < VRDMA_TL_MAX; i++)
 				sum->via[j][i] =
 					peer->connected ? peer->via[i] : 0;
 		}
-		sum->lane_tx[l] = lane->tx_frames;
-		sum->lane_rx[l] = lane->rx_frames;
 		rte_spinlock_unlock(&lane->lock);
 	}
 	rte_spinlock_lock(&port->learn_lock);

@@ -369,7 +369,6 @@ rx_account(struct vrdma_lane *lane, const struct rte_mbuf *m, int peer,
 	}
 	lane->peers[peer].stats.rx_frames++;
 	lane->peers[peer].stats.rx_bytes += m->pkt_len;
-	lane->rx_frames++;
 }
 
 /* A queue's counter, which every lane may count into. */
@@ -913,7 +912,6 @@ tx_one(struct vrdma_lane *lane, struct vrdma_txq *txq, struct vrdma_peer *peer,
 	}
 	peer->stats.tx_frames++;
 	peer->stats.tx_bytes += m->pkt_len;
-	lane->tx_frames++;
 	if (req == NULL)
 		tx_slot_put(lane, slot);
 	return true;
@@ -968,7 +966,6 @@ batch_flush(struct vrdma_lane *lane, struct vrdma_txq *txq, int peer_idx,
 		return;
 	}
 	peer->stats.batches++;
-	lane->tx_frames += b->wb.count;
 	if (req == NULL)
 		batch_put(lane, b);
 }

@@ -50,6 +50,7 @@ UCX_DRIVER_ENV = {
     "UCX_MM_SEG_SIZE": "65535",
     "UCX_MM_RX_BUFS_GROW": "64",
     "UCX_TCP_RX_SEG_SIZE": "128k",
+    "UCX_TCP_PUT_ENABLE": "n",
     "UCX_CM_REUSEADDR": "y",
 }
 # And its endpoints ask for peer error handling (UCP_ERR_HANDLING_MODE_PEER:

@@ -822,6 +822,14 @@ static const struct ucx_env {
 	{"UCX_MM_SEG_SIZE", "65535", mm_names, NULL},
 	{"UCX_MM_RX_BUFS_GROW", "64", mm_names, NULL},
 	{"UCX_TCP_RX_SEG_SIZE", "128k", tcp_names, "RX_SEG_SIZE"},
+	/* No tcp zero-copy put: with it, tcp is a rendezvous lane (rma_bw)
+	 * of every connection it reaches, shared memory's too (UCX leaves
+	 * cma out of error-handling endpoints), and every worker progress
+	 * then polls its sockets, an epoll_wait system call: a third of a
+	 * busy receiver's time over shared memory. Without it rendezvous
+	 * goes over the connection's active-message lane (verbs keep their
+	 * own RDMA lanes), and tcp is polled only where it carries frames. */
+	{"UCX_TCP_PUT_ENABLE", "n", tcp_names, "PUT_ENABLE"},
 	/* A restarted port listens again at once: its old connections'
 	 * sockets in TIME_WAIT (a minute) must not keep the address. Read
 	 * by every connection manager (rdmacm's and tcp's). */

@@ -162,9 +162,17 @@ class Fabric(Case):
     def test_loopback_ucx_default_transports(self):
         """UCX chooses the transport: shared memory (the driver allows
         it for error-handling endpoints, see the README), where a fast
-        sender finds every batch in flight and must wait, not drop."""
-        self.pair(f"127.0.0.1:{self.port}", f"127.0.0.1:{self.port + 1}",
-                  transports="")
+        sender finds every batch in flight and must wait, not drop.
+        Shared memory carries everything, rendezvous frames too: UCX's
+        tcp interface is no lane of the connection, so progress does not
+        poll its sockets (an epoll_wait per call, a third of a busy
+        receiver's time when tcp was the rendezvous lane)."""
+        _, out_r = self.pair(f"127.0.0.1:{self.port}",
+                             f"127.0.0.1:{self.port + 1}", transports="")
+        # The receiver's connection to the sender, read before it stops
+        # (the sender's is down by then: its peer has gone).
+        self.assertRegex(out_r, r"xstat peer0_via_sm=1\b")
+        self.assertNotRegex(out_r, r"xstat peer0_via_tcp=")
 
     def test_veth_between_namespaces_tcp(self):
         a, b = self.veth_namespaces()

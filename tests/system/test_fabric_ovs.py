@@ -380,13 +380,10 @@ transports = "tcp"
         def delta(i, port, key):
             return after[i][port].get(key, 0) - before[i][port].get(key, 0)
 
-        # The datapath's own drops, which no port counts. "lost" is a
-        # miss whose upcall failed: OVS drops the batch when the upcall
-        # lock is busy (coverage datapath_drop_lock_error), which happens
-        # when a new PMD thread's first miss races another thread's
-        # (fat_rwlock_tryrdlock never blocks, even to register a thread).
-        # A node's lost frames may be of either direction: they are
-        # accounted for in the sum over both.
+        # The datapath's own drops, which no port counts: "lost", a miss
+        # whose upcall failed (docs/quirks.md, Open vSwitch 3.1: two new
+        # PMD threads' first misses race). A node's lost frames may be of
+        # either direction: they are accounted for in the sum over both.
         print("datapath drops: " + str([
             {k: delta(i, "datapath", k) for k in after[i]["datapath"]
              if delta(i, "datapath", k)} for i in (0, 1)]))

@@ -26,7 +26,8 @@ GUEST_KINDS = {"ns": "namespace guests (vrdma-vhost-ns)",
                "vm": "QEMU VMs through the node's libvirtd (vrdma vm)"}
 CSV_FIELDS = ("case", "tool", "bytes", "latency_us", "bandwidth_gbits",
               "stream_gbits", "cpu_h1_s", "cpu_h2_s", "cpu_tools_s",
-              "cpu_machine_s", "wall_s")
+              "cpu_machine_s", "wall_s", "moved_gb", "cpu_dp_s_per_gb",
+              "pmd_cycles_per_frame")
 
 
 # --- the summary -----------------------------------------------------------
@@ -230,7 +231,7 @@ def case_section(s, case, res):
     for tool, got in res["tools"].items():
         m = s["metrics"][case].get(tool)
         if not m:
-            rows.append([tool, "failed", "", "", "", ""])
+            rows.append([tool, "failed", "", "", "", "", "", "", ""])
             continue
         cpu = got["cpu"]
         rows.append([tool, num(m["lat1"], ".1f"), num(m["lat64"], ".1f"),
@@ -238,11 +239,15 @@ def case_section(s, case, res):
                      f"{m['peak_at']} B",
                      " / ".join(num(cpu.get(k), ".1f") for k in (
                          "cpu_h1_s", "cpu_h2_s", "cpu_tools_s",
-                         "cpu_machine_s", "wall_s"))])
+                         "cpu_machine_s", "wall_s")),
+                     num(cpu.get("moved_gb"), ".3f"),
+                     num(cpu.get("cpu_dp_s_per_gb"), ".1f"),
+                     num(cpu.get("pmd_cycles_per_frame"), ".0f")])
     lines += md_table(
         ["tool", "lat 1 B (us)", "lat 64 B (us)", "bw 64 KiB (Gbit/s)",
          "bw peak (Gbit/s)",
-         "CPU s: h1 / h2 datapath / tools / machine / wall"], rows)
+         "CPU s: h1 / h2 datapath / tools / machine / wall", "GB moved",
+         "datapath CPU s/GB", "OVS cycles/frame"], rows)
     for tool, got in res["tools"].items():
         lines += [f"Retried a {tool} run after: {why}  "
                   for why in got.get("retried", [])]
@@ -352,6 +357,23 @@ def problems_section(s):
 
 # --- stdout ----------------------------------------------------------------
 
+def print_cost(s, out):
+    """What each run cost the datapath (run_cost in table1.py), under the
+    table: the runs that moved bytes."""
+    rows = [(case, tool, got["cpu"]) for case, res in s["cases"].items()
+            for tool, got in res.get("tools", {}).items()
+            if (got.get("cpu") or {}).get("moved_gb")]
+    if not rows:
+        return
+    print(f"{'datapath cost':<18} {'tool':<13} {'GB moved':>9} "
+          f"{'CPU s/GB':>9} {'OVS cycles/frame':>17}", file=out)
+    for case, tool, cpu in rows:
+        print(f"{case:<18} {tool:<13} {num(cpu['moved_gb'], '.3f'):>9} "
+              f"{num(cpu.get('cpu_dp_s_per_gb'), '.1f'):>9} "
+              f"{num(cpu.get('pmd_cycles_per_frame'), '.0f'):>17}",
+              file=out)
+
+
 def print_table(s, out):
     print(f"{'case':<18} {'tool':<13} {'lat 1B':>9} {'lat 64B':>9} "
           f"{'bw 64KiB':>11} {'bw peak':>11}", file=out)
@@ -368,6 +390,7 @@ def print_table(s, out):
                   f" {num(m['lat64'], '.1f', 'us'):>9} "
                   f"{num(m['bw64k'], '.2f', 'Gb/s'):>11} "
                   f"{num(m['peak'], '.2f', 'Gb/s'):>11}", file=out)
+    print_cost(s, out)
     for case, res in s["cases"].items():
         for tool, got in res.get("tools", {}).items():
             if got.get("profile"):

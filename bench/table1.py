@@ -444,6 +444,43 @@ def cpu_delta(before, bed):
     return {k: round(after[k] - before[k], 2) for k in before}
 
 
+def if_bytes(ep):
+    """Bytes endpoint ep's interface on the path has received and sent so
+    far (its kernel counters, read where it runs); None if unreadable."""
+    stats = f"/sys/class/net/{ep.ifname}/statistics"
+    code, out, _ = ep.runner.run(["cat", f"{stats}/rx_bytes",
+                                  f"{stats}/tx_bytes"], 30)
+    try:
+        return sum(int(x) for x in out.split()) if code == 0 else None
+    except ValueError:
+        return None
+
+
+def run_cost(cpu, moved, perf_shows):
+    """What a run cost the datapath, comparable across machines: GB the
+    client's interface moved (both ways; moved is bytes or None), CPU
+    seconds of the hosts' datapath processes per GB, and the switches'
+    busy PMD cycles per frame (pmd-perf-show per host, weighted by frames
+    over every PMD thread). None where there is no datapath process (the
+    kernel alone carries the bytes) or no switch."""
+    gb = moved / 1e9 if moved else None
+    dp = sum(v for k, v in cpu.items()
+             if k.startswith("cpu_h") and k.endswith("_s"))
+    pmd = [ns_bench.pmd_summary(t) for t in perf_shows.values() if t]
+    frames = sum(p["pmd_pkts"] for p in pmd)
+    return {"moved_gb": round(gb, 4) if gb else None,
+            "cpu_dp_s_per_gb": round(dp / gb, 2) if gb and dp > 0 else None,
+            "pmd_cycles_per_frame": round(sum(
+                p["pmd_cyc_pkt"] * p["pmd_pkts"] for p in pmd) / frames)
+            if frames else None}
+
+
+def median_cpu(runs):
+    """Per key, the median over runs; None if a run has none."""
+    return {k: None if any(r[k] is None for r in runs)
+            else statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
 # Programs that skew every number when they run beside the bench on a
 # small machine.
 BUSY = ("ovs-vswitchd-dpdk", "ovs-vswitchd", "dpdk-testpmd",
@@ -519,24 +556,30 @@ def pmd_clear(bed):
 
 
 def pmd_save(bed, stem):
-    """Where the switches' PMD threads spent the run, beside its output."""
+    """Where the switches' PMD threads spent the run, beside its output;
+    returns each switch's pmd-perf-show."""
     shows = [bed.appctl(cmd) for cmd in ("dpif-netdev/pmd-stats-show",
                                          "dpif-netdev/pmd-perf-show")]
     for i, name in enumerate(shows[0]):
         save(f"{stem}.pmd-h{i + 1}.txt",
              "".join(show.get(name, "") for show in shows))
+    return shows[1]
 
 
 def timed(ctx, bed, case, tool, server, client, stem):
     """(rows, raw output, CPU seconds, profile summary or None) of one run
     of tool; with --profile, a perf profile of the run goes to stem.*."""
     pmd_clear(bed)
+    moved = if_bytes(client)
     before = cpu_now(bed)
     with (profmod.Profile(stem) if ctx.opts.profile
           else contextlib.nullcontext()) as prof:
         rows, raw = measure(bed, case, tool, server, client, ctx.workdir,
                             ctx.opts)
     cpu = cpu_delta(before, bed)
+    after = if_bytes(client)
+    cpu["moved_bytes"] = after - moved if None not in (moved, after) \
+        else None
     return rows, raw, cpu, prof.summary if prof is not None else None
 
 
@@ -571,12 +614,12 @@ def run_tool(ctx, bed, case, tool, server, client):
                      f"({stem}.profile.txt)")
             profiles.append(prof["categories"])
         save(stem + ".txt", raw)
-        pmd_save(bed, stem)
+        cpu.update(run_cost(cpu, cpu.pop("moved_bytes"),
+                            pmd_save(bed, stem)))
         reps.append(rows)
         cpus.append(cpu)
     out = {"rows": median_rows(reps), "retried": retried,
-           "cpu": {k: statistics.median(c[k] for c in cpus)
-                   for k in cpus[0]}}
+           "cpu": median_cpu(cpus)}
     if profiles:
         names = {k for p in profiles for k in p}
         out["profile"] = {k: statistics.median(p.get(k, 0.0)

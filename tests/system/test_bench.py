@@ -83,6 +83,9 @@ class Bench(Case):
         # The ratio table's line for the fabric port against sockets.
         self.assertRegex(report, r"\| vm2vm-rdma-p1 \| NPtcp \| NPtcp \| "
                          r"[\d.]+x \| [\d.]+x \| [\d.]+x \| [\d.]+x \|")
+        # What the run cost the datapath, printed under the table.
+        self.assertRegex(proc.stdout, r"\nvm2vm-rdma-p1 +NPtcp +[\d.]+ +"
+                         r"[\d.]+ +\d+\n")
         self.assertEqual(snapshot(), before)
 
     def check_json(self, out):
@@ -120,6 +123,15 @@ class Bench(Case):
                 # Both switches worked for the guests' traffic.
                 self.assertGreater(float(r["cpu_h1_s"]), 0, r)
                 self.assertGreater(float(r["cpu_h2_s"]), 0, r)
+            # What moving the bytes cost: the datapath's CPU and its
+            # switches' cycles; none where the kernel alone carries them.
+            self.assertGreater(float(r["moved_gb"]), 0, r)
+            if r["case"] in ("vm2vm-rdma-p1", "vm2vm-vhost-shm"):
+                self.assertGreater(float(r["cpu_dp_s_per_gb"]), 0, r)
+                self.assertGreater(float(r["pmd_cycles_per_frame"]), 0, r)
+            else:
+                self.assertEqual(r["cpu_dp_s_per_gb"], "", r)
+                self.assertEqual(r["pmd_cycles_per_frame"], "", r)
 
     def check_figures(self, out):
         measured = [f"{c} {t}" for c, ts in TOOLS.items() for t in ts]
@@ -191,8 +203,10 @@ class BenchRealHosts(Case):
                 for row in got["rows"]:
                     self.assertGreater(row["usec"], 0, f"{case} {tool}")
                     self.assertGreater(row["gbits"], 0, f"{case} {tool}")
-                # Per host CPU: the whole host, read there.
+                # Per host CPU: the whole host, read there; the bytes
+                # moved, read on the client's interface there.
                 self.assertGreater(got["cpu"]["cpu_h1_s"], 0, case)
+                self.assertGreater(got["cpu"]["moved_gb"], 0, case)
         env = summary["environment"]
         for i, name in enumerate(hosts.names):
             self.assertIn(f"root@{hosts.address(i)}", env["hosts"])

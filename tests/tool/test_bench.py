@@ -5,7 +5,8 @@ its markers (and refuses a document without them before anything is
 measured), the stamp says when, what and where; the package's imports go
 one way (no cycle, cases.py a leaf), nothing edits sys.path or runs a
 sibling module as a program; bare-UCX baselines run with the UCX settings
-net_vrdma gives itself (read from its C source)."""
+net_vrdma gives itself (read from its C source); a run's datapath cost
+from its counters."""
 
 import ast
 import contextlib
@@ -313,6 +314,55 @@ class UcxSettings(unittest.TestCase):
 
 # perf report --stdio --no-children --sort comm,dso,sym -q, as perf 6.1
 # prints it (columns padded to the longest name).
+PMD_PERF_SHOW = """\
+Time: 14:18:44.364
+Measurement duration: 10.607 s
+
+pmd thread numa_id 0 core_id 1:
+
+  Iterations:               159216  (66.49 us/it)
+  - Used TSC cycles:    4559745981  ( 20.5 % of total cycles)
+  - idle iterations:         81987  (  3.7 % of used cycles)
+  - busy iterations:         77229  ( 96.3 % of used cycles)
+  - sleep iterations:       159216  (100.0 % of iterations)
+  Sleep time (us):         8414756  ( 53 us/iteration avg.)
+  Rx packets:                {0}  (9 Kpps, {1} cycles/pkt)
+  Datapath passes:           93615  (1.00 passes/pkt)
+"""
+
+
+class RunCost(unittest.TestCase):
+    """What a vrdma bench run cost its datapath: CPU seconds per GB the
+    client's interface moved (both ways) and the switches' PMD cycles per
+    frame, weighted by frames over every host's PMD threads."""
+
+    def test_cost_of_a_run_through_two_switches(self):
+        cpu = {"cpu_h1_s": 1.5, "cpu_h2_s": 0.5, "cpu_tools_s": 9.0,
+               "cpu_machine_s": 12.0, "wall_s": 10.0}
+        got = table1.run_cost(cpu, 4_000_000_000, {
+            "h1": PMD_PERF_SHOW.format(1000, 30000),
+            "h2": PMD_PERF_SHOW.format(3000, 10000)})
+        self.assertEqual(got, {"moved_gb": 4.0, "cpu_dp_s_per_gb": 0.5,
+                               "pmd_cycles_per_frame": 15000})
+
+    def test_no_switch_or_no_datapath_is_none(self):
+        # Host to host: no datapath process, no switch; the bytes count.
+        cpu = {"cpu_h1_s": 0.0, "cpu_h2_s": 0.0, "cpu_tools_s": 3.0}
+        self.assertEqual(table1.run_cost(cpu, 2_000_000_000, {}),
+                         {"moved_gb": 2.0, "cpu_dp_s_per_gb": None,
+                          "pmd_cycles_per_frame": None})
+        # Bytes unknown (the counters could not be read): no ratio.
+        self.assertEqual(table1.run_cost({"cpu_h1_s": 1.0}, None,
+                                         {"h1": ""}),
+                         {"moved_gb": None, "cpu_dp_s_per_gb": None,
+                          "pmd_cycles_per_frame": None})
+
+    def test_medians_keep_none(self):
+        runs = [{"a": 1.0, "b": None}, {"a": 3.0, "b": 2.0},
+                {"a": 2.0, "b": 4.0}]
+        self.assertEqual(table1.median_cpu(runs), {"a": 2.0, "b": None})
+
+
 PERF_REPORT = """\
     20.00%  swapper          [kernel.kallsyms]       [k] pv_native_safe_halt
     15.00%  pmd-c01/id:8     libc.so.6               [.] __memmove_avx_unaligned_erms

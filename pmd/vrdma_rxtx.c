@@ -1069,11 +1069,6 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 					  m->tso_segsz, m->l2_len, m->l3_len,
 					  m->l4_len, NULL) != 0)
 			goto drop;
-		if (m->pkt_len >= VRDMA_LEND_MIN &&
-		    m->pkt_len + VRDMA_PAD <= VRDMA_EAGER_PIECE)
-			f.pad = VRDMA_PAD;
-		if (vrdma_wire_encode(hdr, sizeof(hdr), &f) < 0)
-			goto drop;
 		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 		if (!have_last ||
 		    !rte_is_same_ether_addr(&last_dst, &eth->dst_addr)) {
@@ -1113,6 +1108,13 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 			rte_pktmbuf_free(m);
 			goto count;
 		}
+		/* Large: a message of its own per peer, behind its header
+		 * (batched frames carry theirs in the batch's records). */
+		if (len >= VRDMA_LEND_MIN &&
+		    len + VRDMA_PAD <= VRDMA_EAGER_PIECE)
+			f.pad = VRDMA_PAD;
+		if (vrdma_wire_encode(hdr, sizeof(hdr), &f) < 0)
+			goto drop;
 		/* One reference per peer's send, on every segment: each
 		 * completion frees the whole chain (rte_pktmbuf_free). */
 		if (nb > 1)

@@ -24,7 +24,9 @@ side in one run, over
 Per variant: NPtcp latency at 1 B and 64 B (NetPIPE's half round trip),
 bandwidth at 64 KiB and the peak over all sizes, the CPU seconds the
 datapath processes (ovs-vswitchd, frontends, testpmds) used during the
-NPtcp run, and the whole machine's busy CPU seconds (/proc/stat), which
+NPtcp run and those per GB the client's eth0 moved (received plus sent:
+comparable across machines), and the whole machine's busy CPU seconds
+(/proc/stat), which
 is the only fair count for the veth (its work is kernel time of NPtcp
 itself). Each cell is the median of --reps NPtcp runs; raw NetPIPE output,
 logs and OVS PMD statistics go to --out.
@@ -370,23 +372,45 @@ def pmd_summary(text):
             "pmd_cyc_pkt": busy / pkts if pkts else 0.0}
 
 
+def if_bytes(runner, ifname):
+    """Bytes interface ifname of runner (a guest.Guest) has received and
+    sent so far (its kernel counters, read where it runs); None if they
+    cannot be read."""
+    stats = f"/sys/class/net/{ifname}/statistics"
+    code, out, _ = runner.run(["cat", f"{stats}/rx_bytes",
+                               f"{stats}/tx_bytes"], 30)
+    try:
+        return sum(int(x) for x in out.split()) if code == 0 else None
+    except ValueError:
+        return None
+
+
 def measure(setup, args, variant, rep):
     if setup.node:
         setup.node.appctl("dpif-netdev/pmd-stats-clear")
+    work = os.path.join(args.scratch, "np")
+    client = NsGuest(setup.client_ns, work)
+    moved0 = if_bytes(client, "eth0")
     cpu0 = [proc_cpu(p) for p in setup.pids]
     busy0, wall0 = machine_busy(), time.monotonic()
-    work = os.path.join(args.scratch, "np")
-    rows, raw = netpipe.nptcp(NsGuest(setup.server_ns, work),
-                              NsGuest(setup.client_ns, work),
+    rows, raw = netpipe.nptcp(NsGuest(setup.server_ns, work), client,
                               setup.server_ip, upper=args.upper,
                               quick=args.quick, timeout=1800)
     wall = time.monotonic() - wall0
     busy = machine_busy() - busy0
     dp = sum(proc_cpu(p) - c for p, c in zip(setup.pids, cpu0))
+    moved1 = if_bytes(client, "eth0")
+    if None in (moved0, moved1) or moved1 <= moved0:
+        raise VrdmaError(f"{variant}: no byte counters on eth0 in "
+                         f"{setup.client_ns}", "report this bug")
     stem = os.path.join(args.out, f"{variant}-{rep}")
     with open(stem + ".nptcp.txt", "w", encoding="utf-8") as f:
         f.write(raw)
-    got = {"wall": wall, "cpu_all": busy, "cpu_dp": dp}
+    # CPU seconds per GB the client moved (both ways): comparable across
+    # machines, and across variants that move different amounts.
+    gb = (moved1 - moved0) / 1e9
+    got = {"wall": wall, "cpu_all": busy, "cpu_dp": dp,
+           "dp_s_per_gb": dp / gb}
     if setup.node:
         stats = setup.node.appctl("dpif-netdev/pmd-stats-show").stdout
         perf = setup.node.appctl("dpif-netdev/pmd-perf-show",
@@ -415,9 +439,9 @@ def measure(setup, args, variant, rep):
 
 COLUMNS = (("lat1", "lat 1B us", "{:.1f}"), ("lat64", "lat 64B us", "{:.1f}"),
            ("bw64k", "64K Gb/s", "{:.2f}"), ("peak", "peak Gb/s", "{:.2f}"),
-           ("cpu_dp", "dp CPU s", "{:.1f}"), ("cpu_all", "all CPU s",
+           ("cpu_dp", "dp CPU s", "{:.1f}"), ("dp_s_per_gb", "dp s/GB",
                                               "{:.1f}"),
-           ("wall", "wall s", "{:.0f}"))
+           ("cpu_all", "all CPU s", "{:.1f}"), ("wall", "wall s", "{:.0f}"))
 
 
 def median_of(reps):

@@ -444,18 +444,6 @@ def cpu_delta(before, bed):
     return {k: round(after[k] - before[k], 2) for k in before}
 
 
-def if_bytes(ep):
-    """Bytes endpoint ep's interface on the path has received and sent so
-    far (its kernel counters, read where it runs); None if unreadable."""
-    stats = f"/sys/class/net/{ep.ifname}/statistics"
-    code, out, _ = ep.runner.run(["cat", f"{stats}/rx_bytes",
-                                  f"{stats}/tx_bytes"], 30)
-    try:
-        return sum(int(x) for x in out.split()) if code == 0 else None
-    except ValueError:
-        return None
-
-
 def run_cost(cpu, moved, perf_shows):
     """What a run cost the datapath, comparable across machines: GB the
     client's interface moved (both ways; moved is bytes or None), CPU
@@ -570,14 +558,14 @@ def timed(ctx, bed, case, tool, server, client, stem):
     """(rows, raw output, CPU seconds, profile summary or None) of one run
     of tool; with --profile, a perf profile of the run goes to stem.*."""
     pmd_clear(bed)
-    moved = if_bytes(client)
+    moved = ns_bench.if_bytes(client.runner, client.ifname)
     before = cpu_now(bed)
     with (profmod.Profile(stem) if ctx.opts.profile
           else contextlib.nullcontext()) as prof:
         rows, raw = measure(bed, case, tool, server, client, ctx.workdir,
                             ctx.opts)
     cpu = cpu_delta(before, bed)
-    after = if_bytes(client)
+    after = ns_bench.if_bytes(client.runner, client.ifname)
     cpu["moved_bytes"] = after - moved if None not in (moved, after) \
         else None
     return rows, raw, cpu, prof.summary if prof is not None else None

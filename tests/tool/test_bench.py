@@ -21,6 +21,7 @@ import unittest
 from unittest import mock
 
 from bench import cases, fabric_bench, ns_bench, profile, record, table1
+from vrdmalib import guest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -356,6 +357,23 @@ class RunCost(unittest.TestCase):
                                          {"h1": ""}),
                          {"moved_gb": None, "cpu_dp_s_per_gb": None,
                           "pmd_cycles_per_frame": None})
+
+    def test_interface_bytes_read_where_the_endpoint_runs(self):
+        class Here(guest.Guest):
+            def spawn(self, argv):
+                return subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+
+            def reap(self, handle, timeout):
+                return guest.reap_process(handle, timeout)
+
+        here = Here("here")
+        stats = "/sys/class/net/lo/statistics"
+        with open(f"{stats}/rx_bytes", encoding="ascii") as f:
+            rx = int(f.read())
+        # Loopback receives what it sends: both counters, read later.
+        self.assertGreaterEqual(ns_bench.if_bytes(here, "lo"), 2 * rx)
+        self.assertIsNone(ns_bench.if_bytes(here, "no-such-if0"))
 
     def test_medians_keep_none(self):
         runs = [{"a": 1.0, "b": None}, {"a": 3.0, "b": 2.0},

@@ -123,7 +123,7 @@ int vrdma_vu_switch_to_tap(struct vrdma_vu_qpair *p, bool *more,
  */
 unsigned int vrdma_vu_tap_discard(struct vrdma_vu_qpair *p);
 
-/* Empty an eventfd's counter (a call or a kick we have seen). */
+/* Empty an eventfd's counter (a call or a kick we have seen): one read. */
 void vrdma_vu_drain_eventfd(int fd);
 
 #endif /* VRDMA_VU_DATA_H */

@@ -26,9 +26,8 @@ bandwidth at 64 KiB and the peak over all sizes, the CPU seconds the
 datapath processes (ovs-vswitchd, frontends, testpmds) used during the
 NPtcp run and those per GB the client's eth0 moved (received plus sent:
 comparable across machines), and the whole machine's busy CPU seconds
-(/proc/stat), which
-is the only fair count for the veth (its work is kernel time of NPtcp
-itself). Each cell is the median of --reps NPtcp runs; raw NetPIPE output,
+(/proc/stat), which is the only fair count for the veth (its work is
+kernel time of NPtcp itself). Each cell is the median of --reps NPtcp runs; raw NetPIPE output,
 logs and OVS PMD statistics go to --out.
 
 Targets (the issue): vhost-ns bandwidth at least 50% of the veth pair's,

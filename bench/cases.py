@@ -83,6 +83,17 @@ FABRIC_CASES = (
     ("net_memif", "memif", None),
 )
 
+# fabric_bench.py's targets (issue 17): (row, figure, against row, rule,
+# bound); the figure is a frame size (frames per second) or "rtt" (the
+# 64 B round trip's median).
+FABRIC_TARGETS = (("net_vrdma shm", 64, "ucx shm", ">=", 4),
+                  ("net_vrdma tcp", 64, "ucx tcp", ">=", 4),
+                  ("net_vrdma shm", 1500, "net_memif", ">=", 1),
+                  ("net_vrdma shm", "rtt", "ucx shm", "<=", 2),
+                  ("net_vrdma tcp", "rtt", "ucx tcp", "<=", 2),
+                  ("net_vrdma shm", 65226, "ucx shm", ">=", 0.8),
+                  ("net_vrdma tcp", 65226, "ucx tcp", ">=", 0.8))
+
 # ns_bench.py's variants, in its table's order.
 NS_VARIANTS = ("veth", "vhost-ns", "vhost-ns-tso", "vhost-ns-busypoll",
                "vhost-ns-nosleep", "vhost-ns-tso-nosleep",

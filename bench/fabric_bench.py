@@ -19,7 +19,10 @@ arrived; each cell is the median of --reps runs of --seconds. Round trip:
 fabric_peer --pingpong (one 64 B frame at a time, echoed by the other
 side; median and 99th percentile of --rtts round trips, the median of
 --reps runs). A cell the case cannot fill says why in the notes below the
-table. Run as root, alone on the machine (2 cores: never beside another
+table. Under it, the verdicts on the fabric port's targets (cases.py's
+FABRIC_TARGETS): 64 B frames at 4x bare UCX's message rate, 1500 B at
+net_memif's rate, the round trip within 2x bare UCX's, 65226 B at 80% of
+bare UCX's rate (each on the same transport). Run as root, alone on the machine (2 cores: never beside another
 benchmark; --wait-alone waits for the others before each measurement)."""
 
 import argparse
@@ -40,6 +43,7 @@ from vrdmalib.util import pid_cmdline
 
 from . import record
 from .cases import FABRIC_CASES as CASES
+from .cases import FABRIC_TARGETS
 from .cases import UCX_DRIVER_ENV, UCX_PERFTEST_ARGS
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -589,6 +593,33 @@ def run(args):
     return code
 
 
+def targets(results):
+    """The verdict on each of FABRIC_TARGETS from print_table's results:
+    the ratio of the row's figure to the other row's, and met, missed or
+    not measured (either row lacks the figure)."""
+    table = dict(results)
+
+    def figure(row, fig):
+        v = (table.get(row) or {}).get(fig)
+        return v[0] if fig == "rtt" and v else v
+    out = []
+    for row, fig, against, rule, bound in FABRIC_TARGETS:
+        a, b = figure(row, fig), figure(against, fig)
+        r = round(a / b, 3) if a is not None and b else None
+        what = "64 B round trip" if fig == "rtt" else f"{fig} B rate"
+        status = "not measured" if r is None else "met" if (
+            r >= bound if rule == ">=" else r <= bound) else "missed"
+        out.append({"target": f"{row} {what} {rule} {bound:g}x {against}",
+                    "ratio": r, "status": status})
+    return out
+
+
+def print_targets(results):
+    for t in targets(results):
+        ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}x"
+        print(f"target: {t['target']}: {ratio} {t['status']}", flush=True)
+
+
 def measure_all(args):
     if args.quick:
         args.sizes, args.reps, args.seconds, args.rtts = "64,1500", 1, 1, \
@@ -641,6 +672,7 @@ def measure_all(args):
         except OSError:
             pass
     print_table(results, sizes)
+    print_targets(results)
     for note in notes:
         print(f"# {note}")
     if quiet.disturbed:

@@ -332,6 +332,45 @@ pmd thread numa_id 0 core_id 1:
 """
 
 
+class FabricTargets(unittest.TestCase):
+    """bench fabric's verdicts on issue 17's fabric targets, from a
+    results table: the port against bare UCX on the same transport and
+    against net_memif; a target a case could not fill is not measured."""
+
+    RESULTS = [
+        ("net_vrdma tcp", {64: 3.0e6, 1500: 0.9e6, "rtt": (22.0, 40.0)}),
+        ("net_vrdma shm", {64: 9.0e6, 1500: 5.0e6, "rtt": (1.6, 2.3)}),
+        ("ucx tcp", {64: 0.15e6, 1500: 0.15e6, "rtt": (16.0, 35.0)}),
+        ("ucx shm", {64: 4.0e6, 1500: 3.3e6, "rtt": (1.0, 1.4)}),
+        ("net_memif", {64: 18.0e6, 1500: None, "rtt": (1.8, 60.0)}),
+    ]
+
+    def test_verdicts(self):
+        got = {t["target"]: (t["ratio"], t["status"])
+               for t in fabric_bench.targets(self.RESULTS)}
+        self.assertEqual(got, {
+            "net_vrdma shm 64 B rate >= 4x ucx shm": (2.25, "missed"),
+            "net_vrdma tcp 64 B rate >= 4x ucx tcp": (20.0, "met"),
+            "net_vrdma shm 1500 B rate >= 1x net_memif": (None,
+                                                          "not measured"),
+            "net_vrdma shm 64 B round trip <= 2x ucx shm": (1.6, "met"),
+            "net_vrdma tcp 64 B round trip <= 2x ucx tcp": (1.375, "met"),
+            # Sizes the run left out.
+            "net_vrdma shm 65226 B rate >= 0.8x ucx shm": (None,
+                                                           "not measured"),
+            "net_vrdma tcp 65226 B rate >= 0.8x ucx tcp": (None,
+                                                           "not measured"),
+        })
+
+    def test_printed_under_the_table(self):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            fabric_bench.print_targets(self.RESULTS[:2])
+        self.assertEqual(out.getvalue().splitlines()[0],
+                         "target: net_vrdma shm 64 B rate >= 4x ucx shm: "
+                         "- not measured")
+
+
 class RunCost(unittest.TestCase):
     """What a vrdma bench run cost its datapath: CPU seconds per GB the
     client's interface moved (both ways) and the switches' PMD cycles per

@@ -83,6 +83,15 @@ FABRIC_CASES = (
     ("net_memif", "memif", None),
 )
 
+def verdict(ratio, rule, bound):
+    """A target's status: "met" or "missed" by ratio under rule (">=" or
+    "<=") and bound, "not measured" without a ratio."""
+    if ratio is None:
+        return "not measured"
+    return "met" if (ratio >= bound if rule == ">=" else ratio <= bound) \
+        else "missed"
+
+
 # fabric_bench.py's targets (issue 17): (row, figure, against row, rule,
 # bound); the figure is a frame size (frames per second) or "rtt" (the
 # 64 B round trip's median).

@@ -22,8 +22,9 @@ side; median and 99th percentile of --rtts round trips, the median of
 table. Under it, the verdicts on the fabric port's targets (cases.py's
 FABRIC_TARGETS): 64 B frames at 4x bare UCX's message rate, 1500 B at
 net_memif's rate, the round trip within 2x bare UCX's, 65226 B at 80% of
-bare UCX's rate (each on the same transport). Run as root, alone on the machine (2 cores: never beside another
-benchmark; --wait-alone waits for the others before each measurement)."""
+bare UCX's rate (each on the same transport). Run as root, alone on the
+machine (2 cores: never beside another benchmark; --wait-alone waits for
+the others before each measurement)."""
 
 import argparse
 import glob
@@ -43,7 +44,7 @@ from vrdmalib.util import pid_cmdline
 
 from . import record
 from .cases import FABRIC_CASES as CASES
-from .cases import FABRIC_TARGETS
+from .cases import FABRIC_TARGETS, verdict
 from .cases import UCX_DRIVER_ENV, UCX_PERFTEST_ARGS
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -607,10 +608,8 @@ def targets(results):
         a, b = figure(row, fig), figure(against, fig)
         r = round(a / b, 3) if a is not None and b else None
         what = "64 B round trip" if fig == "rtt" else f"{fig} B rate"
-        status = "not measured" if r is None else "met" if (
-            r >= bound if rule == ">=" else r <= bound) else "missed"
         out.append({"target": f"{row} {what} {rule} {bound:g}x {against}",
-                    "ratio": r, "status": status})
+                    "ratio": r, "status": verdict(r, rule, bound)})
     return out
 
 

@@ -17,7 +17,7 @@ from vrdmalib.hosts import ETH_QDISC
 from . import figures, record
 from . import profile as profmod
 from .cases import (CASES, KEYS, PRIMARY, REFERENCES, SUBJECT, TARGETS,
-                    UCX_DRIVER_ENV, UCX_PERFTEST_ARGS, UCX_TLS)
+                    UCX_DRIVER_ENV, UCX_PERFTEST_ARGS, UCX_TLS, verdict)
 PACKAGES = (("Open vSwitch", "openvswitch-switch-dpdk"), ("DPDK", "dpdk"),
             ("UCX", "ucx-utils"), ("Open MPI", "openmpi-bin"),
             ("QEMU", "qemu-system-x86"), ("NetPIPE", "netpipe-tcp"),
@@ -71,10 +71,9 @@ def targets(table):
             "bw", "bandwidth at")
         r = ratio(table.get(case, {}).get(tool, {}).get(key),
                   table.get(against, {}).get(tool, {}).get(key))
-        status = "not measured" if r is None else "met" if (
-            r >= bound if rule == ">=" else r <= bound) else "missed"
         out.append({"target": f"{case} {what} {rule} {bound:g}x "
-                    f"{against} ({tool})", "ratio": r, "status": status})
+                    f"{against} ({tool})", "ratio": r,
+                    "status": verdict(r, rule, bound)})
     return out
 
 

@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import time
 
+from .netpipe import MCA_SETTINGS
 from .util import VrdmaError, locked, need_program, progress, run
 
 DEFAULT_IMAGE = "/var/cache/vrdma/guest"
@@ -119,7 +120,7 @@ case "${1:-}" in
 esac
 """
 
-MCA_PARAMS = """\
+MCA_PARAMS = ("""\
 # Open MPI in the vrdma guest image (guestimage.py). From Debian's file:
 btl_base_warn_component_unused = 0
 mtl = ^ofi
@@ -129,9 +130,9 @@ osc = ^ucx,pt2pt
 plm_rsh_agent = /usr/bin/vrdma-rsh
 pml = ob1
 btl = tcp,self,vader
-mpi_yield_when_idle = 1
 rmaps_base_oversubscribe = 1
-"""
+# vrdma's settings for every MPI job (netpipe.MCA_SETTINGS).
+""" + "".join(f"{name} = {value}\n" for name, value in MCA_SETTINGS))
 
 PROFILE = """\
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin

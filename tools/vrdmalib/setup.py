@@ -46,7 +46,9 @@ PACKAGES = {
     # bench --profile.
     "bench": ["python3-matplotlib", "openssh-client", "linux-perf"],
     # nftables: the fault tests' random loss on the fabric link.
-    "test": ["nftables", "dpdk-dev", "clang", "libclang-rt-14-dev", "clang-format",
+    # python3-mpi4py: test_mpi's two ranks.
+    "test": ["nftables", "python3-mpi4py", "dpdk-dev", "clang",
+             "libclang-rt-14-dev", "clang-format",
              "cppcheck", "shellcheck", "pyflakes3",
              # tests/tool/test_manpage.py renders docs/vrdma.8 with groff.
              "groff-base",

@@ -30,7 +30,7 @@ import shutil
 import subprocess
 
 from . import config as cfgmod
-from . import nsguest, remote
+from . import netpipe, nsguest, remote
 from .node import Node
 from .util import VrdmaError, locked, progress
 
@@ -58,7 +58,7 @@ exec ip netns exec {netns} env TMPDIR={tmp} \\
     OMPI_MCA_plm_rsh_agent={rsh} OMPI_MCA_plm_rsh_no_tree_spawn=1 \\
     OMPI_MCA_pml=ob1 OMPI_MCA_btl=tcp,self \\
     OMPI_MCA_btl_tcp_if_include=eth0 OMPI_MCA_oob_tcp_if_include=eth0 \\
-    OMPI_MCA_mpi_yield_when_idle=1 OMPI_MCA_hwloc_base_binding_policy=none \\
+    {mca}OMPI_MCA_hwloc_base_binding_policy=none \\
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$@"
 """
 
@@ -177,7 +177,9 @@ def prolog(config_dir, run_dir):
         _write(os.path.join(jobdir, "run"), RUN.format(
             job=job, netns=first, tmp=remote.ompi_tmpdir(first),
             hostfile=os.path.join(jobdir, "hostfile"),
-            rsh=os.path.join(jobdir, "rsh")), 0o755)
+            rsh=os.path.join(jobdir, "rsh"),
+            mca="".join(f"OMPI_MCA_{name}={value} "
+                        for name, value in netpipe.MCA_SETTINGS)), 0o755)
 
 
 def _rsh(job, me, plan):

@@ -25,6 +25,25 @@ from vrdmalib import netpipe
 CTL = "198.19.250.254"
 
 
+def orted_ancestry(seen):
+    """Adds each running Open MPI daemon (orted) to seen: pid -> the
+    names of its ancestors, parent first."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or pid in seen:
+            continue
+        try:
+            if vrdmatest.read(f"/proc/{pid}/comm").strip() != "orted":
+                continue
+            chain, p = [], pid
+            while p not in ("0", "1"):
+                status = vrdmatest.read(f"/proc/{p}/status")
+                p = re.search(r"^PPid:\s+(\d+)", status, re.M).group(1)
+                chain.append(vrdmatest.read(f"/proc/{p}/comm").strip())
+        except (OSError, AttributeError):
+            continue  # gone meanwhile
+        seen[pid] = chain
+
+
 class Slurm:
     """slurmctld in the management network's hub namespace, one slurmd
     per host in the host's namespace; all files in scratch; commands get
@@ -125,12 +144,30 @@ class Slurm:
                                "\n".join(text.splitlines()[-25:]))
         return "\n".join(out)
 
-    def wait_done(self, jobid, timeout, run_dir):
+    @staticmethod
+    def stuck(show_job):
+        """What a job that does not end has printed so far (its StdOut,
+        from scontrol's show job), and the MPI processes still there."""
+        out = []
+        m = re.search(r"StdOut=(\S+)", show_job)
+        if m and os.path.exists(m.group(1)):
+            out.append(f"--- job output\n{vrdmatest.read(m.group(1))}")
+        ps = subprocess.run(["ps", "-eo", "pid,ppid,stat,etime,wchan:20,args"],
+                            capture_output=True, text=True, check=False)
+        out.append("--- MPI processes\n" + "\n".join(
+            line for line in ps.stdout.splitlines()
+            if re.search(r"mpirun|orted|NPopenmpi|srun", line)))
+        return "\n".join(out) + "\n"
+
+    def wait_done(self, jobid, timeout, run_dir, each_second=None):
         """The job's final state (COMPLETED, FAILED, CANCELLED...) once
         it has ended; a job still going after timeout is cancelled and
-        the test fails with the logs."""
+        the test fails with the logs. each_second() is called while it
+        runs."""
         deadline = time.monotonic() + timeout
         while True:
+            if each_second:
+                each_second()
             out = self.run("scontrol", "show", "job", str(jobid), ok=False)
             m = re.search(r"JobState=(\w+)", out.stdout)
             state = m.group(1) if m else "?"
@@ -140,11 +177,12 @@ class Slurm:
             drained = "drain" in self.run("sinfo", "-h", "-o", "%t",
                                           ok=False).stdout
             if drained or time.monotonic() > deadline:
+                stuck = self.stuck(out.stdout)
                 self.run("scancel", str(jobid), ok=False)
                 self.case.fail(f"job {jobid} still {state} "
                                f"{'(a node drained)' if drained else ''}"
                                f" after {timeout} s:\n{out.stdout}"
-                               f"{self.logs(run_dir)}")
+                               f"{stuck}{self.logs(run_dir)}")
             time.sleep(1)
 
 
@@ -187,10 +225,21 @@ class SlurmJobs(Case):
         job = slurm.run("sbatch", "-N2", "--vrdma", "-o", out, "-D",
                         self.state, script)
         jobid = int(job.stdout.split()[-1])
-        state = slurm.wait_done(jobid, 300, run_dir)
+        orteds = {}
+        state = slurm.wait_done(jobid, 300, run_dir,
+                                lambda: orted_ancestry(orteds))
         text = vrdmatest.read(out)
         print(f"job in {time.monotonic() - t0:.1f} s:\n{text}")
         self.assertEqual(state, "COMPLETED", text + slurm.logs(run_dir))
+        # The other node's rank is started by an Open MPI daemon that
+        # srun started there: it must stay in its job step. A daemon that
+        # left it (--daemonize) could be killed with the step's process
+        # group before it did (the job then hung in one run of six).
+        self.assertTrue(orteds, "no orted seen while the job ran")
+        for pid, chain in orteds.items():
+            self.assertIn("slurmstepd", chain,
+                          f"orted {pid} outside its job step: "
+                          f"{' < '.join(chain)}")
         subnet = f"10.{128 + jobid // 256 % 64}.{jobid % 256}"
         self.assertIn(f"hostfile: {subnet}.1 slots=1 {subnet}.2 slots=1",
                       text)

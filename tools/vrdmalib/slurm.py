@@ -43,7 +43,10 @@ RUN = """#!/bin/sh
 # node's first guest of the job ({netns}), Open MPI set to start ranks in
 # the job's guests ($VRDMA_HOSTFILE) through their rsh agent, over the
 # guests' eth0. The Slurm variables go: mpirun would read the job's node
-# allocation from them, not the guests.
+# allocation from them, not the guests. orte_leave_session_attached: the
+# daemon that srun starts on another node stays in its job step instead
+# of daemonizing, which Slurm could kill with the step's process group
+# before it left it (the job then hung: docs/quirks.md).
 set -eu
 PATH=$PATH:/usr/sbin:/sbin
 for v in $(env | sed -n 's/^\\(SLURM_[A-Za-z0-9_]*\\)=.*/\\1/p'); do
@@ -57,6 +60,7 @@ exec ip netns exec {netns} env TMPDIR={tmp} \\
     OMPI_MCA_orte_default_hostfile={hostfile} \\
     OMPI_MCA_plm_rsh_agent={rsh} OMPI_MCA_plm_rsh_no_tree_spawn=1 \\
     OMPI_MCA_pml=ob1 OMPI_MCA_btl=tcp,self \\
+    OMPI_MCA_orte_leave_session_attached=1 \\
     OMPI_MCA_btl_tcp_if_include=eth0 OMPI_MCA_oob_tcp_if_include=eth0 \\
     {mca}OMPI_MCA_hwloc_base_binding_policy=none \\
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$@"

@@ -189,16 +189,10 @@ class Hosts(Case):
         so no guest ping is lost and NPtcp across hosts completes."""
         h = self.make(n=2, guests_per_host=1, transports="tcp")
         for name in h.names:
-            nft = ["ip", "netns", "exec", name, "nft"]
-            subprocess.run([*nft, "add", "table", "inet", "vrdmaloss"],
-                           check=True)
-            subprocess.run([*nft, "add", "chain", "inet", "vrdmaloss", "out",
-                            "{ type filter hook output priority 0; }"],
-                           check=True)
-            subprocess.run([*nft, "add", "rule", "inet", "vrdmaloss", "out",
-                            "meta", "oifname", hostsmod.FABRIC_DEV, "numgen",
-                            "random", "mod", "100", "<", "1", "counter",
-                            "drop"], check=True)
+            vrdmatest.nft_drop(name, "vrdmaloss", "output",
+                               ["meta", "oifname", hostsmod.FABRIC_DEV,
+                                "numgen", "random", "mod", "100", "<",
+                                "1"])
         a, b = h.guests[h.names[0]][0], h.guests[h.names[1]][0]
         out = subprocess.run(
             ["ip", "netns", "exec", a["netns"], "ping", "-c", "300", "-i",
@@ -211,14 +205,8 @@ class Hosts(Case):
         rows, _ = netpipe.nptcp(server, client, b["ip"].split("/")[0],
                                 upper=65536, quick=True)
         self.assertGreaterEqual(rows[-1]["bytes"], 65536)
-        dropped = 0
-        for name in h.names:
-            rules = subprocess.run(
-                ["ip", "netns", "exec", name, "nft", "list", "table", "inet",
-                 "vrdmaloss"], capture_output=True, text=True,
-                check=True).stdout
-            dropped += int(re.search(r"counter packets (\d+)",
-                                     rules).group(1))
+        dropped = sum(vrdmatest.nft_dropped(name, "vrdmaloss")
+                      for name in h.names)
         print(f"{dropped} fabric packets dropped; NPtcp to "
               f"{rows[-1]['bytes']} B, {rows[-1]['gbits']:.2f} Gbit/s")
         self.assertGreater(dropped, 0, "the rule dropped packets")

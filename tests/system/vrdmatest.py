@@ -39,6 +39,26 @@ def rand_name(prefix):
     return f"{prefix}{secrets.token_hex(3)}"
 
 
+def nft_drop(netns, table, hook, match):
+    """In netns, an nftables table that drops (and counts) the packets
+    match (nft words) selects at hook ("input", "output")."""
+    nft = ["ip", "netns", "exec", netns, "nft"]
+    subprocess.run([*nft, "add", "table", "inet", table], check=True)
+    subprocess.run([*nft, "add", "chain", "inet", table, hook,
+                    f"{{ type filter hook {hook} priority 0; }}"],
+                   check=True)
+    subprocess.run([*nft, "add", "rule", "inet", table, hook, *match,
+                    "counter", "drop"], check=True)
+
+
+def nft_dropped(netns, table):
+    """Packets nft_drop's table in netns dropped so far."""
+    out = subprocess.run(["ip", "netns", "exec", netns, "nft", "list",
+                          "table", "inet", table], capture_output=True,
+                         text=True, check=True).stdout
+    return int(re.search(r"counter packets (\d+)", out).group(1))
+
+
 def snapshot():
     """What a node could leave behind on this machine."""
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True,

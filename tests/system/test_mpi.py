@@ -11,8 +11,8 @@ connecting socket and uncounts it although it never counted it. With the
 count at 0 that rank polls its sockets once per event tick (10 ms by
 default) and every message waits for the tick: 10 ms round trips, seen
 as a `vrdma bench` NPmpi run at 5 ms per message. Which rank connects
-first is chance in NPmpi; here rank 1's connect is held back (its SYN
-dropped once) so that the race is taken every run. The assertion counts
+first is chance in NPmpi; here rank 1's connect is held back (its SYNs
+dropped) so that the race is taken every run. The assertion counts
 system calls, not time: while rank 1 waits it yields (sched_yield) and
 polls its sockets (poll); with the fix it polls at least every 8th
 progress call, in the broken state once per 10 ms, thousands of yields
@@ -50,9 +50,9 @@ def counts(path):
 class SimultaneousConnect(Case):
     def test_no_event_tick_wait(self):
         a, b = self.veth_namespaces()
-        # On a's side: the first SYN of b's connects to the BTL's ports
-        # dropped (the kernel resends it a second later, when rank 0's
-        # connection has long been accepted).
+        # On a's side: b's SYNs to the BTL's ports dropped, so rank 1's
+        # own connect never completes; it is closed once rank 1 takes
+        # rank 0's connection.
         vrdmatest.nft_drop(a, "vrdmampi", "input",
                            ["ip", "saddr", "198.18.0.2", "tcp", "dport",
                             f"{PORT_MIN}-{PORT_MIN + PORT_RANGE - 1}",

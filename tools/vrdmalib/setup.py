@@ -45,8 +45,8 @@ PACKAGES = {
     # ssh: vrdma bench --hosts reaches real hosts with it; perf: vrdma
     # bench --profile.
     "bench": ["python3-matplotlib", "openssh-client", "linux-perf"],
-    # nftables: the fault tests' random loss on the fabric link.
-    # python3-mpi4py: test_mpi's two ranks.
+    # nftables: the fault tests' random loss on the fabric link and
+    # test_mpi's held-back connect; python3-mpi4py: test_mpi's ranks.
     "test": ["nftables", "python3-mpi4py", "dpdk-dev", "clang",
              "libclang-rt-14-dev", "clang-format",
              "cppcheck", "shellcheck", "pyflakes3",

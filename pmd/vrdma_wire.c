@@ -242,23 +242,28 @@ vrdma_wire_batch_init(struct vrdma_wire_batch *b, void *buf, size_t cap)
 	b->buf = buf;
 	b->cap = cap;
 	b->len = VRDMA_WIRE_HDR_LEN;
+	b->used = VRDMA_WIRE_HDR_LEN;
 	return 0;
 }
 
-int
-vrdma_wire_batch_add(struct vrdma_wire_batch *b,
-		     const struct vrdma_wire_frame *f, void **frame_dst)
+/* Writes f's record header at the end of b's written bytes; 0, or as
+ * vrdma_wire_batch_add refuses. */
+static int
+put_record(struct vrdma_wire_batch *b, const struct vrdma_wire_frame *f,
+	   bool gather)
 {
 	struct vrdma_wire_frame_hdr fh;
-	uint8_t *dst;
 
 	if (check_wire_frame(f) != VRDMA_WIRE_OK || f->pad != 0)
+		return -EINVAL;
+	if (b->count > 0 && b->gather != gather)
 		return -EINVAL;
 	if (b->buf == NULL || b->count >= VRDMA_WIRE_MAX_BATCH)
 		return -ENOSPC;
 	/*
-	 * b->len <= b->cap always holds; the static assert in vrdma_wire.h
-	 * keeps a full batch's payload length within its 32-bit field.
+	 * b->used <= b->len <= b->cap always holds; the static assert in
+	 * vrdma_wire.h keeps a full batch's payload length within its 32-bit
+	 * field.
 	 */
 	if (VRDMA_WIRE_FRAME_HDR_LEN + (size_t)f->len > b->cap - b->len)
 		return -ENOSPC;
@@ -269,15 +274,42 @@ vrdma_wire_batch_add(struct vrdma_wire_batch *b,
 	fh.l3_len = htole16(f->l3_len);
 	fh.l2_len = f->l2_len;
 	fh.l4_len = f->l4_len;
-	memcpy(b->buf + b->len, &fh, sizeof(fh));
-	dst = b->buf + b->len + sizeof(fh);
+	memcpy(b->buf + b->used, &fh, sizeof(fh));
+	b->gather = gather;
+	b->count++;
+	b->len += sizeof(fh) + f->len;
+	b->used += sizeof(fh);
+	return 0;
+}
+
+int
+vrdma_wire_batch_add(struct vrdma_wire_batch *b,
+		     const struct vrdma_wire_frame *f, void **frame_dst)
+{
+	uint8_t *dst;
+	int ret = put_record(b, f, false);
+
+	if (ret != 0)
+		return ret;
+	dst = b->buf + b->used;
 	if (f->data != NULL)
 		memcpy(dst, f->data, f->len);
 	if (frame_dst != NULL)
 		*frame_dst = dst;
-	b->len += sizeof(fh) + f->len;
-	b->count++;
+	b->used += f->len;
 	return 0;
+}
+
+int
+vrdma_wire_batch_add_gather(struct vrdma_wire_batch *b,
+			    const struct vrdma_wire_frame *f, void **hdr_dst)
+{
+	size_t at = b->used;
+	int ret = put_record(b, f, true);
+
+	if (ret == 0 && hdr_dst != NULL)
+		*hdr_dst = b->buf + at;
+	return ret;
 }
 
 int

@@ -215,9 +215,12 @@ struct vrdma_wire_msg {
  */
 struct vrdma_wire_batch {
 	uint8_t *buf;	/* start of the message */
-	size_t cap;	/* bytes available at buf */
-	size_t len;	/* bytes used, header included */
+	size_t cap;	/* bytes the message may have */
+	size_t len;	/* bytes of the message, header included */
+	size_t used;	/* bytes written at buf: len, or the headers only
+			 * if gathered */
 	uint16_t count; /* records added */
+	bool gather;	/* records' frames are sent from elsewhere */
 };
 
 /*
@@ -268,6 +271,18 @@ int vrdma_wire_batch_init(struct vrdma_wire_batch *b, void *buf, size_t cap);
  */
 int vrdma_wire_batch_add(struct vrdma_wire_batch *b,
 			 const struct vrdma_wire_frame *f, void **frame_dst);
+
+/*
+ * Appends the record of frame f whose bytes the caller sends from elsewhere
+ * (a gathered batch: an iov of each record header followed by its frame's
+ * bytes): writes the per-frame header at buf and returns where in *hdr_dst;
+ * the frame's bytes count towards the message's length and cap but take no
+ * room at buf. A batch is either copied (vrdma_wire_batch_add) or gathered.
+ * Returns as vrdma_wire_batch_add, and -EINVAL in a copied batch.
+ */
+int vrdma_wire_batch_add_gather(struct vrdma_wire_batch *b,
+				const struct vrdma_wire_frame *f,
+				void **hdr_dst);
 
 /*
  * Writes the message header of the batch. Returns the message length (header

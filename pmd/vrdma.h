@@ -67,7 +67,9 @@ extern int vrdma_logtype;
 #define VRDMA_BATCH_BYTES     16384 /* one coalesced message, eager size */
 #define VRDMA_BATCH_FRAME     1536  /* frames up to this are coalesced */
 #define VRDMA_BATCHES	      128   /* coalesced messages in flight */
-#define VRDMA_TX_RECLAIM      64    /* progress calls before a burst stops */
+/* A full batch of one-segment frames, or one frame of the most segments. */
+#define VRDMA_BATCH_IOV	 (2 * VRDMA_WIRE_MAX_BATCH + VRDMA_MAX_SEGS)
+#define VRDMA_TX_RECLAIM 64 /* progress calls before a burst stops */
 /* A tx burst with no send in flight progresses UCX only if the last
  * progress call is older than this (connections, keepalive): a progress
  * call costs a system call (vrdma_fabric.c), on the round trip's path. */
@@ -208,6 +210,12 @@ struct vrdma_batch {
 	int peer;
 	uint16_t q; /* remote rx queue (AM id VRDMA_AM_ID + q) */
 	int next_free;
+	/* The frames' mbufs, held until UCX is done with the message, and
+	 * the message's iov: each record's header (in buf), then its
+	 * frame's segments. */
+	struct rte_mbuf *m[VRDMA_WIRE_MAX_BATCH];
+	unsigned int n_iov;
+	ucp_dt_iov_t iov[VRDMA_BATCH_IOV];
 	uint8_t buf[VRDMA_BATCH_BYTES];
 };
 

@@ -91,13 +91,18 @@ batch_get(struct vrdma_lane *lane, int peer)
 	lane->n_batch_free--;
 	b->lane = lane;
 	b->peer = peer;
+	b->n_iov = 0;
 	vrdma_wire_batch_init(&b->wb, b->buf, sizeof(b->buf));
 	return b;
 }
 
+/* Back on the free list, with the references to its frames dropped. */
 static void
 batch_put(struct vrdma_lane *lane, struct vrdma_batch *b)
 {
+	if (b->wb.count > 0)
+		rte_pktmbuf_free_bulk(b->m, b->wb.count);
+	b->wb.count = 0;
 	b->next_free = (int)(b - lane->batches);
 	RTE_SWAP(b->next_free, lane->batch_free);
 	lane->n_batch_free++;
@@ -938,9 +943,11 @@ batch_flush(struct vrdma_lane *lane, struct vrdma_txq *txq, int peer_idx,
 	ucp_request_param_t param = {
 		.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK |
 				UCP_OP_ATTR_FIELD_USER_DATA |
-				UCP_OP_ATTR_FIELD_FLAGS,
+				UCP_OP_ATTR_FIELD_FLAGS |
+				UCP_OP_ATTR_FIELD_DATATYPE,
 		.cb.send = batch_done,
 		.user_data = b,
+		.datatype = ucp_dt_make_iov(),
 		.flags = UCP_AM_SEND_FLAG_REPLY | UCP_AM_SEND_FLAG_EAGER,
 	};
 	ucs_status_ptr_t req;
@@ -957,8 +964,7 @@ batch_flush(struct vrdma_lane *lane, struct vrdma_txq *txq, int peer_idx,
 		return;
 	}
 	req = ucp_am_send_nbx(vrdma_peer_tx_ep(peer), VRDMA_AM_ID + q, b->buf,
-			      VRDMA_WIRE_HDR_LEN, b->buf + VRDMA_WIRE_HDR_LEN,
-			      (size_t)len - VRDMA_WIRE_HDR_LEN, &param);
+			      VRDMA_WIRE_HDR_LEN, b->iov, b->n_iov, &param);
 	if (UCS_PTR_IS_ERR(req)) {
 		peer->stats.drops += b->wb.count;
 		txq->stats.errors += b->wb.count;
@@ -970,13 +976,15 @@ batch_flush(struct vrdma_lane *lane, struct vrdma_txq *txq, int peer_idx,
 		batch_put(lane, b);
 }
 
-/* Copy a small frame into peer's open batch; false if it cannot be. */
+/* Add one reference of small frame m to peer's open batch, which holds it
+ * until the message is sent; false if it cannot be (the reference is the
+ * caller's still). */
 static bool
 batch_add(struct vrdma_lane *lane, struct vrdma_txq *txq, int peer_idx,
-	  uint16_t q, const struct rte_mbuf *m, struct vrdma_wire_frame *f)
+	  uint16_t q, struct rte_mbuf *m, struct vrdma_wire_frame *f)
 {
 	struct vrdma_peer *peer = &lane->peers[peer_idx];
-	void *dst;
+	void *hdr;
 	int tries;
 
 	for (tries = 0; tries < 2; tries++) {
@@ -989,11 +997,17 @@ batch_add(struct vrdma_lane *lane, struct vrdma_txq *txq, int peer_idx,
 			b->q = q;
 			lane->open[peer_idx][q] = b;
 		}
-		f->data = NULL;
-		if (vrdma_wire_batch_add(&b->wb, f, &dst) == 0) {
-			if (rte_pktmbuf_read(m, 0, m->pkt_len, dst) != dst)
-				rte_memcpy(dst, rte_pktmbuf_mtod(m, void *),
-					   m->pkt_len);
+		if (b->n_iov + 1u + m->nb_segs <= RTE_DIM(b->iov) &&
+		    vrdma_wire_batch_add_gather(&b->wb, f, &hdr) == 0) {
+			b->m[b->wb.count - 1] = m;
+			b->iov[b->n_iov].buffer = hdr;
+			b->iov[b->n_iov++].length = VRDMA_WIRE_FRAME_HDR_LEN;
+			for (struct rte_mbuf *seg = m; seg != NULL;
+			     seg = seg->next) {
+				b->iov[b->n_iov].buffer =
+					rte_pktmbuf_mtod(seg, void *);
+				b->iov[b->n_iov++].length = seg->data_len;
+			}
 			peer->stats.tx_frames++;
 			peer->stats.tx_bytes += m->pkt_len;
 			return true;
@@ -1021,6 +1035,16 @@ tx_room(struct vrdma_lane *lane, bool small, unsigned int nb)
 		ucp_worker_progress(lane->worker);
 	}
 	return false;
+}
+
+/* One reference of m per peer's send, on every segment: each completion
+ * frees the whole chain (rte_pktmbuf_free). */
+static void
+add_refs(struct rte_mbuf *m, unsigned int nb)
+{
+	if (nb > 1)
+		for (struct rte_mbuf *seg = m; seg != NULL; seg = seg->next)
+			rte_mbuf_refcnt_update(seg, (int16_t)(nb - 1));
 }
 
 /* The lane of the tx burst's thread (see vrdma.h). */
@@ -1094,6 +1118,7 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 			/* Small: copied into one message per peer per burst;
 			 * UCX's per-message cost is what limits small frames.
 			 */
+			add_refs(m, nb);
 			for (peer = 0, left = dests; left != 0;
 			     peer++, left >>= 1) {
 				if (!(left & 1))
@@ -1101,11 +1126,11 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 				if (batch_add(lane, txq, (int)peer, q, m, &f)) {
 					taken++;
 				} else {
+					rte_pktmbuf_free(m);
 					lane->peers[peer].stats.drops++;
 					txq->stats.errors++;
 				}
 			}
-			rte_pktmbuf_free(m);
 			goto count;
 		}
 		/* Large: a message of its own per peer, behind its header
@@ -1115,12 +1140,7 @@ vrdma_tx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 			f.pad = VRDMA_PAD;
 		if (vrdma_wire_encode(hdr, sizeof(hdr), &f) < 0)
 			goto drop;
-		/* One reference per peer's send, on every segment: each
-		 * completion frees the whole chain (rte_pktmbuf_free). */
-		if (nb > 1)
-			for (struct rte_mbuf *seg = m; seg != NULL;
-			     seg = seg->next)
-				rte_mbuf_refcnt_update(seg, (int16_t)(nb - 1));
+		add_refs(m, nb);
 		for (peer = 0, left = dests; left != 0; peer++, left >>= 1)
 			if ((left & 1) && tx_one(lane, txq, &lane->peers[peer],
 						 m, hdr, f.pad, q))

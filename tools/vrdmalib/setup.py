@@ -31,6 +31,8 @@ PACKAGES = {
                "libvirt-daemon-system"],
     "build": ["meson", "ninja-build", "pkg-config", "gcc", "libc6-dev",
               "libdpdk-dev", "libcmocka-dev", "libssl-dev",
+              # vrdma-vhost-ns batches the tap's system calls with it.
+              "liburing-dev",
               "dpkg-dev"],  # apt-get source, for the driver headers
     # vrdma roce: soft-RoCE hosts (QEMU VMs on this root file system):
     # their initramfs shell, the agent they run, verbs tools and the

@@ -9,6 +9,9 @@
  * Everything the switch writes (used ids, lengths, num_buffers) is checked
  * here; a violation is returned with a reason and the caller disconnects
  * (vu_ctl.c). No logging, no allocation, no blocking in the loops.
+ * With vrdma_vu_uring_init, the loops batch the tap's reads and writes
+ * through an io_uring (many per system call); without it, or when it
+ * fails, they make one read or writev per frame.
  * vu_vring.h holds the ring code, vu_ctl.c the handshake that hands these
  * rings to the switch, vhost_ns.c the event loop that runs the loops.
  */
@@ -20,6 +23,9 @@
 #include <stdint.h>
 
 #include "vu_vring.h"
+
+struct io_uring;
+struct iovec;
 
 #define VRDMA_VU_VNET_HDR_LEN	 12 /* struct virtio_net_hdr_v1, VERSION_1 */
 #define VRDMA_VU_NUM_BUFFERS_OFF 10
@@ -33,6 +39,9 @@
 #define VRDMA_VU_TX_RING_MAX 256
 #define VRDMA_VU_BURST	     64
 #define VRDMA_VU_GPA_BASE    0x40000000ull /* no descriptor ever points at 0 */
+/* Tap reads in one io_uring submission, at least: a lone frame and the
+ * -EAGAIN that says the tap is empty cost one system call. */
+#define VRDMA_VU_URING_MIN_READS 2
 
 struct vrdma_vu_dir_stats {
 	uint64_t frames;
@@ -68,6 +77,14 @@ struct vrdma_vu_qpair {
 	 * or resumes watching the tap; may be NULL. */
 	void (*on_tap_pause)(struct vrdma_vu_qpair *p, bool pause);
 	void *owner; /* for on_tap_pause */
+	/* io_uring batching of the tap's reads and writes; NULL: one read or
+	 * writev per frame. Nothing is ever left in flight between calls of
+	 * the loops: every submission is reaped before they return. */
+	struct io_uring *uring;
+	struct iovec *uring_iov;  /* one burst's frames, for the writes */
+	unsigned int uring_reads; /* reads in the next call's first batch */
+	int uring_err;		  /* errno of io_uring given up in a loop; the
+				   * owner logs it and sets it back to 0 */
 	struct vrdma_vu_dir_stats to_switch;
 	struct vrdma_vu_dir_stats from_switch;
 };
@@ -122,6 +139,22 @@ int vrdma_vu_switch_to_tap(struct vrdma_vu_qpair *p, bool *more,
  * may not have accepted this time. Control path, not the copy loops.
  */
 unsigned int vrdma_vu_tap_discard(struct vrdma_vu_qpair *p);
+
+/*
+ * Batch p's tap reads and writes through an io_uring of its own from now
+ * on: a loop call reads a burst of frames with one io_uring_enter (reads
+ * with RWF_NOWAIT: an empty tap answers -EAGAIN, it never holds a buffer
+ * in flight) and writes a burst of frames with another. Set p->tap first.
+ * Returns 0, or -errno when io_uring is not available (the sysctl
+ * kernel.io_uring_disabled, seccomp, an old kernel): p keeps read and
+ * writev.
+ * If io_uring fails later, in a loop, the loop goes back to read and
+ * writev for good and sets p->uring_err.
+ */
+int vrdma_vu_uring_init(struct vrdma_vu_qpair *p);
+
+/* Release p's io_uring, if any; p goes back to read and writev. */
+void vrdma_vu_uring_exit(struct vrdma_vu_qpair *p);
 
 /* Empty an eventfd's counter (a call or a kick we have seen): one read. */
 void vrdma_vu_drain_eventfd(int fd);

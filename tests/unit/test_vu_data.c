@@ -14,7 +14,15 @@
  * connection discarded and counted; and every rejection of what
  * the switch writes: descriptor ids out of range, a tx buffer returned
  * that was never lent or twice, bad lengths, bad num_buffers, an
- * impossible used index.
+ * impossible used index. Each of these runs twice: the tap read and
+ * written one frame per system call, and batched through io_uring.
+ * For io_uring alone: a burst of reads in one submission, sized after the
+ * last call's frames; an empty tap answering at once, nothing left in
+ * flight; a burst of writes in one submission, a lone frame by writev, a
+ * full tap dropping rather than waiting; a ring that fails in a loop
+ * given up for read and writev without losing a frame; and io_uring
+ * refused (seccomp here, as kernel.io_uring_disabled would) leaving the
+ * plain path working.
  */
 
 #include <errno.h>
@@ -31,6 +39,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <liburing.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "vu_data.h"
 
@@ -38,6 +52,10 @@
 #define HDR	      VRDMA_VU_VNET_HDR_LEN
 #define FRAME_MAX     (VRDMA_VU_TX_BUF_SIZE + 1)
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Set by the io_uring variant of each test: fx_new gives the pair an
+ * io_uring. */
+static bool with_uring;
 
 struct fx {
 	struct vrdma_vu_qpair p;
@@ -89,6 +107,8 @@ fx_new(bool event_idx)
 	f->ns = sv[1];
 	f->p.on_tap_pause = on_pause;
 	f->p.owner = f;
+	if (with_uring)
+		assert_int_equal(vrdma_vu_uring_init(&f->p), 0);
 	vrdma_vu_qpair_reset(&f->p, event_idx);
 	return f;
 }
@@ -100,6 +120,7 @@ fx_free(struct fx *f)
 		close(f->p.kick[i]);
 		close(f->p.call[i]);
 	}
+	vrdma_vu_uring_exit(&f->p);
 	close(f->p.tap);
 	if (f->ns >= 0)
 		close(f->ns);
@@ -693,26 +714,342 @@ test_tap_discard(void **state)
 	fx_free(f);
 }
 
+/* Requests the kernel has taken from f's ring so far. */
+static unsigned int
+sqes_taken(const struct fx *f)
+{
+	return __atomic_load_n(f->p.uring->sq.khead, __ATOMIC_ACQUIRE);
+}
+
+/* Nothing of f's ring is left to submit or to reap. */
+static void
+assert_ring_idle(const struct fx *f)
+{
+	assert_int_equal(io_uring_sq_ready(f->p.uring), 0);
+	assert_int_equal(io_uring_cq_ready(f->p.uring), 0);
+}
+
+/* After a call that read 8 frames, 10 frames queued are read by one
+ * batch of 16 reads: 10 frames and 6 -EAGAINs, one submission (a second
+ * batch would take more requests). The next call starts with 20 reads,
+ * twice the frames. */
+static void
+test_uring_tx_one_submission(void **state)
+{
+	struct fx *f = fx_new(false);
+	const struct vrdma_vring_desc *d;
+	const char *why = NULL;
+	bool more = false;
+	unsigned int before;
+	uint16_t id;
+
+	(void)state;
+	f->p.uring_reads = 16;
+	for (unsigned int i = 0; i < 10; i++)
+		ns_send(f, 100 + i, i);
+	before = sqes_taken(f);
+	assert_int_equal(vrdma_vu_tap_to_switch(&f->p, &more, &why), 0);
+	assert_int_equal(sqes_taken(f) - before, 16);
+	assert_false(more);
+	assert_int_equal(f->p.to_switch.frames, 10);
+	/* In the tap's order. */
+	for (unsigned int i = 0; i < 10; i++) {
+		assert_true(dev_take(&f->p.tx, &f->tx_seen, &id, &d));
+		assert_int_equal(d->len, 100 + i);
+	}
+	assert_int_equal(f->p.tx_nfree, f->p.tx_num - 10);
+	assert_int_equal(f->p.uring_reads, 20);
+	assert_int_equal(eventfd_take(f->p.kick[1]), 1);
+	assert_ring_idle(f);
+	fx_free(f);
+}
+
+/* A lone frame (ping-pong) takes one submission of two reads, and so
+ * does the next; a burst grows the batches to the budget. */
+static void
+test_uring_tx_batch_size(void **state)
+{
+	struct fx *f = fx_new(false);
+	const char *why;
+	bool more = false;
+	unsigned int before;
+
+	(void)state;
+	assert_int_equal(f->p.uring_reads, VRDMA_VU_URING_MIN_READS);
+	for (int round = 0; round < 2; round++) {
+		ns_send(f, 60, 1);
+		before = sqes_taken(f);
+		assert_int_equal(vrdma_vu_tap_to_switch(&f->p, &more, &why), 0);
+		assert_int_equal(sqes_taken(f) - before, 2);
+		assert_int_equal(f->p.uring_reads, 2);
+	}
+	/* 100 frames: batches of 2, 4, 8, 16, 32 and the 2 left of the
+	 * budget, all full; the next call starts with a whole burst. */
+	for (unsigned int i = 0; i < 100; i++)
+		ns_send(f, 60, i);
+	before = sqes_taken(f);
+	assert_int_equal(vrdma_vu_tap_to_switch(&f->p, &more, &why), 0);
+	assert_true(more);
+	assert_int_equal(sqes_taken(f) - before, VRDMA_VU_BURST);
+	assert_int_equal(f->p.to_switch.frames, 2 + VRDMA_VU_BURST);
+	assert_int_equal(f->p.uring_reads, VRDMA_VU_BURST);
+	/* The 36 left: one batch as large as the free buffers (62 of 128:
+	 * the switch has not given any back), then a batch of twice 36 is
+	 * more than a burst. */
+	before = sqes_taken(f);
+	more = false;
+	assert_int_equal(vrdma_vu_tap_to_switch(&f->p, &more, &why), 0);
+	assert_false(more);
+	assert_int_equal(sqes_taken(f) - before, RING - 2 - VRDMA_VU_BURST);
+	assert_int_equal(f->p.to_switch.frames, 102);
+	assert_int_equal(f->p.uring_reads, VRDMA_VU_BURST);
+	fx_free(f);
+}
+
+/* An empty tap answers -EAGAIN at once: the call returns (it would hang
+ * here if a read waited for a frame), lends nothing and leaves nothing
+ * in flight; a frame sent afterwards is read by the next call. */
+static void
+test_uring_tx_empty(void **state)
+{
+	struct fx *f = fx_new(false);
+	const char *why = NULL;
+	bool more = false;
+
+	(void)state;
+	f->p.uring_reads = VRDMA_VU_BURST;
+	assert_int_equal(vrdma_vu_tap_to_switch(&f->p, &more, &why), 0);
+	assert_false(more);
+	assert_int_equal(f->p.to_switch.frames, 0);
+	assert_int_equal(f->p.to_switch.drops, 0);
+	assert_int_equal(f->p.tx_nfree, f->p.tx_num);
+	assert_int_equal(f->p.tx.avail->idx, 0);
+	assert_int_equal(eventfd_take(f->p.kick[1]), 0);
+	assert_int_equal(f->p.uring_reads, VRDMA_VU_URING_MIN_READS);
+	assert_ring_idle(f);
+	ns_send(f, 200, 1);
+	assert_int_equal(vrdma_vu_tap_to_switch(&f->p, &more, &why), 0);
+	assert_int_equal(f->p.to_switch.frames, 1);
+	assert_int_equal(tap_drain(f), 0);
+	assert_null(why);
+	fx_free(f);
+}
+
+/* A burst of frames, one of them merged from two buffers, goes to the
+ * namespace with one submission, in order; a lone frame by writev. */
+static void
+test_uring_rx_one_submission(void **state)
+{
+	struct fx *f = fx_new(false);
+	static uint8_t expect[5][FRAME_MAX], got[FRAME_MAX];
+	static const size_t len[5] = {60, 1514, 2 * VRDMA_VU_RX_BUF_SIZE, 100,
+				      42};
+	const char *why = NULL;
+	bool more = false;
+	unsigned int before;
+
+	(void)state;
+	for (unsigned int i = 0; i < 5; i++)
+		dev_rx_frame(f, len[i], i == 2 ? 2 : 1, i == 2 ? 2 : 1, i,
+			     expect[i]);
+	before = sqes_taken(f);
+	assert_int_equal(vrdma_vu_switch_to_tap(&f->p, &more, &why), 0);
+	assert_int_equal(sqes_taken(f) - before, 5);
+	assert_ring_idle(f);
+	for (unsigned int i = 0; i < 5; i++) {
+		assert_int_equal(recv(f->ns, got, sizeof(got), 0),
+				 (ssize_t)len[i]);
+		assert_memory_equal(got, expect[i], len[i]);
+	}
+	assert_int_equal(f->p.from_switch.frames, 5);
+	assert_int_equal(f->p.rx.avail->idx, RING + 6);
+
+	dev_rx_frame(f, 300, 1, 1, 9, expect[0]);
+	before = sqes_taken(f);
+	assert_int_equal(vrdma_vu_switch_to_tap(&f->p, &more, &why), 0);
+	assert_int_equal(sqes_taken(f) - before, 0);
+	assert_int_equal(recv(f->ns, got, sizeof(got), 0), 300);
+	assert_int_equal(f->p.from_switch.frames, 6);
+	assert_null(why);
+	fx_free(f);
+}
+
+/* A tap with no room answers -EAGAIN: the frames are dropped and
+ * counted, as with writev on the non-blocking fd, and the call does not
+ * wait for room; every buffer goes back to the switch. */
+static void
+test_uring_rx_tap_full(void **state)
+{
+	struct fx *f = fx_new(false);
+	static uint8_t expect[FRAME_MAX];
+	int small = 4096;
+	const char *why;
+	bool more = false;
+
+	(void)state;
+	assert_int_equal(setsockopt(f->p.tap, SOL_SOCKET, SO_SNDBUF, &small,
+				    sizeof(small)),
+			 0);
+	for (unsigned int i = 0; i < 32; i++)
+		dev_rx_frame(f, 4000, 1, 1, i, expect);
+	assert_int_equal(vrdma_vu_switch_to_tap(&f->p, &more, &why), 0);
+	assert_true(f->p.from_switch.drops > 0);
+	assert_true(f->p.from_switch.frames > 0);
+	assert_int_equal(f->p.from_switch.frames + f->p.from_switch.drops, 32);
+	assert_int_equal(f->p.rx.avail->idx, RING + 32);
+	assert_ring_idle(f);
+	fx_free(f);
+}
+
+/* A ring that fails inside the loops (its fd gone) is given up for read
+ * and writev, with the reason for the owner to log; no frame is lost. */
+static void
+test_uring_given_up(void **state)
+{
+	static uint8_t expect[FRAME_MAX], got[FRAME_MAX];
+	const char *why = NULL;
+	bool more = false;
+	struct fx *f;
+
+	(void)state;
+	f = fx_new(false);
+	ns_send(f, 100, 1);
+	ns_send(f, 101, 2);
+	close(f->p.uring->ring_fd);
+	assert_int_equal(vrdma_vu_tap_to_switch(&f->p, &more, &why), 0);
+	assert_null(f->p.uring);
+	assert_int_equal(f->p.uring_err, EBADF);
+	assert_int_equal(f->p.to_switch.frames, 2);
+	assert_int_equal(tap_drain(f), 0);
+	fx_free(f);
+
+	f = fx_new(false);
+	dev_rx_frame(f, 100, 1, 1, 1, expect);
+	dev_rx_frame(f, 200, 1, 1, 2, expect);
+	close(f->p.uring->ring_fd);
+	assert_int_equal(vrdma_vu_switch_to_tap(&f->p, &more, &why), 0);
+	assert_null(f->p.uring);
+	assert_int_equal(f->p.uring_err, EBADF);
+	assert_int_equal(f->p.from_switch.frames, 2);
+	assert_int_equal(recv(f->ns, got, sizeof(got), 0), 100);
+	assert_int_equal(recv(f->ns, got, sizeof(got), 0), 200);
+	assert_int_equal(f->p.rx.avail->idx, RING + 2);
+	fx_free(f);
+	assert_null(why);
+}
+
+/* In a child that seccomp forbids io_uring_setup (EPERM, what
+ * kernel.io_uring_disabled=2 answers too): vrdma_vu_uring_init says so
+ * and leaves the pair on read and writev, which carry a frame each way.
+ * Exits 0 when all of that holds. */
+static void
+uring_refused_child(void)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {ARRAY_SIZE(code), code};
+	static uint8_t expect[FRAME_MAX], got[FRAME_MAX];
+	const char *why;
+	bool more = false;
+	struct fx *f;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		_exit(2);
+	f = fx_new(false);
+	if (vrdma_vu_uring_init(&f->p) != -EPERM || f->p.uring != NULL)
+		_exit(3);
+	ns_send(f, 100, 1);
+	dev_rx_frame(f, 200, 1, 1, 2, expect);
+	dev_rx_frame(f, 300, 1, 1, 3, expect);
+	if (vrdma_vu_tap_to_switch(&f->p, &more, &why) != 0 ||
+	    vrdma_vu_switch_to_tap(&f->p, &more, &why) != 0)
+		_exit(4);
+	if (f->p.to_switch.frames != 1 || f->p.from_switch.frames != 2 ||
+	    recv(f->ns, got, sizeof(got), 0) != 200 ||
+	    recv(f->ns, got, sizeof(got), 0) != 300)
+		_exit(5);
+	fx_free(f);
+	_exit(0);
+}
+
+static void
+test_uring_refused(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		uring_refused_child();
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static int
+uring_on(void **state)
+{
+	(void)state;
+	with_uring = true;
+	return 0;
+}
+
+static int
+uring_off(void **state)
+{
+	(void)state;
+	with_uring = false;
+	return 0;
+}
+
+/* Test f on the plain path, then through io_uring. */
+#define BOTH(f)                                              \
+	cmocka_unit_test(f),                                 \
+	{                                                    \
+#f "_io_uring", f, uring_on, uring_off, NULL \
+	}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reset),
-		cmocka_unit_test(test_tx_one_frame),
-		cmocka_unit_test(test_tx_large_frame),
-		cmocka_unit_test(test_tx_short_frames),
-		cmocka_unit_test(test_tx_burst_budget),
-		cmocka_unit_test(test_tx_ring_full),
-		cmocka_unit_test(test_tx_bad_used),
-		cmocka_unit_test(test_rx_one_frame),
-		cmocka_unit_test(test_rx_merged_frame),
-		cmocka_unit_test(test_rx_partial_frame),
-		cmocka_unit_test(test_rx_tap_write_fails),
-		cmocka_unit_test(test_rx_burst_budget),
-		cmocka_unit_test(test_rx_bad_used),
-		cmocka_unit_test(test_rx_buffer_returned_twice),
-		cmocka_unit_test(test_rx_impossible_used_idx),
-		cmocka_unit_test(test_tap_discard),
+		BOTH(test_tx_one_frame),
+		BOTH(test_tx_large_frame),
+		BOTH(test_tx_short_frames),
+		BOTH(test_tx_burst_budget),
+		BOTH(test_tx_ring_full),
+		BOTH(test_tx_bad_used),
+		BOTH(test_rx_one_frame),
+		BOTH(test_rx_merged_frame),
+		BOTH(test_rx_partial_frame),
+		BOTH(test_rx_tap_write_fails),
+		BOTH(test_rx_burst_budget),
+		BOTH(test_rx_bad_used),
+		BOTH(test_rx_buffer_returned_twice),
+		BOTH(test_rx_impossible_used_idx),
+		BOTH(test_tap_discard),
+		cmocka_unit_test_setup_teardown(test_uring_tx_one_submission,
+						uring_on, uring_off),
+		cmocka_unit_test_setup_teardown(test_uring_tx_batch_size,
+						uring_on, uring_off),
+		cmocka_unit_test_setup_teardown(test_uring_tx_empty, uring_on,
+						uring_off),
+		cmocka_unit_test_setup_teardown(test_uring_rx_one_submission,
+						uring_on, uring_off),
+		cmocka_unit_test_setup_teardown(test_uring_rx_tap_full,
+						uring_on, uring_off),
+		cmocka_unit_test_setup_teardown(test_uring_given_up, uring_on,
+						uring_off),
+		cmocka_unit_test(test_uring_refused),
 	};
 
 	/* A write to a closed tap must fail, not kill the test. */

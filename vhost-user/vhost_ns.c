@@ -81,6 +81,17 @@ tap_pause(struct vrdma_vu_qpair *p, bool pause)
 			 VRDMA_VNS_EV_TAP, p->index);
 }
 
+/* The loops gave io_uring up (p->uring_err): say so, once. */
+static void
+uring_lost(struct vrdma_vns *v, struct vrdma_vu_qpair *p)
+{
+	vrdma_vns_log(v,
+		      "queue %u: io_uring failed (%s); the tap is read and "
+		      "written one frame per system call from now on",
+		      p->index, strerror(p->uring_err));
+	p->uring_err = 0;
+}
+
 static void
 tap_to_switch(struct vrdma_vns *v, struct vrdma_vu_qpair *p)
 {
@@ -88,6 +99,8 @@ tap_to_switch(struct vrdma_vns *v, struct vrdma_vu_qpair *p)
 
 	if (vrdma_vu_tap_to_switch(p, &v->more_work, &why) != 0)
 		vrdma_vu_ctl_disconnect(v, why);
+	if (p->uring_err != 0)
+		uring_lost(v, p);
 }
 
 static void
@@ -97,6 +110,35 @@ switch_to_tap(struct vrdma_vns *v, struct vrdma_vu_qpair *p)
 
 	if (vrdma_vu_switch_to_tap(p, &v->more_work, &why) != 0)
 		vrdma_vu_ctl_disconnect(v, why);
+	if (p->uring_err != 0)
+		uring_lost(v, p);
+}
+
+/* Batch each queue's tap reads and writes with io_uring, or say why
+ * not (one line) and keep read and writev. */
+static void
+uring_setup(struct vrdma_vns *v)
+{
+	int ret = 0;
+
+	if (!v->o.io_uring) {
+		vrdma_vns_log(v, "tap I/O: read and writev (--no-io-uring)");
+		return;
+	}
+	for (unsigned int q = 0; q < v->o.queues && ret == 0; q++)
+		ret = vrdma_vu_uring_init(&v->qp[q]);
+	if (ret == 0) {
+		vrdma_vns_log(v, "tap I/O: batched with io_uring");
+		return;
+	}
+	for (unsigned int q = 0; q < v->o.queues; q++)
+		vrdma_vu_uring_exit(&v->qp[q]);
+	vrdma_vns_log(v,
+		      "tap I/O: read and writev, io_uring is not available "
+		      "(%s%s)",
+		      strerror(-ret),
+		      ret == -EPERM ? ": kernel.io_uring_disabled or seccomp"
+				    : "");
 }
 
 static void
@@ -147,6 +189,7 @@ setup(struct vrdma_vns *v)
 	if (vrdma_vu_ctl_mem_create(v) != 0 || vrdma_vu_enter_netns(v) != 0 ||
 	    vrdma_vu_tap_create(v) != 0)
 		return -1;
+	uring_setup(v);
 	if (v->o.server)
 		return vrdma_vu_ctl_listen(v);
 	vrdma_vu_ctl_connect(v);
@@ -288,6 +331,10 @@ usage(FILE *f)
 		"  --no-offloads     no checksum offload, no TSO\n"
 		"  --busy-poll       poll the rings instead of sleeping (a core"
 		" for latency)\n"
+		"  --no-io-uring     read and write the tap one frame per system"
+		" call\n"
+		"                    (default: batched with io_uring where the "
+		"kernel allows)\n"
 		"  --name NAME       name in log lines (default: the ifname)\n"
 		"  -h, --help        this text\n\n"
 		"SIGTERM/SIGINT stop cleanly; SIGUSR1 prints counters.\n",
@@ -324,6 +371,7 @@ parse_args(int argc, char **argv, struct vrdma_vns_opts *o)
 		{"hugepages", required_argument, NULL, 'H'},
 		{"no-offloads", no_argument, NULL, 'O'},
 		{"busy-poll", no_argument, NULL, 'b'},
+		{"no-io-uring", no_argument, NULL, 'U'},
 		{"name", required_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -335,6 +383,7 @@ parse_args(int argc, char **argv, struct vrdma_vns_opts *o)
 	*o = (struct vrdma_vns_opts){.ifname = "eth0",
 				     .server = true,
 				     .offloads = true,
+				     .io_uring = true,
 				     .mtu = 1500,
 				     .queues = 1,
 				     .ring = 1024};
@@ -412,6 +461,9 @@ parse_args(int argc, char **argv, struct vrdma_vns_opts *o)
 			break;
 		case 'b':
 			o->busy_poll = true;
+			break;
+		case 'U':
+			o->io_uring = false;
 			break;
 		case 'N':
 			o->name = optarg;

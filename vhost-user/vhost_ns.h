@@ -37,6 +37,7 @@ struct vrdma_vns_opts {
 	const char *hugepages;
 	bool server;
 	bool busy_poll;
+	bool io_uring; /* batch the tap's system calls (vu_data.c) */
 	bool offloads;
 	bool have_mac;
 	uint8_t mac[6];
